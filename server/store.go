@@ -1,0 +1,92 @@
+package server
+
+import (
+	"context"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"github.com/seed9c1868aa/articles/search"
+)
+
+// Store is what the server needs of a storage backend. The bbolt store
+// (package store) implements it; an etcd backend will implement it too,
+// without the server changing.
+//
+// Every method is safe for concurrent use. Errors are the sentinels of
+// package articles (ErrNotFound, ErrAlreadyExists, ErrConflict, ...), wrapped
+// with detail that may be shown to clients; anything else is an internal
+// failure. Context errors are returned as they are.
+//
+// Articles passed in have been validated and normalised by the server; the
+// store assigns id, create_time, update_time, revision and etag. Articles
+// returned belong to the caller.
+type Store interface {
+	// Get returns the article with the given id.
+	// Returns ErrNotFound if there is none.
+	Get(ctx context.Context, id string) (*articlesv1.Article, error)
+
+	// GetBySlug returns the article with the given slug.
+	// Returns ErrNotFound if there is none.
+	GetBySlug(ctx context.Context, slug string) (*articlesv1.Article, error)
+
+	// BatchGet returns the articles with the given ids, in the same order,
+	// read at one revision. Returns ErrNotFound, naming the first missing id,
+	// if any id is unknown.
+	BatchGet(ctx context.Context, ids []string) ([]*articlesv1.Article, error)
+
+	// List calls fn for each article matching q, in q's order, starting just
+	// after the position after (the zero Cursor: from the start), until fn
+	// returns an error, limit articles have been passed (limit <= 0: no
+	// limit) or the articles run out. fn's error is returned as it is. fn is never called while a read transaction is open, so it
+	// may block (on a stream's Send) without holding up writers.
+	List(ctx context.Context, q articles.Query, after articles.Cursor, limit int, fn func(*articlesv1.Article) error) error
+
+	// Create stores a new article and returns it as stored. With a non-empty
+	// requestID, a repeated call with the same requestID and the same article
+	// returns the first result and changes nothing.
+	// Returns ErrAlreadyExists if the slug is taken, ErrRequestIDReused if
+	// requestID was used with a different article.
+	Create(ctx context.Context, a *articlesv1.Article, requestID string) (*articlesv1.Article, error)
+
+	// Update applies mutate to the stored article with the given id and
+	// stores the result, atomically. When etag is not empty it must be the
+	// stored article's etag. mutate runs inside the write and must be quick
+	// and free of side effects; its error aborts the update and is returned
+	// unchanged. Output-only fields mutate sets are ignored.
+	// Returns ErrNotFound, ErrConflict (stale etag) or ErrAlreadyExists (the
+	// new slug is taken).
+	Update(ctx context.Context, id, etag string, mutate func(*articlesv1.Article) error) (*articlesv1.Article, error)
+
+	// Delete removes the article with the given id. When etag is not empty it
+	// must be the stored article's etag.
+	// Returns ErrNotFound or ErrConflict.
+	Delete(ctx context.Context, id, etag string) error
+
+	// Import upserts a batch of articles by slug in one durable write: a new
+	// slug is created, an existing one has its settable fields replaced (or
+	// is counted unchanged when they are equal). Failure indexes are
+	// positions in batch.
+	Import(ctx context.Context, batch []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error)
+
+	// Search returns the articles matching q and f, best first: those at
+	// positions [offset, offset+limit) of the ranking, with total_size and
+	// the revision the results reflect. next_page_token is left empty.
+	Search(ctx context.Context, q *search.Query, f articles.Filter, offset, limit int) (*articlesv1.SearchArticlesResponse, error)
+
+	// Changes returns up to limit change-log events with revision >= from, in
+	// revision order. Returns a *articles.CompactedError (ErrCompacted) if
+	// from is older than the oldest revision the log retains.
+	Changes(ctx context.Context, from int64, limit int) ([]*articlesv1.ArticleEvent, error)
+
+	// Revision returns the store-wide revision of the last committed write
+	// (0 for a store that was never written).
+	Revision(ctx context.Context) (int64, error)
+
+	// WaitRevision blocks until the store's revision is at least rev or ctx
+	// is done, and returns ctx.Err() in that case.
+	WaitRevision(ctx context.Context, rev int64) error
+
+	// TokenKey returns a secret of at least 32 bytes, fixed for the life of
+	// the database, with which the server signs page tokens and cursors.
+	TokenKey(ctx context.Context) ([]byte, error)
+}
