@@ -1,0 +1,36 @@
+// Package client is the Go client of the Articles service
+// (articles.v1.ArticleService): one method per RPC with Go types, streams as
+// iterators, and the retry and timeout defaults a caller would otherwise
+// write by hand.
+//
+// # Basics
+//
+// New creates a Client over grpc.NewClient; it does not connect until the
+// first call. Options are WithX values: WithTLS or WithTransportCredentials
+// (the default is plaintext), WithToken, WithTimeout, WithRetry and
+// WithDialOptions.
+//
+// Errors are the gRPC status errors the server returned, unwrapped, so
+// status.Code(err) and status.Convert(err).Details() work on them; errors
+// made on this side (a nil article, a bad option) are plain errors.
+//
+// Streams (Stream, ListAll, and Watch) are iter.Seq2 values: ranging over
+// one makes the call, and breaking out of the loop cancels it. After an
+// error is yielded the sequence ends.
+//
+// # Caveats
+//
+// Stream resumes by itself after UNAVAILABLE (a broken connection, a server
+// restart) from the cursor of the last article it yielded, so a caller sees
+// every article exactly once; it gives up after a bounded number of
+// attempts in a row that yield nothing. ListAll and Search do not resume:
+// page tokens already make them restartable by the caller.
+//
+// Only idempotent reads are retried automatically (through grpc's service
+// config). Writes are not: a Create whose reply was lost may have happened;
+// pass a request id and retry it to make that safe.
+//
+// Import sends the whole sequence in one client stream; the server commits
+// in batches as articles arrive, so an error part-way leaves the articles
+// already acknowledged in place.
+package client
