@@ -1,0 +1,219 @@
+package search
+
+import (
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/kljensen/snowball/english"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+)
+
+// MaxWordLen is the length in bytes at which a folded word is cut. It bounds
+// the size of index keys whatever the input.
+const MaxWordLen = 64
+
+// Token is one indexed word of a text.
+type Token struct {
+	// Term is the word as the index stores it: folded and stemmed.
+	Term string
+	// Word is the word folded (case, diacritics, apostrophes) but not
+	// stemmed; prefix queries match against it.
+	Word string
+	// Pos is the position of the word in the text, counting from 0. Stop
+	// words are not returned but are counted, so adjacent tokens may have
+	// positions more than one apart.
+	Pos int
+	// Start and End are the byte offsets of the word in the analysed text:
+	// text[Start:End] is the word as written.
+	Start, End int
+}
+
+// Analyze splits text into words and returns those that are indexed, in
+// order. See the package documentation for what analysis does. It never
+// fails: invalid UTF-8 and punctuation separate words.
+func Analyze(text string) []Token {
+	var toks []Token
+	scan(text, func(w word) {
+		if !w.stop {
+			toks = append(toks, Token{Term: w.term, Word: w.folded, Pos: w.pos, Start: w.start, End: w.end})
+		}
+	})
+	return toks
+}
+
+// word is one word of a text, stop words included.
+type word struct {
+	folded, term string
+	pos          int
+	start, end   int
+	stop         bool
+}
+
+// scan calls fn for every word of text, stop words included, in order.
+func scan(text string, fn func(word)) {
+	pos := 0
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if !isWordRune(r) {
+			i += size
+			continue
+		}
+		start, j := i, i+size
+		if !isIdeograph(r) {
+			for j < len(text) {
+				r, size := utf8.DecodeRuneInString(text[j:])
+				if isWordRune(r) && !isIdeograph(r) {
+					j += size
+					continue
+				}
+				if isApostrophe(r) && j+size < len(text) {
+					r2, size2 := utf8.DecodeRuneInString(text[j+size:])
+					if isWordRune(r2) && !isIdeograph(r2) {
+						j += size + size2
+						continue
+					}
+				}
+				break
+			}
+		}
+		i = j
+		folded := foldWord(text[start:j])
+		if folded == "" {
+			continue // only combining marks: nothing left to index
+		}
+		w := word{folded: folded, pos: pos, start: start, end: j, stop: stopWords[folded]}
+		if !w.stop {
+			w.term = stem(folded)
+		}
+		fn(w)
+		pos++
+	}
+}
+
+func isWordRune(r rune) bool {
+	return !isApostrophe(r) && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))
+}
+
+func isIdeograph(r rune) bool {
+	return r >= 0x2E80 && (unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r))
+}
+
+func isApostrophe(r rune) bool {
+	switch r {
+	case '\'', '\u2018', '\u2019', '\u201B', '\u02BC', '\uFF07':
+		return true
+	}
+	return false
+}
+
+// stopWords are not indexed; see the package documentation.
+var stopWords = map[string]bool{
+	"a": true, "an": true, "and": true, "are": true, "as": true, "at": true,
+	"be": true, "but": true, "by": true, "for": true, "if": true, "in": true,
+	"into": true, "is": true, "it": true, "of": true, "on": true, "or": true,
+	"such": true, "that": true, "the": true, "their": true, "then": true,
+	"there": true, "these": true, "they": true, "this": true, "to": true,
+	"was": true, "were": true, "will": true, "with": true,
+}
+
+// IsStopWord reports whether the folded word w is a stop word, one that is
+// not indexed.
+func IsStopWord(w string) bool { return stopWords[w] }
+
+// letterMap folds letters that have no canonical decomposition, so that
+// dropping combining marks alone would leave them unchanged.
+var letterMap = map[rune]string{
+	'đ': "d", 'ð': "d", 'ø': "o", 'ł': "l", 'ħ': "h", 'ı': "i", 'ŧ': "t",
+	'æ': "ae", 'œ': "oe", 'þ': "th", 'ŀ': "l", 'ƒ': "f",
+}
+
+// folders hold the transformer chain that folds non-ASCII words: a
+// transform.Transformer is stateful, so each goroutine takes its own.
+var folders = sync.Pool{New: func() any {
+	return transform.Chain(
+		cases.Fold(),
+		norm.NFD,
+		runes.Remove(runes.In(unicode.Mn)),
+		norm.NFC,
+	)
+}}
+
+// foldWord folds case, diacritics and apostrophes of one word and cuts it
+// to MaxWordLen bytes.
+func foldWord(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		s = strings.ToLower(s)
+	} else {
+		t := folders.Get().(transform.Transformer)
+		out, _, err := transform.String(t, s)
+		folders.Put(t)
+		if err != nil {
+			out = strings.ToLower(s)
+		}
+		s = mapLetters(out)
+	}
+	s = stripApostrophes(s)
+	if len(s) > MaxWordLen {
+		cut := MaxWordLen
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}
+
+func mapLetters(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { _, ok := letterMap[r]; return ok }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if m, ok := letterMap[r]; ok {
+			b.WriteString(m)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// stripApostrophes drops a possessive "'s" and then every other apostrophe,
+// whichever apostrophe character was used.
+func stripApostrophes(s string) string {
+	if !strings.ContainsFunc(s, isApostrophe) {
+		return s
+	}
+	if r, size := utf8.DecodeLastRuneInString(s); r == 's' {
+		if a, asize := utf8.DecodeLastRuneInString(s[:len(s)-size]); isApostrophe(a) {
+			s = s[:len(s)-size-asize]
+		}
+	}
+	return strings.Map(func(r rune) rune {
+		if isApostrophe(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// stem returns the index term of a folded word.
+func stem(w string) string {
+	t := english.Stem(w, true)
+	if t == "" {
+		return w
+	}
+	return t
+}
