@@ -1,0 +1,97 @@
+package server
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Default settings of a Server; each can be changed with an Option.
+const (
+	// DefaultMaxBodyBytes is the largest article body accepted, in bytes.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultProgressInterval is how often an idle watch stream gets a
+	// PROGRESS event.
+	DefaultProgressInterval = 10 * time.Second
+	// DefaultWatchBuffer is how many events a watcher may fall behind the
+	// live feed before it is switched to catching up from the log.
+	DefaultWatchBuffer = 1024
+)
+
+// An Option configures a Server built by New.
+type Option interface {
+	apply(*config)
+}
+
+// config is what the options set. It is copied into the Server at New and
+// never changed afterwards, so it is read without locking.
+type config struct {
+	logger           *slog.Logger
+	maxBodyBytes     int
+	progressInterval time.Duration
+	watchBuffer      int
+	reflection       bool
+}
+
+func defaultConfig() config {
+	return config{
+		logger:           slog.New(slog.DiscardHandler),
+		maxBodyBytes:     DefaultMaxBodyBytes,
+		progressInterval: DefaultProgressInterval,
+		watchBuffer:      DefaultWatchBuffer,
+		reflection:       true,
+	}
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithLogger sets the logger for request logs and internal errors. The
+// default discards everything. A nil logger keeps the default.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// WithMaxBodyBytes sets the largest article body accepted, in bytes
+// (default DefaultMaxBodyBytes). Values below 1 keep the default. The gRPC
+// message size limit (grpc.MaxRecvMsgSize) must be set to match by the
+// caller of GRPCServer.
+func WithMaxBodyBytes(n int) Option {
+	return optionFunc(func(c *config) {
+		if n > 0 {
+			c.maxBodyBytes = n
+		}
+	})
+}
+
+// WithProgressInterval sets how often an idle watch stream receives a
+// PROGRESS event (default DefaultProgressInterval). Values below 1 keep the
+// default.
+func WithProgressInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.progressInterval = d
+		}
+	})
+}
+
+// WithWatchBuffer sets how many live events each watcher buffers before it
+// falls back to reading the change log (default DefaultWatchBuffer). Values
+// below 1 keep the default.
+func WithWatchBuffer(n int) Option {
+	return optionFunc(func(c *config) {
+		if n > 0 {
+			c.watchBuffer = n
+		}
+	})
+}
+
+// WithReflection turns gRPC server reflection on or off (default on), which
+// lets tools such as grpcurl discover the API without its .proto files.
+func WithReflection(on bool) Option {
+	return optionFunc(func(c *config) { c.reflection = on })
+}

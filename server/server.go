@@ -1,0 +1,242 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"sync"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+)
+
+// importBatch is the most articles written in one store transaction by an
+// import: large enough to share an fsync among many articles, small enough
+// to bound the memory a stream holds before its articles are durable.
+const importBatch = 500
+
+// Server implements articlesv1.ArticleServiceServer over a Store.
+//
+// Build one with New, serve it with GRPCServer, and end it with
+// GracefulStop. A Server does not own its Store: closing the store is the
+// caller's job, after GracefulStop returns.
+type Server struct {
+	// Embedded for forward compatibility only: every method is implemented.
+	articlesv1.UnimplementedArticleServiceServer
+
+	store  Store
+	log    *slog.Logger
+	cfg    config
+	tokens tokenCodec
+	valid  validator
+	hub    *hub
+	health *health.Server
+
+	// shutdown is cancelled by GracefulStop; open StreamArticles streams
+	// watch it and end with UNAVAILABLE.
+	shutdown     context.Context
+	stopStreams  context.CancelFunc
+	mu           sync.Mutex     // guards the fields below
+	grpcServers  []*grpc.Server // built by GRPCServer, stopped by GracefulStop
+	shutdownOnce bool           // GracefulStop has run
+}
+
+// New returns a Server over st. It reads the store's token key, with which
+// page tokens and stream cursors are signed, so a store must be open.
+func New(ctx context.Context, st Store, opts ...Option) (*Server, error) {
+	if st == nil {
+		return nil, errors.New("server: nil Store")
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	key, err := st.TokenKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server: reading the token key: %w", err)
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("server: token key has %d bytes, want at least 32", len(key))
+	}
+	s := &Server{
+		store:  st,
+		log:    cfg.logger,
+		cfg:    cfg,
+		tokens: tokenCodec{key: append([]byte(nil), key...)},
+		valid:  validator{maxBodyBytes: cfg.maxBodyBytes},
+		health: health.NewServer(),
+	}
+	s.shutdown, s.stopStreams = context.WithCancel(context.Background())
+	s.hub = newHub(s.store, s.log, s.cfg)
+	return s, nil
+}
+
+// GRPCServer returns a grpc.Server that serves s, health checks
+// (grpc.health.v1, SERVING for "" and "articles.v1.ArticleService") and,
+// unless WithReflection(false), server reflection. Requests pass through
+// structured logging (method, code, duration, peer) and panic recovery (a
+// panic is logged with its stack and answered with INTERNAL "internal
+// error"). opts are added after the server's own, so the caller's
+// interceptors run inside them.
+//
+// The caller serves the returned server on its listener; GracefulStop stops
+// it. Each call builds a new grpc.Server.
+func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		s.log.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	recoverOpts := []recovery.Option{recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		s.log.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return status.Error(codes.Internal, "internal error")
+	})}
+	all := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(logger, logOpts...),
+			recovery.UnaryServerInterceptor(recoverOpts...),
+		),
+		grpc.ChainStreamInterceptor(
+			logging.StreamServerInterceptor(logger, logOpts...),
+			recovery.StreamServerInterceptor(recoverOpts...),
+		),
+	}, opts...)
+	gs := grpc.NewServer(all...)
+	articlesv1.RegisterArticleServiceServer(gs, s)
+	healthpb.RegisterHealthServer(gs, s.health)
+	if s.cfg.reflection {
+		reflection.Register(gs)
+	}
+
+	s.mu.Lock()
+	stopped := s.shutdownOnce
+	if !stopped {
+		s.grpcServers = append(s.grpcServers, gs)
+	}
+	s.mu.Unlock()
+	if stopped {
+		gs.Stop() // built after GracefulStop: refuse everything
+		return gs
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(articlesv1.ArticleService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	return gs
+}
+
+// GracefulStop shuts the server down: health checks turn NOT_SERVING, open
+// StreamArticles and WatchArticles streams end with UNAVAILABLE, new RPCs
+// are refused and in-flight ones may finish. If ctx ends first, remaining
+// RPCs are cancelled (grpc.Server.Stop). It returns once every grpc.Server
+// built by GRPCServer has stopped.
+//
+// GracefulStop is meant to be called once; later calls return at once.
+//
+// # Caveats
+//
+// A client's open health Watch stream holds up a graceful stop until ctx
+// ends, as does a stream whose client stopped reading; give ctx a deadline.
+func (s *Server) GracefulStop(ctx context.Context) {
+	s.mu.Lock()
+	if s.shutdownOnce {
+		s.mu.Unlock()
+		return
+	}
+	s.shutdownOnce = true
+	servers := s.grpcServers
+	s.mu.Unlock()
+
+	s.health.Shutdown()
+	s.stopStreams()
+	s.hub.close()
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for _, gs := range servers {
+			wg.Go(gs.GracefulStop)
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		for _, gs := range servers {
+			gs.Stop()
+		}
+		<-done
+	}
+}
+
+// Import validates and normalises each article of arts and upserts the
+// valid ones by slug, in store transactions of at most 500 articles. The
+// response counts what was written; an invalid article is skipped and
+// reported in failures with its position in arts. An error from the store
+// (returned as the store's error, not a gRPC status) ends the import: the
+// batches written before it stay written.
+//
+// The ImportArticles handler and the daemon's seeding both use Import.
+func (s *Server) Import(ctx context.Context, arts []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error) {
+	resp := &articlesv1.ImportArticlesResponse{}
+	batch := make([]*articlesv1.Article, 0, min(len(arts), importBatch))
+	pos := make([]int, 0, cap(batch)) // pos[i] is batch[i]'s index in arts
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		r, err := s.store.Import(ctx, batch)
+		if err != nil {
+			return err
+		}
+		resp.Created += r.GetCreated()
+		resp.Updated += r.GetUpdated()
+		resp.Unchanged += r.GetUnchanged()
+		for _, f := range r.GetFailures() {
+			if f.GetIndex() < 0 || f.GetIndex() >= int64(len(pos)) {
+				return fmt.Errorf("store reported a failure at index %d of a batch of %d", f.GetIndex(), len(pos))
+			}
+			resp.Failures = append(resp.Failures, &articlesv1.ImportFailure{Index: int64(pos[f.GetIndex()]), Reason: f.GetReason()})
+		}
+		// A new slice: the store may still hold the last one.
+		batch, pos = make([]*articlesv1.Article, 0, importBatch), pos[:0]
+		return nil
+	}
+	for i, a := range arts {
+		if a == nil {
+			resp.Failures = append(resp.Failures, &articlesv1.ImportFailure{Index: int64(i), Reason: "article: is required"})
+			continue
+		}
+		c := proto.Clone(a).(*articlesv1.Article)
+		clearOutputOnly(c)
+		if vs := s.valid.normalize(c, "article"); len(vs) > 0 {
+			resp.Failures = append(resp.Failures, &articlesv1.ImportFailure{Index: int64(i), Reason: violationsText(vs)})
+			continue
+		}
+		batch = append(batch, c)
+		pos = append(pos, i)
+		if len(batch) == importBatch {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(resp.Failures, func(a, b *articlesv1.ImportFailure) int { return cmp.Compare(a.Index, b.Index) })
+	return resp, nil
+}
