@@ -1,31 +1,596 @@
 package server
 
-import (
-	"log/slog"
+// The change feed (WatchArticles).
+//
+// The store's change log is the source of truth: every committed write has
+// its event there, at its revision, and nothing else does. The server adds
+// no state of its own that could disagree with it, only a cache.
+//
+// One hub per Server tails the log: it waits for the store's revision to
+// pass the last one it has read (Store.WaitRevision), reads the new events
+// in chunks (Store.Changes) and appends them to a ring of the most recent
+// events (cfg.watchBuffer of them). Each event in the ring is encoded for
+// the wire at most once, on first send, and the encoded form is shared by
+// every watch stream that sends it (a grpc.PreparedMsg; see entry).
+// Appending wakes the waiting watchers with a broadcast: the hub closes a
+// channel and replaces it.
+//
+// Each watch stream runs in its own handler goroutine and keeps its own next
+// revision. When the ring holds that revision it takes events from the
+// ring, which costs no copy and no store access. When it has fallen behind
+// the ring (it was slow to Send, or it asked for an old start revision) it
+// catches up from the store with short Changes reads, which return a slice,
+// so no read transaction is open while it Sends; then it rejoins the ring.
+// Since next only ever grows, one event at a time, the seam between the
+// log and the ring has no gap and no duplicate. A watcher that falls behind
+// the log's retained history gets ErrCompacted from Changes, which toStatus
+// turns into OUT_OF_RANGE naming the oldest available revision.
+//
+// Nothing ever waits for a watcher: the hub appends to the ring and
+// broadcasts without looking at who reads, and writers never see the hub at
+// all. A watcher blocked in Send (its client does not read) holds only its
+// own goroutine and the ring entries it is sending.
+//
+// # Stream protocol
+//
+//   - The first message of every stream is a PROGRESS event whose revision
+//     is the start revision minus one (for start_revision 0: the current
+//     revision), like etcd's "created" notification: it tells the client the
+//     stream is established and where it begins. A start revision older
+//     than the log's history fails with OUT_OF_RANGE before that message.
+//   - Then the events with revision >= start, in order, filtered.
+//   - Whenever the stream has sent nothing for cfg.progressInterval, a
+//     PROGRESS event with revision R: the stream has delivered (or filtered
+//     out) every event up to R, so a client that resumes from R+1 misses
+//     nothing. For a stream that is caught up, R is the current revision.
+//
+// # Filters
+//
+// author, tag (compared lowercased, as tags are stored) and source select
+// events by the article as written. A DELETED event is matched against the
+// article's last content when the log entry carries it, and is then sent
+// trimmed to id, slug and revision, as the API promises; when the log entry
+// carries only the identity (no title), the server cannot tell whether the
+// article matched, so the delete is sent to every filtered watcher. Clients
+// must therefore accept deletes of ids they have never seen.
+//
+// # Caveats
+//
+// hub.close ends every stream that is waiting for events or reading the log
+// with UNAVAILABLE at once. A stream blocked in Send because its client
+// does not read cannot be interrupted by the handler; it ends when the
+// gRPC server cancels it (Server.Stop, or GracefulStop's caller giving up
+// and calling Stop), so shutdown should bound GracefulStop with a timeout.
 
-	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
-// hub fans the store's change log out to watch streams. (Stub: the full
-// implementation follows.)
+const (
+	// changesChunk is how many events one Changes read returns at most, for
+	// the tailer and for a catching-up watcher: small enough that a read
+	// transaction is short, large enough to amortise it.
+	changesChunk = 256
+
+	// ringBatch is how many ring entries a watcher takes per lock.
+	ringBatch = 64
+
+	// tailRetryMin and tailRetryMax bound the pause of the tailer after a
+	// store error other than cancellation.
+	tailRetryMin = 50 * time.Millisecond
+	tailRetryMax = 2 * time.Second
+)
+
+// entry is one event in the hub's ring. It is immutable once appended,
+// except for the lazily prepared wire form, which sync.Once guards, so
+// watchers use entries without holding hub.mu.
+type entry struct {
+	// ev is the event as sent: for DELETED, trimmed to id, slug, revision.
+	ev *articlesv1.ArticleEvent
+	// match is the article filters are tested against (see eventEntry).
+	match *articlesv1.Article
+	// always is set for events sent to every watcher whatever its filter.
+	always bool
+
+	once sync.Once
+	// prep is ev encoded for the wire, or nil if encoding failed (the
+	// watcher then sends ev and lets grpc encode it).
+	prep *grpc.PreparedMsg
+}
+
+// prepared returns e encoded for the wire, encoding it with the codec of s
+// the first time. Only streams for which plainStream is true may use it:
+// grpc encodes a PreparedMsg with the stream's codec and compressor, and
+// the default codec with no compression is what those streams share.
+func (e *entry) prepared(s grpc.ServerStream) *grpc.PreparedMsg {
+	e.once.Do(func() {
+		pm := new(grpc.PreparedMsg)
+		if err := pm.Encode(s, e.ev); err == nil {
+			e.prep = pm
+		}
+	})
+	return e.prep
+}
+
+// eventEntry makes the ring entry (or catch-up entry) for a log event. The
+// log's DELETED event may carry the article's last content, which filters
+// need; the stream gets only id, slug and revision.
+func eventEntry(ev *articlesv1.ArticleEvent) *entry {
+	e := &entry{ev: ev, match: ev.GetArticle()}
+	if ev.GetType() == articlesv1.ArticleEvent_DELETED {
+		a := ev.GetArticle()
+		if a.GetTitle() == "" {
+			// Only the identity: no way to tell whether it matched.
+			e.always = true
+		}
+		e.ev = &articlesv1.ArticleEvent{
+			Type:     ev.GetType(),
+			Revision: ev.GetRevision(),
+			Article: &articlesv1.Article{
+				Id:       a.GetId(),
+				Slug:     a.GetSlug(),
+				Revision: a.GetRevision(),
+			},
+		}
+	}
+	return e
+}
+
+// hub tails the store's change log into a ring of recent events and wakes
+// the watch streams reading it. See the comment at the top of this file.
 type hub struct {
 	st  Store
 	log *slog.Logger
 	cfg config
+
+	// stop cancels the tailer; done is closed when it has returned.
+	stop context.CancelFunc
+	done chan struct{}
+
+	// mu protects the ring and its bounds (ring, head, n, floor, tail,
+	// ready), the broadcast channel wake and closed. Entries themselves
+	// are immutable and are used outside mu.
+	mu sync.Mutex
+	// ring is a circular buffer of the newest events, oldest at head.
+	ring []*entry
+	head int
+	n    int
+	// The ring holds every event with floor < revision <= tail. Before
+	// ready is set (the tailer has not read the store's revision yet) it
+	// holds nothing and watchers read the store directly.
+	floor, tail int64
+	ready       bool
+	// wake is closed and replaced whenever tail advances or the hub closes.
+	wake   chan struct{}
+	closed bool
 }
 
-// newHub returns a hub tailing st.
+// newHub returns a hub tailing st and starts its tailer goroutine, which
+// runs until close.
 func newHub(st Store, log *slog.Logger, cfg config) *hub {
-	return &hub{st: st, log: log, cfg: cfg}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	size := cfg.watchBuffer
+	if size < 1 {
+		size = DefaultWatchBuffer
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &hub{
+		st:   st,
+		log:  log,
+		cfg:  cfg,
+		stop: cancel,
+		done: make(chan struct{}),
+		ring: make([]*entry, size),
+		wake: make(chan struct{}),
+	}
+	go h.run(ctx)
+	return h
 }
 
-// close ends every watch stream with UNAVAILABLE and stops the tailer.
-func (h *hub) close() {}
+// close ends every watch stream with UNAVAILABLE and stops the tailer,
+// waiting for it to return. It is safe to call more than once.
+func (h *hub) close() {
+	h.mu.Lock()
+	if !h.closed {
+		h.closed = true
+		close(h.wake)
+	}
+	h.mu.Unlock()
+	h.stop()
+	<-h.done
+}
 
-// WatchArticles streams the change feed.
+// run is the tailer: it reads the store's log from the current revision on
+// into the ring until ctx is canceled.
+func (h *hub) run(ctx context.Context) {
+	defer close(h.done)
+	var pause time.Duration
+	// retry logs err and sleeps, longer each time; it reports false when
+	// ctx is done.
+	retry := func(what string, err error) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		pause = min(max(2*pause, tailRetryMin), tailRetryMax)
+		h.log.Warn("watch: reading the change log failed", "op", what, "err", err, "retry_in", pause)
+		t := time.NewTimer(pause)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
+
+	var tail int64
+	for {
+		rev, err := h.st.Revision(ctx)
+		if err == nil {
+			tail = rev
+			h.reset(rev)
+			break
+		}
+		if !retry("revision", err) {
+			return
+		}
+	}
+	for {
+		if err := h.st.WaitRevision(ctx, tail+1); err != nil {
+			if !retry("wait", err) {
+				return
+			}
+			continue
+		}
+		// rev, read before Changes, lets a short read prove that no event
+		// exists up to rev even where revisions have no event.
+		rev, err := h.st.Revision(ctx)
+		if err != nil {
+			if !retry("revision", err) {
+				return
+			}
+			continue
+		}
+		evs, err := h.st.Changes(ctx, tail+1, changesChunk)
+		var ce *articles.CompactedError
+		if errors.As(err, &ce) {
+			// The tailer itself fell behind the retained history (a very
+			// small --history under heavy writes): start over at the oldest
+			// retained event. Watchers behind it get OUT_OF_RANGE from the
+			// store, as they should.
+			h.log.Warn("watch: the change log was compacted past the live feed", "tail", tail, "oldest", ce.Oldest)
+			tail = max(tail, ce.Oldest-1)
+			h.reset(tail)
+			continue
+		}
+		if err != nil {
+			if !retry("changes", err) {
+				return
+			}
+			continue
+		}
+		pause = 0
+		newTail := tail
+		if len(evs) > 0 {
+			newTail = evs[len(evs)-1].GetRevision()
+		}
+		if len(evs) < changesChunk {
+			newTail = max(newTail, rev)
+		}
+		h.append(evs, newTail)
+		tail = newTail
+	}
+}
+
+// reset empties the ring and makes it start after revision rev.
+func (h *hub) reset(rev int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.ring)
+	h.head, h.n = 0, 0
+	h.floor, h.tail = rev, rev
+	h.ready = true
+	h.broadcastLocked()
+}
+
+// append adds evs, which follow the ring's tail in order, and moves the
+// tail to newTail, evicting the oldest entries beyond the ring's size.
+func (h *hub) append(evs []*articlesv1.ArticleEvent, newTail int64) {
+	entries := make([]*entry, 0, len(evs))
+	for _, ev := range evs {
+		entries = append(entries, eventEntry(ev))
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, e := range entries {
+		if h.n == len(h.ring) {
+			old := h.ring[h.head]
+			h.ring[h.head] = nil
+			h.head = (h.head + 1) % len(h.ring)
+			h.n--
+			h.floor = old.ev.GetRevision()
+		}
+		h.ring[(h.head+h.n)%len(h.ring)] = e
+		h.n++
+	}
+	// Revisions between the last event and newTail have no event, so the
+	// ring still holds every event in (floor, tail].
+	h.tail = max(h.tail, newTail)
+	h.broadcastLocked()
+}
+
+// broadcastLocked wakes every waiting watcher. h.mu must be held.
+func (h *hub) broadcastLocked() {
+	if h.closed {
+		return
+	}
+	close(h.wake)
+	h.wake = make(chan struct{})
+}
+
+// at returns the i-th entry from the oldest. h.mu must be held.
+func (h *hub) at(i int) *entry { return h.ring[(h.head+i)%len(h.ring)] }
+
+// collectLocked appends to dst up to limit entries with revision >= next
+// and returns it. h.mu must be held and floor < next <= tail.
+func (h *hub) collectLocked(dst []*entry, next int64, limit int) []*entry {
+	// Binary search: revisions in the ring are increasing.
+	lo, hi := 0, h.n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if h.at(mid).ev.GetRevision() < next {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	for i := lo; i < h.n && len(dst) < limit; i++ {
+		dst = append(dst, h.at(i))
+	}
+	return dst
+}
+
+// errHubClosed is how a watch stream ends when the server shuts down.
+var errHubClosed = status.Error(codes.Unavailable, "server is shutting down")
+
+// WatchArticles streams the change feed: a PROGRESS event marking the
+// start, then every event from start_revision on that passes the filters,
+// in revision order, with PROGRESS events on idle streams. See the comment
+// at the top of this file for the protocol.
 func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc.ServerStreamingServer[articlesv1.ArticleEvent]) error {
-	return status.Error(codes.Unimplemented, "WatchArticles is not implemented yet")
+	if req.GetStartRevision() < 0 {
+		return invalidArgument(violation("start_revision", "must not be negative, got %d", req.GetStartRevision()))
+	}
+	ctx := stream.Context()
+	w := &watcher{
+		h:      s.hub,
+		stream: stream,
+		filter: articles.Filter{
+			Author: strings.TrimSpace(req.GetAuthor()),
+			Tag:    strings.ToLower(strings.TrimSpace(req.GetTag())),
+			Source: strings.TrimSpace(req.GetSource()),
+		},
+		next:     req.GetStartRevision(),
+		interval: s.cfg.progressInterval,
+		batch:    make([]*entry, 0, ringBatch),
+	}
+	if w.interval <= 0 {
+		w.interval = DefaultProgressInterval
+	}
+	if w.next == 0 {
+		rev, err := s.store.Revision(ctx)
+		if err != nil {
+			return toStatus(err)
+		}
+		w.next = rev + 1
+	}
+	return toStatus(w.run(ctx))
+}
+
+// watcher is the state of one watch stream, used only by its handler
+// goroutine.
+type watcher struct {
+	h        *hub
+	stream   grpc.ServerStreamingServer[articlesv1.ArticleEvent]
+	filter   articles.Filter
+	interval time.Duration
+
+	// next is the first revision not yet delivered or filtered out.
+	next int64
+	// created is set once the opening PROGRESS event has been sent.
+	created bool
+	// lastSend is when the stream last sent anything.
+	lastSend time.Time
+	// batch is reused for the entries taken from the ring per lock.
+	batch []*entry
+}
+
+// run delivers events until ctx is done, the hub closes or a send fails.
+func (w *watcher) run(ctx context.Context) error {
+	h := w.h
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return errHubClosed
+		}
+		switch {
+		case !h.ready || w.next <= h.floor:
+			// Behind the ring (or no ring yet): read the log.
+			ready, floor := h.ready, h.floor
+			h.mu.Unlock()
+			n, err := w.catchUp(ctx)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				// The log has nothing from next on. With a ring, no event
+				// exists up to its floor either; without one, wait for it.
+				if ready {
+					w.next = max(w.next, floor+1)
+				} else if err := w.wait(ctx); err != nil {
+					return err
+				}
+			}
+		case w.next <= h.tail:
+			w.batch = h.collectLocked(w.batch[:0], w.next, ringBatch)
+			if len(w.batch) == 0 {
+				// No event in (next-1, tail]: revisions without events.
+				w.next = h.tail + 1
+			}
+			h.mu.Unlock()
+			if err := w.sendEntries(w.batch); err != nil {
+				return err
+			}
+			clear(w.batch) // do not pin evicted entries while waiting
+		default:
+			h.mu.Unlock()
+			if err := w.wait(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// catchUp reads one chunk of the log from next on and sends it. It returns
+// how many events the log returned.
+func (w *watcher) catchUp(ctx context.Context) (int, error) {
+	evs, err := w.h.st.Changes(ctx, w.next, changesChunk)
+	if err != nil {
+		return 0, err
+	}
+	entries := make([]*entry, 0, len(evs))
+	for _, ev := range evs {
+		if ev.GetRevision() >= w.next {
+			entries = append(entries, eventEntry(ev))
+		}
+	}
+	return len(evs), w.sendEntries(entries)
+}
+
+// sendEntries sends the entries that pass the filter, advancing next past
+// each, then a PROGRESS event if the stream has been silent for too long
+// (every entry filtered out).
+func (w *watcher) sendEntries(entries []*entry) error {
+	if err := w.ensureCreated(); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		rev := e.ev.GetRevision()
+		if rev < w.next {
+			continue
+		}
+		if e.always || w.filter.Match(e.match) {
+			if err := w.sendEntry(e); err != nil {
+				return err
+			}
+		}
+		w.next = rev + 1
+	}
+	if time.Since(w.lastSend) >= w.interval {
+		return w.progress()
+	}
+	return nil
+}
+
+// wait blocks until the hub has news, ctx is done or the stream is due a
+// PROGRESS event, which it sends.
+func (w *watcher) wait(ctx context.Context) error {
+	if err := w.ensureCreated(); err != nil {
+		return err
+	}
+	w.h.mu.Lock()
+	wake := w.h.wake
+	w.h.mu.Unlock()
+	t := time.NewTimer(max(w.interval-time.Since(w.lastSend), 0))
+	defer t.Stop()
+	select {
+	case <-wake:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return w.progress()
+	}
+}
+
+// ensureCreated sends the opening PROGRESS event, once.
+func (w *watcher) ensureCreated() error {
+	if w.created {
+		return nil
+	}
+	w.created = true
+	return w.progress()
+}
+
+// progress sends a PROGRESS event: everything before next is delivered.
+func (w *watcher) progress() error {
+	ev := &articlesv1.ArticleEvent{Type: articlesv1.ArticleEvent_PROGRESS, Revision: w.next - 1}
+	if err := w.stream.Send(ev); err != nil {
+		return err
+	}
+	w.lastSend = time.Now()
+	return nil
+}
+
+// sendEntry sends e, in its shared encoded form when the stream can use it.
+func (w *watcher) sendEntry(e *entry) error {
+	var err error
+	if plainStream(w.stream) {
+		if pm := e.prepared(w.stream); pm != nil {
+			err = w.stream.SendMsg(pm)
+		} else {
+			err = w.stream.Send(e.ev)
+		}
+	} else {
+		err = w.stream.Send(e.ev)
+	}
+	if err != nil {
+		return err
+	}
+	w.lastSend = time.Now()
+	return nil
+}
+
+// plainStream reports whether s sends with the default codec and no
+// compression, so that an event encoded once can be shared with every
+// other such stream. grpc encodes a PreparedMsg with the codec and
+// compressor of the stream it is prepared on; a stream whose client asked
+// for compression, or for another content-subtype, encodes its own copy.
+// When grpc does not expose the transport stream, nothing is shared.
+func plainStream(s grpc.ServerStream) bool {
+	ts, ok := grpc.ServerTransportStreamFromContext(s.Context()).(interface {
+		SendCompress() string
+		ContentSubtype() string
+	})
+	if !ok {
+		return false
+	}
+	switch ts.SendCompress() {
+	case "", "identity":
+	default:
+		return false
+	}
+	switch ts.ContentSubtype() {
+	case "", "proto":
+		return true
+	}
+	return false
 }

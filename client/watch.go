@@ -1,0 +1,151 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+)
+
+// A WatchOption selects the events Watch delivers.
+type WatchOption interface {
+	applyWatch(*articlesv1.WatchArticlesRequest)
+}
+
+type watchOptionFunc func(*articlesv1.WatchArticlesRequest)
+
+func (f watchOptionFunc) applyWatch(r *articlesv1.WatchArticlesRequest) { f(r) }
+
+// WatchAuthor keeps only events for articles with this author (exact
+// display name).
+func WatchAuthor(name string) WatchOption {
+	return watchOptionFunc(func(r *articlesv1.WatchArticlesRequest) { r.Author = name })
+}
+
+// WatchTag keeps only events for articles with this tag (case-insensitive).
+func WatchTag(tag string) WatchOption {
+	return watchOptionFunc(func(r *articlesv1.WatchArticlesRequest) { r.Tag = tag })
+}
+
+// WatchSource keeps only events for articles from this source (exact).
+func WatchSource(source string) WatchOption {
+	return watchOptionFunc(func(r *articlesv1.WatchArticlesRequest) { r.Source = source })
+}
+
+// Watch yields the change feed: every event with revision >= startRevision
+// (0: from now) that the options select, in revision order, each once, for
+// as long as the caller reads. Breaking out of the loop ends the watch.
+//
+// The first value is a PROGRESS event whose revision is the one the feed
+// starts after (startRevision-1, or the current revision for 0): from then
+// on the caller has missed nothing. Later PROGRESS events come on an idle
+// feed and carry the revision up to which everything has been delivered, a
+// safe point to resume from (revision+1) after a restart. A DELETED event
+// carries only the article's id, slug and last revision; a filtered watch
+// may receive deletes of articles it never saw, and does not see an update
+// that moves an article out of its filter (Mirror handles both).
+//
+// When the stream breaks with UNAVAILABLE or ends unexpectedly (a dropped
+// connection, a server restart), Watch opens it again from the revision
+// after the last event or PROGRESS it yielded, after a short backoff, so
+// nothing is lost or repeated; the opening PROGRESS of such a resumed
+// stream is not yielded, since it tells the caller nothing new. It gives
+// up, yielding the last error, after the client's retry attempts
+// (WithRetry) have failed in a row without receiving anything. Other errors
+// end the sequence at once: OUT_OF_RANGE when startRevision (or the resume
+// point, after a long outage) is older than the server's retained history,
+// with the oldest available revision in the message and in an ErrorInfo
+// detail (metadata "oldest_revision"); INVALID_ARGUMENT for a negative
+// startRevision.
+func (c *Client) Watch(ctx context.Context, startRevision int64, opts ...WatchOption) iter.Seq2[*articlesv1.ArticleEvent, error] {
+	return func(yield func(*articlesv1.ArticleEvent, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+
+		req := &articlesv1.WatchArticlesRequest{StartRevision: startRevision}
+		for _, o := range opts {
+			o.applyWatch(req)
+		}
+		w := watchState{next: startRevision}
+		failures := 0
+		for {
+			progressed, err := c.watchOnce(ctx, req, &w, yield)
+			if err == nil {
+				return // the caller stopped
+			}
+			if progressed {
+				failures = 0
+			}
+			failures++
+			if !resumable(ctx, err) || failures >= c.maxAttempts {
+				yield(nil, err)
+				return
+			}
+			if !sleep(ctx, c.backoffFor(failures)) {
+				yield(nil, status.FromContextError(ctx.Err()).Err())
+				return
+			}
+		}
+	}
+}
+
+// watchState is what Watch carries from one stream to the next.
+type watchState struct {
+	// next is the revision to resume from: one past the last event or
+	// PROGRESS yielded (0 until the first stream has said where "now" is).
+	next int64
+	// started is set once the first stream's opening PROGRESS is yielded.
+	started bool
+}
+
+// watchOnce runs one WatchArticles call from w.next, yielding its events
+// and moving w.next past each. It returns a nil error when the caller
+// stopped, and whether any message arrived. A stream that ends without an
+// error is reported as UNAVAILABLE, since a watch never ends by itself: a
+// proxy or a server shutting down cut it.
+func (c *Client) watchOnce(ctx context.Context, req *articlesv1.WatchArticlesRequest, w *watchState, yield func(*articlesv1.ArticleEvent, error) bool) (progressed bool, err error) {
+	// Each attempt gets its own context, so that a failed stream is
+	// released at once.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req.StartRevision = w.next
+	stream, err := c.rpc.WatchArticles(ctx, req)
+	if err != nil {
+		return false, err
+	}
+	opening := true
+	for {
+		ev, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return progressed, status.Error(codes.Unavailable, "client: watch stream ended unexpectedly")
+		}
+		if err != nil {
+			return progressed, err
+		}
+		progressed = true
+		wasOpening := opening
+		opening = false
+		if ev.GetType() == articlesv1.ArticleEvent_PROGRESS {
+			if wasOpening && w.started {
+				// A resumed stream's opening mark: the caller knows.
+				continue
+			}
+			w.started = true
+			w.next = max(w.next, ev.GetRevision()+1)
+		} else {
+			if ev.GetRevision() < w.next {
+				continue // never yield an event twice, whatever the server does
+			}
+			w.started = true
+			w.next = ev.GetRevision() + 1
+		}
+		if !yield(ev, nil) {
+			return progressed, nil
+		}
+	}
+}
