@@ -1,0 +1,29 @@
+// Command articles is the command-line client of the Articles service: it
+// gets, lists, streams, creates, updates, deletes, imports, searches and
+// watches articles over gRPC.
+//
+// Run "articles --help" for the subcommands and "articles CMD --help" for
+// each one's flags and examples. The server address comes from --addr, or
+// the ARTICLES_ADDR environment variable, or localhost:50051.
+//
+// Output (-o) is a table on a terminal and JSON Lines otherwise, so that
+// "articles list | jq" works without flags. Errors print one line on
+// stderr, "articles: CODE: message", where CODE is the gRPC status code;
+// the exit status is 0 on success, 1 on an error and 2 on a usage error.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	// An interrupt cancels the context: watch and stream end cleanly, and
+	// any call in flight is cancelled rather than cut off.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

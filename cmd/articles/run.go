@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/seed9c1868aa/articles/client"
+)
+
+// Exit statuses of run.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// defaultAddr is where the server listens unless told otherwise; it matches
+// articlesd's default --listen.
+const defaultAddr = "localhost:50051"
+
+// usageError marks an error in how the command was called (exit status 2),
+// as opposed to one from the server or the files it read (exit status 1).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usageError with a formatted message.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// app is the state shared by the subcommands of one run: the streams, the
+// global flags and the client they dial.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	addr    string
+	timeout time.Duration
+	output  string
+
+	// out prints results in the chosen format; set before any RunE.
+	out *printer
+}
+
+// run executes the command line args and returns the exit status. It is
+// main without the process: tests call it with their own streams.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+
+	// Cobra validates flags and arguments before the persistent pre-run
+	// hook; an error before it ran is the caller's mistake (exit 2).
+	started := false
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		started = true
+		return a.setup(cmd)
+	}
+
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	if !started || errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "articles: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "articles: %s\n", errorLine(err))
+	return exitError
+}
+
+// rootCommand builds the command tree.
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "articles",
+		Short: "Command-line client of the Articles service",
+		Long: `articles talks to an Articles server (articlesd) over gRPC.
+
+The server address is --addr, else $ARTICLES_ADDR, else ` + defaultAddr + `.
+Output (-o) is a table on a terminal and JSON Lines otherwise:
+  table  aligned columns for people
+  json   indented protojson (a page is its whole response message)
+  jsonl  one compact protojson object per line, for jq
+  text   every field, one "Name: value" per line, records separated by blank lines
+
+Errors print one line, "articles: CODE: message" with the gRPC status
+code; the exit status is 0 on success, 1 on an error and 2 on a usage error.`,
+		Example: `  articles list --tag economy
+  articles get 01JD3ZK6Q9W1T0M4B6N8P2R5S7 -o text
+  articles import seeds.txt
+  articles list -o jsonl | jq -r .title`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+
+	addr := os.Getenv("ARTICLES_ADDR")
+	if addr == "" {
+		addr = defaultAddr
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.addr, "addr", addr, "server address, host:port (env ARTICLES_ADDR)")
+	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "deadline of each call (streams and imports have none)")
+	pf.StringVarP(&a.output, "output", "o", "", "output format: table, json, jsonl or text (default table on a terminal, else jsonl)")
+
+	root.AddCommand(
+		a.getCommand(),
+		a.listCommand(),
+		a.streamCommand(),
+		a.createCommand(),
+		a.updateCommand(),
+		a.deleteCommand(),
+		a.importCommand(),
+		a.searchCommand(),
+		a.watchCommand(),
+	)
+	return root
+}
+
+// setup checks the global flags once they are parsed.
+func (a *app) setup(*cobra.Command) error {
+	format := a.output
+	if format == "" {
+		format = "jsonl"
+		if isTerminal(a.stdout) {
+			format = "table"
+		}
+	}
+	switch format {
+	case "table", "json", "jsonl", "text":
+	default:
+		return usagef("unknown output format %q: want table, json, jsonl or text", a.output)
+	}
+	if a.timeout < 0 {
+		return usagef("--timeout must not be negative")
+	}
+	if a.addr == "" {
+		return usagef("--addr must not be empty")
+	}
+	a.out = &printer{w: a.stdout, format: format}
+	return nil
+}
+
+// dial connects to the server. The caller closes the client.
+func (a *app) dial(ctx context.Context) (*client.Client, error) {
+	return client.New(ctx, a.addr, client.WithTimeout(a.timeout))
+}
+
+// isTerminal reports whether w is a terminal, for choosing the default
+// output format and whether to show progress.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// errorLine formats err for the one-line error report: "CODE: message"
+// for a gRPC status, the error text otherwise.
+func errorLine(err error) string {
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+		return codeName(st.Code()) + ": " + oneLine(st.Message())
+	}
+	if errors.Is(err, context.Canceled) {
+		return codeName(codes.Canceled) + ": " + oneLine(err.Error())
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return codeName(codes.DeadlineExceeded) + ": " + oneLine(err.Error())
+	}
+	return oneLine(err.Error())
+}
+
+// codeName is the canonical upper-case name of a status code, as in
+// google.rpc.Code ("NOT_FOUND"); codes.Code.String gives Go's CamelCase.
+func codeName(c codes.Code) string {
+	names := map[codes.Code]string{
+		codes.OK:                 "OK",
+		codes.Canceled:           "CANCELLED",
+		codes.Unknown:            "UNKNOWN",
+		codes.InvalidArgument:    "INVALID_ARGUMENT",
+		codes.DeadlineExceeded:   "DEADLINE_EXCEEDED",
+		codes.NotFound:           "NOT_FOUND",
+		codes.AlreadyExists:      "ALREADY_EXISTS",
+		codes.PermissionDenied:   "PERMISSION_DENIED",
+		codes.ResourceExhausted:  "RESOURCE_EXHAUSTED",
+		codes.FailedPrecondition: "FAILED_PRECONDITION",
+		codes.Aborted:            "ABORTED",
+		codes.OutOfRange:         "OUT_OF_RANGE",
+		codes.Unimplemented:      "UNIMPLEMENTED",
+		codes.Internal:           "INTERNAL",
+		codes.Unavailable:        "UNAVAILABLE",
+		codes.DataLoss:           "DATA_LOSS",
+		codes.Unauthenticated:    "UNAUTHENTICATED",
+	}
+	if n, ok := names[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("CODE_%d", uint32(c))
+}
+
+// oneLine folds a message onto one line, so that an error report is always
+// exactly one line whatever the server put in it.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
