@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+)
+
+// The articles bucket: id -> marshalled Article.
+
+// marshalOpts makes encodings byte-for-byte stable (labels are a map), so
+// that equal articles have equal bytes.
+var marshalOpts = proto.MarshalOptions{Deterministic: true}
+
+// getArticle returns the article with the given id, unmarshalled (so valid
+// after tx ends), or nil if there is none.
+func getArticle(tx *bbolt.Tx, id string) (*articlesv1.Article, error) {
+	v := tx.Bucket(bucketArticles).Get([]byte(id))
+	if v == nil {
+		return nil, nil
+	}
+	a := new(articlesv1.Article)
+	if err := proto.Unmarshal(v, a); err != nil {
+		return nil, fmt.Errorf("corrupt article %q: %w", id, err)
+	}
+	return a, nil
+}
+
+// putArticle stores a and returns its encoding.
+func putArticle(tx *bbolt.Tx, a *articlesv1.Article) ([]byte, error) {
+	v, err := marshalOpts.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	return v, tx.Bucket(bucketArticles).Put([]byte(a.GetId()), v)
+}
+
+// Get returns the article with the given id.
+// Returns articles.ErrNotFound if there is none.
+func (db *DB) Get(ctx context.Context, id string) (*articlesv1.Article, error) {
+	var a *articlesv1.Article
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		a, err = getArticle(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, fmt.Errorf("%w: id %q", articles.ErrNotFound, id)
+	}
+	return a, nil
+}
+
+// GetBySlug returns the article with the given slug.
+// Returns articles.ErrNotFound if there is none.
+func (db *DB) GetBySlug(ctx context.Context, slug string) (*articlesv1.Article, error) {
+	var a *articlesv1.Article
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		id := slugOwner(tx, slug)
+		if id == "" {
+			return nil
+		}
+		var err error
+		a, err = getArticle(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, fmt.Errorf("%w: slug %q", articles.ErrNotFound, slug)
+	}
+	return a, nil
+}
+
+// BatchGet returns the articles with the given ids, in the same order, read
+// in one transaction. Returns articles.ErrNotFound naming the first unknown
+// id.
+func (db *DB) BatchGet(ctx context.Context, ids []string) ([]*articlesv1.Article, error) {
+	out := make([]*articlesv1.Article, 0, len(ids))
+	var missing string
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		for _, id := range ids {
+			a, err := getArticle(tx, id)
+			if err != nil {
+				return err
+			}
+			if a == nil {
+				missing = id
+				return nil
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) != len(ids) {
+		return nil, fmt.Errorf("%w: id %q", articles.ErrNotFound, missing)
+	}
+	return out, nil
+}

@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/seed9c1868aa/articles"
+	"go.etcd.io/bbolt"
+)
+
+// Group commit.
+//
+// Writers do not open bbolt transactions themselves: they queue an op and
+// wait. One committer goroutine takes the first queued op, drains whatever
+// else is already queued (at most maxBatch ops), runs them all in one write
+// transaction and one fsync, and answers each. It never waits for more ops
+// to arrive, so a lone writer pays one fsync and no delay, and concurrent
+// writers share fsyncs.
+//
+// Failures stay isolated by a rule every op follows: it checks everything
+// (exists? etag? slug free?) before it mutates anything, so an op that
+// returns a plain error has left the transaction untouched and the other ops
+// of the batch still commit. An error after the op has started mutating is
+// returned as a *mutationError; the committer then rolls the whole batch
+// back and runs its ops again one transaction each, so only the faulty op
+// fails. Ops run in queue order and see the writes of earlier ops of their
+// batch.
+
+// maxBatch bounds how many ops share one transaction.
+const maxBatch = 256
+
+// op is one queued write.
+type op struct {
+	ctx context.Context
+	// run does the write in b. It must be safe to run again from scratch
+	// (after a rolled-back batch), so it resets whatever it reports.
+	run  func(b *batch) error
+	err  error
+	done chan struct{}
+}
+
+// batch is the state ops share within one write transaction.
+type batch struct {
+	tx  *bbolt.Tx
+	rev int64 // the last revision taken in this transaction
+}
+
+// nextRev takes the next store-wide revision. Call it only once every check
+// has passed: a revision taken is a revision written.
+func (b *batch) nextRev() int64 {
+	b.rev++
+	return b.rev
+}
+
+// mutationError marks an error that happened after an op began to mutate
+// the transaction: the batch must be rolled back.
+type mutationError struct{ err error }
+
+func (e *mutationError) Error() string { return e.err.Error() }
+func (e *mutationError) Unwrap() error { return e.err }
+
+// mutated wraps a non-nil err as a *mutationError.
+func mutated(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &mutationError{err: err}
+}
+
+// submit queues a write and waits for its result. Once queued, the write is
+// waited for even if ctx ends, so that the caller never sees a context error
+// for a write that committed; the committer skips ops whose ctx has ended
+// before they run.
+func (db *DB) submit(ctx context.Context, run func(b *batch) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, run: run, done: make(chan struct{})}
+	db.closeMu.RLock()
+	if db.closed {
+		db.closeMu.RUnlock()
+		return articles.ErrClosed
+	}
+	select {
+	case db.ops <- o:
+	case <-ctx.Done():
+		db.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	db.closeMu.RUnlock()
+	<-o.done
+	return o.err
+}
+
+// commitLoop is the committer goroutine.
+func (db *DB) commitLoop() {
+	defer db.wg.Done()
+	for {
+		var first *op
+		select {
+		case first = <-db.ops:
+		case <-db.quit:
+			// Close has made sure nothing more is enqueued; ops already
+			// queued were accepted, so commit them.
+			for {
+				select {
+				case o := <-db.ops:
+					db.commitBatch(db.collect(o))
+				default:
+					return
+				}
+			}
+		}
+		db.commitBatch(db.collect(first))
+	}
+}
+
+// collect returns first and the ops already queued behind it, without
+// waiting for more.
+func (db *DB) collect(first *op) []*op {
+	ops := []*op{first}
+	for len(ops) < maxBatch {
+		select {
+		case o := <-db.ops:
+			ops = append(ops, o)
+		default:
+			return ops
+		}
+	}
+	return ops
+}
+
+// commitBatch runs ops in one transaction and answers them.
+func (db *DB) commitBatch(ops []*op) {
+	db.revMu.Lock()
+	start := db.rev
+	db.revMu.Unlock()
+
+	end := start
+	err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		b := &batch{tx: tx, rev: start}
+		for _, o := range ops {
+			if o.err = o.ctx.Err(); o.err != nil {
+				continue
+			}
+			o.err = runOp(o, b)
+			var me *mutationError
+			if errors.As(o.err, &me) {
+				return me
+			}
+		}
+		if b.rev != start {
+			if err := tx.Bucket(bucketMeta).Put(metaRevision, encodeUint(uint64(b.rev))); err != nil {
+				return mutated(err)
+			}
+		}
+		end = b.rev
+		return nil
+	})
+	var me *mutationError
+	switch {
+	case err == nil:
+		db.published(end)
+	case errors.As(err, &me) && len(ops) > 1:
+		// Isolate the faulty op: each op alone in its own transaction.
+		for _, o := range ops {
+			db.commitBatch([]*op{o})
+		}
+		return // each single-op batch answered its op
+	default:
+		// The transaction did not commit: no op's write happened. Ops that
+		// failed their own checks keep that more useful error.
+		err = db.writeError(err)
+		for _, o := range ops {
+			if o.err == nil || len(ops) == 1 {
+				o.err = err
+			}
+		}
+	}
+	for _, o := range ops {
+		close(o.done)
+	}
+}
+
+// runOp runs o, turning a panic (in mutate, or in index code) into an error
+// that rolls the batch back rather than killing the process.
+func runOp(o *op, b *batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &mutationError{err: fmt.Errorf("store: write panicked: %v", r)}
+		}
+	}()
+	return o.run(b)
+}
+
+// writeError maps a failed commit to what callers should see: ErrNoSpace for
+// a full disk, ErrClosed for a closed file, and otherwise the error itself
+// with its mutationError mark removed. Detail that may carry a file path is
+// logged, not returned.
+func (db *DB) writeError(err error) error {
+	var me *mutationError
+	if errors.As(err, &me) {
+		err = me.err
+	}
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		db.log.Error("store: commit failed: disk full", "err", err)
+		return fmt.Errorf("%w: the write was not committed", articles.ErrNoSpace)
+	}
+	return err
+}
+
+// published records that revision rev is committed and wakes waiters.
+func (db *DB) published(rev int64) {
+	db.revMu.Lock()
+	if rev == db.rev {
+		db.revMu.Unlock()
+		return
+	}
+	db.rev = rev
+	close(db.revCh)
+	db.revCh = make(chan struct{})
+	db.revMu.Unlock()
+	db.maybeCompact(rev)
+}

@@ -1,0 +1,166 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/seed9c1868aa/articles"
+	"go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
+)
+
+// DB is an article store in one bbolt file. It implements server.Store.
+// Open it with Open and release it with Close; every method is safe for
+// concurrent use.
+type DB struct {
+	// bolt is the open bbolt file. Package code outside the committer and
+	// compactor only reads through it (View); all writes go through submit.
+	bolt *bbolt.DB
+
+	cfg      config
+	log      *slog.Logger
+	tokenKey []byte
+	ids      *idSource
+
+	// closeMu makes Close wait for submitters that are enqueueing, so that
+	// nothing is enqueued after the committer has drained the queue. It
+	// protects closed.
+	closeMu sync.RWMutex
+	closed  bool
+	// isClosed mirrors closed for readers, which do not take closeMu.
+	isClosed atomic.Bool
+
+	ops        chan *op      // writes waiting for the committer
+	quit       chan struct{} // closed by Close: stops the goroutines
+	compactNow chan struct{} // a nudge to the compactor (capacity 1)
+	wg         sync.WaitGroup
+
+	// revMu protects rev and revCh. rev is the revision of the last
+	// committed write; revCh is closed, and replaced by a new channel, each
+	// time rev advances, so that WaitRevision can sleep on it.
+	revMu sync.Mutex
+	rev   int64
+	revCh chan struct{}
+
+	// compacted is the newest revision the compactor has removed from the
+	// log. Only the compactor writes it after Open.
+	compacted atomic.Int64
+}
+
+// Open opens (creating it when missing, with mode 0600) the store in the
+// file at path. It fails after the open timeout (WithOpenTimeout, default
+// one second) when another process holds the file, and fails when the file
+// was written by a newer version of this package.
+func Open(path string, opts ...Option) (*DB, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout:      cfg.openTimeout,
+		FreelistType: bbolt.FreelistMapType,
+	})
+	if err != nil {
+		if errors.Is(err, bberrors.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: database is locked by another process (waited %v)", path, cfg.openTimeout)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := &DB{
+		bolt:       bdb,
+		cfg:        cfg,
+		log:        cfg.logger,
+		ids:        newIDSource(),
+		ops:        make(chan *op, 1024),
+		quit:       make(chan struct{}),
+		compactNow: make(chan struct{}, 1),
+		revCh:      make(chan struct{}),
+	}
+	err = bdb.Update(func(tx *bbolt.Tx) error {
+		if err := initSchema(tx, newTokenKey); err != nil {
+			return err
+		}
+		rev, err := metaUint(tx, metaRevision)
+		if err != nil {
+			return err
+		}
+		compacted, err := metaUint(tx, metaCompacted)
+		if err != nil {
+			return err
+		}
+		db.rev = int64(rev)
+		db.compacted.Store(int64(compacted))
+		db.tokenKey = append([]byte(nil), tx.Bucket(bucketMeta).Get(metaTokenKey)...)
+		return nil
+	})
+	if err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.wg.Add(2)
+	go db.commitLoop()
+	go db.compactLoop()
+	db.maybeCompact(db.rev)
+	return db, nil
+}
+
+func newTokenKey() ([]byte, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// Close stops the committer and the compactor, waits for them (writes
+// already queued are committed first) and closes the file. Every method
+// called after Close returns articles.ErrClosed; Close itself may be called
+// more than once.
+func (db *DB) Close() error {
+	db.closeMu.Lock()
+	if db.closed {
+		db.closeMu.Unlock()
+		return nil
+	}
+	db.closed = true
+	db.isClosed.Store(true)
+	db.closeMu.Unlock()
+
+	close(db.quit)
+	db.wg.Wait()
+	return db.bolt.Close()
+}
+
+// TokenKey returns the database's 32-byte secret, made at first Open.
+func (db *DB) TokenKey(ctx context.Context) ([]byte, error) {
+	if err := db.readable(ctx); err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), db.tokenKey...), nil
+}
+
+// readable returns the error a read must fail with before it starts.
+func (db *DB) readable(ctx context.Context) error {
+	if db.isClosed.Load() {
+		return articles.ErrClosed
+	}
+	return ctx.Err()
+}
+
+// view runs fn in a read transaction, reporting a closed database as
+// articles.ErrClosed.
+func (db *DB) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := db.readable(ctx); err != nil {
+		return err
+	}
+	err := db.bolt.View(fn)
+	if errors.Is(err, bberrors.ErrDatabaseNotOpen) {
+		return articles.ErrClosed
+	}
+	return err
+}

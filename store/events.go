@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"go.etcd.io/bbolt"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+)
+
+// The events bucket: 8-byte big-endian revision -> ArticleEvent. Every
+// revision from compacted+1 to the current revision has exactly one event,
+// written in the transaction of its write. CREATED and UPDATED events carry
+// the whole article as stored; DELETED events carry its id, slug and the
+// revision of the delete.
+
+// maxChanges bounds one Changes call when the caller asks for no limit.
+const maxChanges = 1000
+
+// Field numbers of ArticleEvent, for encoding events around an article's
+// already marshalled bytes instead of marshalling the article twice.
+const (
+	eventFieldType     = 1
+	eventFieldRevision = 2
+	eventFieldArticle  = 3
+)
+
+// putEvent records the event of revision rev. article is the marshalled
+// Article the event carries.
+func putEvent(tx *bbolt.Tx, typ articlesv1.ArticleEvent_Type, rev int64, article []byte) error {
+	v := make([]byte, 0, len(article)+24)
+	v = protowire.AppendTag(v, eventFieldType, protowire.VarintType)
+	v = protowire.AppendVarint(v, uint64(typ))
+	v = protowire.AppendTag(v, eventFieldRevision, protowire.VarintType)
+	v = protowire.AppendVarint(v, uint64(rev))
+	v = protowire.AppendTag(v, eventFieldArticle, protowire.BytesType)
+	v = protowire.AppendBytes(v, article)
+	return tx.Bucket(bucketEvents).Put(encodeUint(uint64(rev)), v)
+}
+
+// Changes returns up to limit events (limit <= 0: up to 1000) with revision
+// >= from, in revision order. Returns a *articles.CompactedError if events
+// from from on are no longer all retained.
+func (db *DB) Changes(ctx context.Context, from int64, limit int) ([]*articlesv1.ArticleEvent, error) {
+	if limit <= 0 || limit > maxChanges {
+		limit = maxChanges
+	}
+	from = max(from, 1)
+	var out []*articlesv1.ArticleEvent
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		compacted, err := metaUint(tx, metaCompacted)
+		if err != nil {
+			return err
+		}
+		if from <= int64(compacted) {
+			return &articles.CompactedError{Requested: from, Oldest: int64(compacted) + 1}
+		}
+		c := tx.Bucket(bucketEvents).Cursor()
+		for k, v := c.Seek(encodeUint(uint64(from))); k != nil && len(out) < limit; k, v = c.Next() {
+			e := new(articlesv1.ArticleEvent)
+			if err := proto.Unmarshal(v, e); err != nil {
+				return fmt.Errorf("corrupt event %x: %w", k, err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Revision returns the revision of the last committed write (0 for a store
+// never written).
+func (db *DB) Revision(ctx context.Context) (int64, error) {
+	if err := db.readable(ctx); err != nil {
+		return 0, err
+	}
+	db.revMu.Lock()
+	defer db.revMu.Unlock()
+	return db.rev, nil
+}
+
+// WaitRevision blocks until the store's revision is at least rev, ctx is
+// done (returning ctx.Err()) or the store is closed (returning
+// articles.ErrClosed).
+func (db *DB) WaitRevision(ctx context.Context, rev int64) error {
+	for {
+		if err := db.readable(ctx); err != nil {
+			return err
+		}
+		db.revMu.Lock()
+		cur, ch := db.rev, db.revCh
+		db.revMu.Unlock()
+		if cur >= rev {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-db.quit:
+			return articles.ErrClosed
+		}
+	}
+}

@@ -1,0 +1,59 @@
+package store
+
+import (
+	"log/slog"
+	"time"
+)
+
+// An Option configures Open.
+type Option interface {
+	apply(*config)
+}
+
+// config is what the options set.
+type config struct {
+	history     int64
+	logger      *slog.Logger
+	openTimeout time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		history:     100_000,
+		logger:      slog.New(slog.DiscardHandler),
+		openTimeout: time.Second,
+	}
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithHistory sets how many of the most recent revisions the change log
+// keeps; older events are compacted away in the background. The default is
+// 100,000. Values below 1 are treated as 1.
+func WithHistory(n int64) Option {
+	return optionFunc(func(c *config) { c.history = max(n, 1) })
+}
+
+// WithLogger sets the logger for background work (compaction) and for
+// internal failures whose detail is kept out of returned errors. The default
+// discards everything. A nil logger keeps the default.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// WithOpenTimeout sets how long Open waits for the file lock held by another
+// process before failing. The default is one second; zero or less also means
+// the default, because waiting forever is never what a server wants.
+func WithOpenTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.openTimeout = d
+		}
+	})
+}

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+)
+
+// The database's map. Every bucket is top level and created, all at once, in
+// the transaction that first opens the file. Integers in keys are 8-byte
+// big-endian so that byte order is numeric order; values are marshalled
+// protobuf unless said otherwise. "esc(x)" is the order-preserving escape of
+// a variable-length key part (see escapeKey): 0x00 becomes 0x00 0xFF and the
+// part ends with 0x00 0x01, so esc(a)+b sorts exactly as the pair (a, b).
+//
+//	meta                 schema_version -> uint64 (schemaVersion)
+//	                     revision       -> uint64, the last committed revision
+//	                     compacted      -> uint64, the newest revision compaction removed (0: none)
+//	                     token_key      -> 32 random bytes, made at first Open
+//	articles             id -> articlesv1.Article
+//	idx_slug             slug -> id (unique: one id per slug)
+//	idx_publish_time     esc(OrderPublishTime.SortKey(a)) + id -> empty
+//	idx_create_time      esc(OrderCreateTime.SortKey(a)) + id -> empty
+//	idx_title            esc(OrderTitle.SortKey(a)) + id -> empty
+//	idx_author           esc(author) + id -> empty, one key per author
+//	idx_tag              esc(tag) + id -> empty, one key per tag
+//	idx_source           esc(source) + id -> empty (articles with a source only)
+//	events               uint64 revision -> articlesv1.ArticleEvent
+//	request_ids          request_id -> id (26 bytes) + sha256 of the request article (32 bytes)
+//	search_postings      full-text index, see search.go
+//	search_docs          full-text index, see search.go
+//
+// The order indexes hold exactly articles.Order.SortKey, so walking one
+// forwards is the ascending order of the query and backwards the descending
+// one, ties broken by id, as package articles defines. Every write updates
+// the article, all its index keys, its event and the revision counter in one
+// bbolt transaction, so they never disagree after a crash.
+var (
+	bucketMeta           = []byte("meta")
+	bucketArticles       = []byte("articles")
+	bucketSlug           = []byte("idx_slug")
+	bucketPublishTime    = []byte("idx_publish_time")
+	bucketCreateTime     = []byte("idx_create_time")
+	bucketTitle          = []byte("idx_title")
+	bucketAuthor         = []byte("idx_author")
+	bucketTag            = []byte("idx_tag")
+	bucketSource         = []byte("idx_source")
+	bucketEvents         = []byte("events")
+	bucketRequestIDs     = []byte("request_ids")
+	bucketSearchPostings = []byte("search_postings")
+	bucketSearchDocs     = []byte("search_docs")
+)
+
+// allBuckets is every bucket Open creates.
+var allBuckets = [][]byte{
+	bucketMeta, bucketArticles, bucketSlug,
+	bucketPublishTime, bucketCreateTime, bucketTitle,
+	bucketAuthor, bucketTag, bucketSource,
+	bucketEvents, bucketRequestIDs,
+	bucketSearchPostings, bucketSearchDocs,
+}
+
+// Keys of the meta bucket.
+var (
+	metaSchemaVersion = []byte("schema_version")
+	metaRevision      = []byte("revision")
+	metaCompacted     = []byte("compacted")
+	metaTokenKey      = []byte("token_key")
+)
+
+// schemaVersion is the layout this package reads and writes. Raise it when
+// the map above changes incompatibly; an older program then refuses the file
+// instead of misreading it.
+const schemaVersion = 1
+
+// initSchema creates the buckets and meta keys a new file lacks and checks
+// the schema version of an existing one. newKey makes the token key of a new
+// database.
+func initSchema(tx *bbolt.Tx, newKey func() ([]byte, error)) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if v := meta.Get(metaSchemaVersion); v != nil {
+		got, ok := decodeUint(v)
+		if !ok {
+			return fmt.Errorf("corrupt schema version in meta bucket")
+		}
+		if got > schemaVersion {
+			return fmt.Errorf("database schema version %d is newer than this program supports (%d): upgrade the program", got, schemaVersion)
+		}
+	} else if err := meta.Put(metaSchemaVersion, encodeUint(schemaVersion)); err != nil {
+		return err
+	}
+	if meta.Get(metaTokenKey) == nil {
+		key, err := newKey()
+		if err != nil {
+			return fmt.Errorf("make token key: %w", err)
+		}
+		if err := meta.Put(metaTokenKey, key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeUint returns the 8-byte big-endian form of n, used for every integer
+// key and meta value.
+func encodeUint(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+// decodeUint reads an 8-byte big-endian integer.
+func decodeUint(b []byte) (uint64, bool) {
+	if len(b) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b), true
+}
+
+// metaUint reads an integer meta value; a missing one is 0.
+func metaUint(tx *bbolt.Tx, key []byte) (uint64, error) {
+	v := tx.Bucket(bucketMeta).Get(key)
+	if v == nil {
+		return 0, nil
+	}
+	n, ok := decodeUint(v)
+	if !ok {
+		return 0, fmt.Errorf("corrupt meta value %s", key)
+	}
+	return n, nil
+}
