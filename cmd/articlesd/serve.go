@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/seed9c1868aa/articles/seeds"
+	"github.com/seed9c1868aa/articles/server"
+	"github.com/seed9c1868aa/articles/store"
+)
+
+// serve runs the server until ctx ends or SIGINT/SIGTERM arrives, then
+// shuts it down gracefully. It returns nil after a clean shutdown.
+func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
+	log := cfg.newLogger(logw)
+
+	// Only the first signal is graceful: stop() restores the default
+	// action, so a second Ctrl-C kills a shutdown that hangs.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	db, err := store.Open(cfg.db,
+		store.WithHistory(cfg.history),
+		store.WithLogger(log.With("component", "store")),
+	)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the database: %w", cerr)
+		}
+	}()
+
+	srv, err := server.New(ctx, db,
+		server.WithLogger(log.With("component", "server")),
+		server.WithMaxBodyBytes(cfg.maxBodyBytes),
+		server.WithProgressInterval(cfg.progressInterval),
+	)
+	if err != nil {
+		return err
+	}
+
+	if err := seed(ctx, cfg, db, srv, log); err != nil {
+		return err
+	}
+
+	lis, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.listen)
+	if err != nil {
+		return err // "listen tcp ...: bind: address already in use"
+	}
+	gs := srv.GRPCServer(grpc.MaxRecvMsgSize(cfg.maxRecvBytes))
+	served := make(chan error, 1)
+	go func() { served <- gs.Serve(lis) }()
+	log.Info("listening", "addr", lis.Addr().String(), "tls", false, "db", cfg.db)
+
+	select {
+	case err := <-served:
+		// Serve only returns on its own when the listener fails.
+		srv.GracefulStop(context.Background())
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down", "grace_period", cfg.gracePeriod)
+
+	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.gracePeriod)
+	defer cancel()
+	srv.GracefulStop(graceCtx)
+	if graceCtx.Err() != nil {
+		log.Warn("grace period ended; remaining calls were cancelled")
+	}
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		log.Warn("serve returned", "err", err)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("closing the database: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// seed loads the embedded seed articles into a database that was never
+// written. Deciding by revision rather than by article count means a
+// database whose articles were all deleted stays empty across restarts.
+func seed(ctx context.Context, cfg config, db *store.DB, srv *server.Server, log *slog.Logger) error {
+	if cfg.noSeed {
+		return nil
+	}
+	rev, err := db.Revision(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the database revision: %w", err)
+	}
+	if rev != 0 {
+		log.Debug("database already written; not seeding", "revision", rev)
+		return nil
+	}
+	arts, err := seeds.Articles()
+	if err != nil {
+		return err
+	}
+	resp, err := srv.Import(ctx, arts)
+	if err != nil {
+		return fmt.Errorf("loading the seed articles: %w", err)
+	}
+	for _, f := range resp.GetFailures() {
+		log.Warn("seed article rejected", "index", f.GetIndex(), "reason", f.GetReason())
+	}
+	log.Info("seeded", "articles", len(arts), "created", resp.GetCreated(),
+		"updated", resp.GetUpdated(), "unchanged", resp.GetUnchanged(), "failed", len(resp.GetFailures()))
+	return nil
+}
+
+// runReindex rebuilds the search index of the database and exits.
+func runReindex(ctx context.Context, cfg config, logw io.Writer) (err error) {
+	log := cfg.newLogger(logw)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	db, err := store.Open(cfg.db, store.WithLogger(log.With("component", "store")))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the database: %w", cerr)
+		}
+	}()
+	// Asserted rather than called directly while store's Reindex lands.
+	r, ok := any(db).(interface{ Reindex(context.Context) error })
+	if !ok {
+		return errors.New("reindex: this build's store cannot reindex")
+	}
+	start := time.Now()
+	if err := r.Reindex(ctx); err != nil {
+		return fmt.Errorf("reindex: %w", err)
+	}
+	log.Info("reindexed", "db", cfg.db, "duration", time.Since(start).Round(time.Millisecond))
+	return nil
+}
