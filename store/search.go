@@ -1,0 +1,940 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"github.com/seed9c1868aa/articles/search"
+	"go.etcd.io/bbolt"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// The full-text index. It is written by indexArticle in the same bbolt
+// transaction as the article itself, so a search never sees a deleted
+// article or an old version of an updated one.
+//
+// Each indexed article has a document number (docnum): a uint32 taken from
+// the search_docs bucket's sequence when the article is first indexed and
+// kept across updates. Postings are keyed by docnum rather than id to keep
+// the keys of the largest bucket short.
+//
+//	search_postings  term 0x00 docnum(4, big-endian) -> posting
+//	search_docs      'd' docnum(4)   -> doc record
+//	                 'i' id          -> docnum(4)
+//	                 'w' word        -> term (empty when the word is its own term)
+//	                 's'             -> corpus stats
+//
+// Terms are the Token.Term values of search.Analyze over the title and the
+// body; they are made of letters and digits, so 0x00 ends a term and a
+// cursor walks one term's postings in docnum order from Seek(term 0x00).
+// All integers in values below are uvarints.
+//
+//   - posting: title count, body count, then the title positions and the
+//     body positions, each delta-encoded.
+//   - doc record: a format byte (1), title and body lengths in tokens, the
+//     publish time (0, or 1 then seconds as a zigzag varint and nanos), the
+//     id, source, authors and tags (length-prefixed strings, counts first;
+//     enough to apply an articles.Filter without loading the article) and
+//     the article's distinct terms, sorted and front-coded, so that an
+//     update or delete removes exactly its old postings without analysing
+//     the old text again.
+//   - 'w' keys are the vocabulary of folded, unstemmed words that prefix
+//     queries (word*) expand. They are only added: a word that no longer
+//     occurs anywhere stays until Reindex, and expands to a term with no
+//     postings, which is harmless.
+//   - corpus stats: number of documents, total title length, total body
+//     length (for BM25's average document length).
+//
+// Caveats: while Reindex runs, searches see only the articles it has
+// reached. A prefix expands to at most maxPrefixTerms distinct terms (the
+// alphabetically first ones).
+
+const (
+	// maxPrefixTerms bounds the terms one prefix clause expands to.
+	maxPrefixTerms = 256
+	// reindexBatch is how many articles one Reindex transaction indexes.
+	reindexBatch = 500
+	// docFormat is the format byte of doc records.
+	docFormat = 1
+	// ctxCheckEvery is how many postings a search reads between checks of
+	// its context.
+	ctxCheckEvery = 4096
+)
+
+var (
+	docPrefixDoc   = []byte{'d'}
+	docPrefixID    = []byte{'i'}
+	docPrefixWord  = []byte{'w'}
+	docKeyStats    = []byte{'s'}
+	errCorruptDoc  = errors.New("corrupt search doc record")
+	errCorruptPost = errors.New("corrupt search posting")
+)
+
+// docKey returns 'd' docnum.
+func docKey(n uint32) []byte { return binary.BigEndian.AppendUint32([]byte{'d'}, n) }
+
+// idKey returns 'i' id.
+func idKey(id string) []byte { return append([]byte{'i'}, id...) }
+
+// postingKey returns term 0x00 docnum.
+func postingKey(term string, n uint32) []byte {
+	k := make([]byte, 0, len(term)+5)
+	k = append(k, term...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint32(k, n)
+}
+
+// docRecord is a decoded doc record.
+type docRecord struct {
+	titleLen, bodyLen int
+	publish           *timestamppb.Timestamp
+	id, source        string
+	idRaw             []byte // the id's bytes in the value (valid in its tx)
+	authors, tags     []string
+	terms             []string
+}
+
+func (r *docRecord) encode() []byte {
+	b := []byte{docFormat}
+	b = binary.AppendUvarint(b, uint64(r.titleLen))
+	b = binary.AppendUvarint(b, uint64(r.bodyLen))
+	if r.publish == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = binary.AppendVarint(b, r.publish.GetSeconds())
+		b = binary.AppendUvarint(b, uint64(r.publish.GetNanos()))
+	}
+	b = appendString(b, r.id)
+	b = appendString(b, r.source)
+	b = appendStrings(b, r.authors)
+	b = appendStrings(b, r.tags)
+	b = binary.AppendUvarint(b, uint64(len(r.terms)))
+	prev := ""
+	for _, t := range r.terms {
+		shared := 0
+		for shared < len(prev) && shared < len(t) && prev[shared] == t[shared] {
+			shared++
+		}
+		b = binary.AppendUvarint(b, uint64(shared))
+		b = appendString(b, t[shared:])
+		prev = t
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+// decoder reads the uvarints and strings of an encoded value, remembering
+// the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errCorruptDoc
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errCorruptDoc
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length or count that must fit in what is left of the value.
+func (d *decoder) count() int {
+	v := d.uvarint()
+	if v > uint64(len(d.b)) {
+		d.err = errCorruptDoc
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) string() string {
+	n := d.count()
+	if d.err != nil {
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) strings() []string {
+	n := d.count()
+	var ss []string
+	for i := 0; i < n && d.err == nil; i++ {
+		ss = append(ss, d.string())
+	}
+	return ss
+}
+
+// decodeDoc decodes a doc record. With full false it stops after the
+// lengths, publish time and id (left in idRaw, not copied), which is all
+// that ranking needs.
+func decodeDoc(v []byte, full bool) (docRecord, error) {
+	var r docRecord
+	if len(v) == 0 || v[0] != docFormat {
+		return r, errCorruptDoc
+	}
+	d := decoder{b: v[1:]}
+	r.titleLen = int(d.uvarint())
+	r.bodyLen = int(d.uvarint())
+	if d.err == nil && len(d.b) > 0 {
+		hasTime := d.b[0]
+		d.b = d.b[1:]
+		if hasTime == 1 {
+			r.publish = &timestamppb.Timestamp{Seconds: d.varint(), Nanos: int32(d.uvarint())}
+		}
+	} else {
+		d.err = errCorruptDoc
+	}
+	if n := d.count(); d.err == nil {
+		r.idRaw = d.b[:n:n]
+		d.b = d.b[n:]
+	}
+	if !full || d.err != nil {
+		return r, d.err
+	}
+	r.id = string(r.idRaw)
+	r.source = d.string()
+	r.authors = d.strings()
+	r.tags = d.strings()
+	n := d.count()
+	prev := ""
+	for i := 0; i < n && d.err == nil; i++ {
+		shared := int(d.uvarint())
+		if shared > len(prev) {
+			d.err = errCorruptDoc
+			break
+		}
+		t := prev[:shared] + d.string()
+		r.terms = append(r.terms, t)
+		prev = t
+	}
+	return r, d.err
+}
+
+// corpusStats are the totals BM25 needs.
+type corpusStats struct {
+	docs, titleLen, bodyLen int64
+}
+
+func readStats(docs *bbolt.Bucket) (corpusStats, error) {
+	var s corpusStats
+	v := docs.Get(docKeyStats)
+	if v == nil {
+		return s, nil
+	}
+	d := decoder{b: v}
+	s.docs = int64(d.uvarint())
+	s.titleLen = int64(d.uvarint())
+	s.bodyLen = int64(d.uvarint())
+	if d.err != nil {
+		return s, fmt.Errorf("corrupt search stats")
+	}
+	return s, nil
+}
+
+func writeStats(docs *bbolt.Bucket, s corpusStats) error {
+	b := binary.AppendUvarint(nil, uint64(max(s.docs, 0)))
+	b = binary.AppendUvarint(b, uint64(max(s.titleLen, 0)))
+	b = binary.AppendUvarint(b, uint64(max(s.bodyLen, 0)))
+	return docs.Put(docKeyStats, b)
+}
+
+// fieldPositions maps each term of an article to its positions in the title
+// and in the body.
+type fieldPositions struct {
+	title, body []int
+}
+
+// analyzeArticle returns the positions of each term of a's title and body,
+// and the number of tokens in each.
+func analyzeArticle(a *articlesv1.Article) (map[string]*fieldPositions, int, int) {
+	terms := map[string]*fieldPositions{}
+	at := func(t string) *fieldPositions {
+		p := terms[t]
+		if p == nil {
+			p = &fieldPositions{}
+			terms[t] = p
+		}
+		return p
+	}
+	title := search.Analyze(a.GetTitle())
+	for _, tok := range title {
+		p := at(tok.Term)
+		p.title = append(p.title, tok.Pos)
+	}
+	body := search.Analyze(a.GetBody())
+	for _, tok := range body {
+		p := at(tok.Term)
+		p.body = append(p.body, tok.Pos)
+	}
+	return terms, len(title), len(body)
+}
+
+// words returns the folded words of a's title and body and the term of
+// each, for the vocabulary.
+func words(a *articlesv1.Article) map[string]string {
+	w := map[string]string{}
+	for _, text := range []string{a.GetTitle(), a.GetBody()} {
+		for _, tok := range search.Analyze(text) {
+			w[tok.Word] = tok.Term
+		}
+	}
+	return w
+}
+
+func encodePosting(p *fieldPositions) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(p.title)))
+	b = binary.AppendUvarint(b, uint64(len(p.body)))
+	for _, ps := range [][]int{p.title, p.body} {
+		prev := 0
+		for _, x := range ps {
+			b = binary.AppendUvarint(b, uint64(x-prev))
+			prev = x
+		}
+	}
+	return b
+}
+
+// postingCounts returns the title and body counts of a posting.
+func postingCounts(v []byte) (title, body int, rest []byte, err error) {
+	t, n := binary.Uvarint(v)
+	if n <= 0 {
+		return 0, 0, nil, errCorruptPost
+	}
+	b, m := binary.Uvarint(v[n:])
+	if m <= 0 || t+b > uint64(len(v)) {
+		return 0, 0, nil, errCorruptPost
+	}
+	return int(t), int(b), v[n+m:], nil
+}
+
+// postingPositions returns the title and body positions of a posting.
+func postingPositions(v []byte) (title, body []int, err error) {
+	nt, nb, rest, err := postingCounts(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	read := func(n int) []int {
+		ps := make([]int, 0, n)
+		prev := 0
+		for range n {
+			d, k := binary.Uvarint(rest)
+			if k <= 0 {
+				err = errCorruptPost
+				return nil
+			}
+			rest = rest[k:]
+			prev += int(d)
+			ps = append(ps, prev)
+		}
+		return ps
+	}
+	title = read(nt)
+	if err == nil {
+		body = read(nb)
+	}
+	return title, body, err
+}
+
+// indexArticle brings the search index from old to new: old nil indexes a
+// created article, new nil removes a deleted one. It runs in the article's
+// write transaction.
+func indexArticle(tx *bbolt.Tx, old, new *articlesv1.Article) error {
+	docs := tx.Bucket(bucketSearchDocs)
+	post := tx.Bucket(bucketSearchPostings)
+	if docs == nil || post == nil {
+		return errors.New("search buckets are missing")
+	}
+	stats, err := readStats(docs)
+	if err != nil {
+		return err
+	}
+	id := new.GetId()
+	if new == nil {
+		id = old.GetId()
+	}
+	num, rec, hasNum, found, err := lookupDoc(docs, id)
+	if err != nil {
+		return err
+	}
+	if found && new != nil && old != nil && old.GetTitle() == new.GetTitle() && old.GetBody() == new.GetBody() {
+		// Only metadata changed: the postings stand, the filter fields in
+		// the doc record do not.
+		next := recordOf(new, rec.titleLen, rec.bodyLen, rec.terms)
+		return docs.Put(docKey(num), next.encode())
+	}
+	if found {
+		if err := removeDoc(docs, post, num, rec); err != nil {
+			return err
+		}
+		stats.docs--
+		stats.titleLen -= int64(rec.titleLen)
+		stats.bodyLen -= int64(rec.bodyLen)
+	}
+	if new == nil && hasNum {
+		if err := docs.Delete(docKey(num)); err != nil {
+			return err
+		}
+		if err := docs.Delete(idKey(id)); err != nil {
+			return err
+		}
+	}
+	if new != nil {
+		if !hasNum {
+			seq, err := docs.NextSequence()
+			if err != nil {
+				return err
+			}
+			if seq > math.MaxUint32 {
+				return errors.New("search document numbers are exhausted: run reindex")
+			}
+			num = uint32(seq)
+			if err := docs.Put(idKey(id), binary.BigEndian.AppendUint32(nil, num)); err != nil {
+				return err
+			}
+		}
+		titleLen, bodyLen, err := addDoc(docs, post, num, new)
+		if err != nil {
+			return err
+		}
+		stats.docs++
+		stats.titleLen += int64(titleLen)
+		stats.bodyLen += int64(bodyLen)
+	}
+	return writeStats(docs, stats)
+}
+
+// lookupDoc returns the docnum of the article with the given id (hasNum)
+// and, if it is indexed, its doc record (indexed). An id key without its
+// doc record (left by a failed write of an older version) keeps its docnum
+// but counts as not indexed.
+func lookupDoc(docs *bbolt.Bucket, id string) (num uint32, rec docRecord, hasNum, indexed bool, err error) {
+	v := docs.Get(idKey(id))
+	if v == nil {
+		return 0, docRecord{}, false, false, nil
+	}
+	if len(v) != 4 {
+		return 0, docRecord{}, false, false, fmt.Errorf("%w: docnum of %q", errCorruptDoc, id)
+	}
+	num = binary.BigEndian.Uint32(v)
+	dv := docs.Get(docKey(num))
+	if dv == nil {
+		return num, docRecord{}, true, false, nil
+	}
+	rec, err = decodeDoc(dv, true)
+	if err != nil {
+		return 0, docRecord{}, false, false, fmt.Errorf("%w: docnum %d", err, num)
+	}
+	return num, rec, true, true, nil
+}
+
+// recordOf returns the doc record of a with the given lengths and terms.
+func recordOf(a *articlesv1.Article, titleLen, bodyLen int, terms []string) *docRecord {
+	return &docRecord{
+		titleLen: titleLen,
+		bodyLen:  bodyLen,
+		publish:  a.GetPublishTime(),
+		id:       a.GetId(),
+		source:   a.GetSource(),
+		authors:  a.GetAuthors(),
+		tags:     a.GetTags(),
+		terms:    terms,
+	}
+}
+
+// removeDoc deletes the postings of document num.
+func removeDoc(docs, post *bbolt.Bucket, num uint32, rec docRecord) error {
+	for _, t := range rec.terms {
+		if err := post.Delete(postingKey(t, num)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addDoc writes the postings, vocabulary and doc record of a as document
+// num, and returns its title and body lengths.
+func addDoc(docs, post *bbolt.Bucket, num uint32, a *articlesv1.Article) (int, int, error) {
+	terms, titleLen, bodyLen := analyzeArticle(a)
+	sorted := make([]string, 0, len(terms))
+	for t, p := range terms {
+		sorted = append(sorted, t)
+		if err := post.Put(postingKey(t, num), encodePosting(p)); err != nil {
+			return 0, 0, err
+		}
+	}
+	slices.Sort(sorted)
+	for w, t := range words(a) {
+		k := append(slices.Clip(docPrefixWord), w...)
+		if docs.Get(k) != nil {
+			continue
+		}
+		v := []byte(t)
+		if t == w {
+			v = []byte{}
+		}
+		if err := docs.Put(k, v); err != nil {
+			return 0, 0, err
+		}
+	}
+	rec := recordOf(a, titleLen, bodyLen, sorted)
+	if err := docs.Put(docKey(num), rec.encode()); err != nil {
+		return 0, 0, err
+	}
+	return titleLen, bodyLen, nil
+}
+
+// hit is one document matching one clause: how often in each field.
+type hit struct {
+	doc         uint32
+	title, body int
+}
+
+// termHits returns every document containing term, in docnum order, with
+// the raw postings when withValues is set (valid only in tx).
+func termHits(ctx context.Context, post *bbolt.Bucket, term string, withValues bool) ([]hit, [][]byte, error) {
+	var (
+		hits []hit
+		vals [][]byte
+	)
+	prefix := append([]byte(term), 0)
+	c := post.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) != len(prefix)+4 {
+			return nil, nil, fmt.Errorf("%w: key length %d", errCorruptPost, len(k))
+		}
+		t, b, _, err := postingCounts(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		hits = append(hits, hit{doc: binary.BigEndian.Uint32(k[len(prefix):]), title: t, body: b})
+		if withValues {
+			vals = append(vals, v)
+		}
+		if len(hits)%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return hits, vals, nil
+}
+
+// clauseHits returns the documents matching clause c, in docnum order, with
+// its frequency in each field (for a phrase: occurrences of the whole
+// phrase; for a prefix: of all the words it expands to).
+func clauseHits(ctx context.Context, tx *bbolt.Tx, c search.Clause) ([]hit, error) {
+	post := tx.Bucket(bucketSearchPostings)
+	switch {
+	case c.Prefix:
+		return prefixHits(ctx, tx, c.Terms[0])
+	case c.IsPhrase():
+		return phraseHits(ctx, post, c)
+	case len(c.Terms) == 1:
+		hits, _, err := termHits(ctx, post, c.Terms[0], false)
+		return hits, err
+	}
+	return nil, nil
+}
+
+// prefixHits returns the documents with a word starting with prefix.
+func prefixHits(ctx context.Context, tx *bbolt.Tx, prefix string) ([]hit, error) {
+	docs := tx.Bucket(bucketSearchDocs)
+	post := tx.Bucket(bucketSearchPostings)
+	seek := append(slices.Clip(docPrefixWord), prefix...)
+	terms := map[string]bool{}
+	c := docs.Cursor()
+	for k, v := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek) && len(terms) < maxPrefixTerms; k, v = c.Next() {
+		t := string(v)
+		if len(v) == 0 {
+			t = string(k[1:])
+		}
+		terms[t] = true
+	}
+	sum := map[uint32]hit{}
+	for t := range terms {
+		hits, _, err := termHits(ctx, post, t, false)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hits {
+			s := sum[h.doc]
+			s.doc = h.doc
+			s.title += h.title
+			s.body += h.body
+			sum[h.doc] = s
+		}
+	}
+	out := make([]hit, 0, len(sum))
+	for _, h := range sum {
+		out = append(out, h)
+	}
+	slices.SortFunc(out, func(a, b hit) int { return cmp.Compare(a.doc, b.doc) })
+	return out, nil
+}
+
+// phraseHits returns the documents where c's terms occur at c's relative
+// positions, counting occurrences in each field. A phrase never spans the
+// title and the body.
+func phraseHits(ctx context.Context, post *bbolt.Bucket, c search.Clause) ([]hit, error) {
+	type list struct {
+		hits []hit
+		vals [][]byte
+	}
+	lists := make([]list, len(c.Terms))
+	for i, t := range c.Terms {
+		hits, vals, err := termHits(ctx, post, t, true)
+		if err != nil {
+			return nil, err
+		}
+		if len(hits) == 0 {
+			return nil, nil
+		}
+		lists[i] = list{hits, vals}
+	}
+	var out []hit
+	idx := make([]int, len(lists))
+	// Walk the first list; find the same doc in the others (all sorted).
+	for i0, h0 := range lists[0].hits {
+		idx[0] = i0
+		all := true
+		for k := 1; k < len(lists); k++ {
+			hs := lists[k].hits
+			j := sort.Search(len(hs), func(j int) bool { return hs[j].doc >= h0.doc })
+			if j == len(hs) || hs[j].doc != h0.doc {
+				all = false
+				break
+			}
+			idx[k] = j
+		}
+		if !all {
+			continue
+		}
+		pos := make([][2][]int, len(lists))
+		for k := range lists {
+			t, b, err := postingPositions(lists[k].vals[idx[k]])
+			if err != nil {
+				return nil, err
+			}
+			pos[k] = [2][]int{t, b}
+		}
+		h := hit{doc: h0.doc}
+		for field := range 2 {
+			n := 0
+			for _, p := range pos[0][field] {
+				ok := true
+				for k := 1; k < len(lists) && ok; k++ {
+					_, ok = slices.BinarySearch(pos[k][field], p+c.Pos[k])
+				}
+				if ok {
+					n++
+				}
+			}
+			if field == 0 {
+				h.title = n
+			} else {
+				h.body = n
+			}
+		}
+		if h.title+h.body > 0 {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// candidate is one document matching the whole query.
+type candidate struct {
+	doc     uint32
+	score   float64
+	publish time.Time // zero when the article has no publish time
+	hasPub  bool
+	id      []byte // valid in the search's transaction only
+}
+
+// Search returns the articles matching q and f, best first: those at
+// positions [offset, offset+limit) of the ranking, with total_size (exact)
+// and the revision the results reflect, all read in one read transaction.
+// next_page_token is left empty. limit <= 0 returns no results, only the
+// totals.
+//
+// Ranking is BM25 with title boosting (see package search), summed over
+// the query's included clauses; ties go to the newest publish time (an
+// article without one counts as oldest), then to the smaller id. Each
+// result carries the full article and a snippet of its body (or, when the
+// body is empty, its summary).
+func (db *DB) Search(ctx context.Context, q *search.Query, f articles.Filter, offset, limit int) (*articlesv1.SearchArticlesResponse, error) {
+	if q == nil || len(q.Clauses) == 0 {
+		return nil, errors.New("store: search: empty query")
+	}
+	offset = max(offset, 0)
+	resp := &articlesv1.SearchArticlesResponse{}
+	var page []*articlesv1.Article
+	var scores []float64
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		page, scores = nil, nil
+		rev, err := metaUint(tx, metaRevision)
+		if err != nil {
+			return err
+		}
+		resp.Revision = int64(rev)
+		cands, err := rank(ctx, tx, q, f)
+		if err != nil {
+			return err
+		}
+		resp.TotalSize = int32(min(len(cands), math.MaxInt32))
+		if limit <= 0 || offset >= len(cands) {
+			return nil
+		}
+		for _, c := range cands[offset:min(len(cands), offset+limit)] {
+			a, err := getArticle(tx, string(c.id))
+			if err != nil {
+				return err
+			}
+			if a == nil {
+				return fmt.Errorf("search index names missing article %q: run reindex", c.id)
+			}
+			page = append(page, a)
+			scores = append(scores, c.score)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	for i, a := range page {
+		text := a.GetBody()
+		if strings.TrimSpace(text) == "" {
+			text = a.GetSummary()
+		}
+		resp.Results = append(resp.Results, &articlesv1.SearchResult{
+			Article: a,
+			Score:   scores[i],
+			Snippet: search.Snippet(text, q, 0),
+		})
+	}
+	return resp, nil
+}
+
+// rank returns every document matching q and f, best first.
+func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter) ([]candidate, error) {
+	docs := tx.Bucket(bucketSearchDocs)
+	stats, err := readStats(docs)
+	if err != nil {
+		return nil, err
+	}
+	scorer := search.NewScorer(int(stats.docs), stats.titleLen, stats.bodyLen)
+
+	var (
+		included [][]hit
+		idfs     []float64
+		excluded = map[uint32]bool{}
+	)
+	for _, c := range q.Clauses {
+		hits, err := clauseHits(ctx, tx, c)
+		if err != nil {
+			return nil, err
+		}
+		if c.Negated {
+			for _, h := range hits {
+				excluded[h.doc] = true
+			}
+			continue
+		}
+		if len(hits) == 0 {
+			return nil, nil // a required clause matches nothing
+		}
+		included = append(included, hits)
+		idfs = append(idfs, scorer.IDF(len(hits)))
+	}
+	if len(included) == 0 {
+		return nil, nil
+	}
+
+	// Intersect, starting from the shortest list.
+	shortest := 0
+	for i, hs := range included {
+		if len(hs) < len(included[shortest]) {
+			shortest = i
+		}
+	}
+	var cands []candidate
+	freqs := make([]hit, len(included))
+	for n, h := range included[shortest] {
+		if n%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if excluded[h.doc] {
+			continue
+		}
+		all := true
+		for i, hs := range included {
+			j := sort.Search(len(hs), func(j int) bool { return hs[j].doc >= h.doc })
+			if j == len(hs) || hs[j].doc != h.doc {
+				all = false
+				break
+			}
+			freqs[i] = hs[j]
+		}
+		if !all {
+			continue
+		}
+		v := docs.Get(docKey(h.doc))
+		if v == nil {
+			return nil, fmt.Errorf("search index has postings for unknown document %d: run reindex", h.doc)
+		}
+		rec, err := decodeDoc(v, !f.IsZero())
+		if err != nil {
+			return nil, fmt.Errorf("%w: docnum %d", err, h.doc)
+		}
+		if !f.IsZero() && !f.Match(&articlesv1.Article{
+			Authors: rec.authors, Tags: rec.tags, Source: rec.source, PublishTime: rec.publish,
+		}) {
+			continue
+		}
+		c := candidate{doc: h.doc, id: rec.idRaw}
+		for i, fr := range freqs {
+			c.score += scorer.Score(idfs[i], fr.title, fr.body, rec.titleLen, rec.bodyLen)
+		}
+		if rec.publish != nil {
+			c.publish, c.hasPub = rec.publish.AsTime(), true
+		}
+		cands = append(cands, c)
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		if a.score != b.score {
+			return cmp.Compare(b.score, a.score)
+		}
+		if a.hasPub != b.hasPub {
+			if a.hasPub {
+				return -1
+			}
+			return 1
+		}
+		if c := b.publish.Compare(a.publish); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.id, b.id)
+	})
+	return cands, nil
+}
+
+// Reindex rebuilds the search index from the articles: it clears the
+// search buckets in one write, then indexes the articles in id order, at
+// most reindexBatch per write, checking ctx between writes. Writes made
+// meanwhile keep the index up to date for the articles they touch, so the
+// index is complete and consistent once Reindex returns; until then,
+// searches miss the articles it has not reached. An interrupted Reindex
+// (error, cancelled ctx, crash) leaves a partial index: run it again.
+func (db *DB) Reindex(ctx context.Context) error {
+	err := db.submit(ctx, func(b *batch) error {
+		for _, name := range [][]byte{bucketSearchPostings, bucketSearchDocs} {
+			if b.tx.Bucket(name) != nil {
+				if err := b.tx.DeleteBucket(name); err != nil {
+					return mutated(err)
+				}
+			}
+			if _, err := b.tx.CreateBucket(name); err != nil {
+				return mutated(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: reindex: clear: %w", err)
+	}
+	var after []byte // the last id indexed
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var (
+			last []byte
+			done bool
+		)
+		err := db.submit(ctx, func(b *batch) error {
+			last, done = nil, false
+			c := b.tx.Bucket(bucketArticles).Cursor()
+			k, _ := c.First()
+			if after != nil {
+				if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
+					k, _ = c.Next()
+				}
+			}
+			for n := 0; n < reindexBatch; n++ {
+				if k == nil {
+					done = true
+					return nil
+				}
+				id := string(k)
+				a, err := getArticle(b.tx, id)
+				if err != nil {
+					return err
+				}
+				// Indexing a as an update of itself: a write made since the
+				// clear may have indexed it already.
+				if err := indexArticle(b.tx, a, a); err != nil {
+					return mutated(fmt.Errorf("index %q: %w", id, err))
+				}
+				last = []byte(id)
+				k, _ = c.Next()
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: reindex: %w", err)
+		}
+		if last != nil {
+			after = last
+		}
+		if done {
+			return nil
+		}
+	}
+}
