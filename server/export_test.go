@@ -1,0 +1,42 @@
+package server
+
+import (
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+)
+
+// Hooks into unexported parts, for tests and fuzz targets of package
+// server_test.
+
+var (
+	ToStatus         = toStatus
+	ErrBadToken      = errBadToken
+	ErrTokenMismatch = errTokenMismatch
+)
+
+// EncodePageToken makes a ListArticles page token for cur in q.
+func EncodePageToken(key []byte, q articles.Query, cur articles.Cursor) string {
+	return tokenCodec{key: key}.encodeCursor(kindPage, q, cur)
+}
+
+// DecodePageToken checks a ListArticles page token against q.
+func DecodePageToken(key []byte, tok string, q articles.Query) (articles.Cursor, error) {
+	return tokenCodec{key: key}.decodeCursor(tok, kindPage, q)
+}
+
+// EncodeSearchToken makes a SearchArticles page token.
+func EncodeSearchToken(key []byte, canon string, f articles.Filter, offset int) string {
+	return tokenCodec{key: key}.encodeOffset(canon, f, offset)
+}
+
+// DecodeSearchToken checks a SearchArticles page token.
+func DecodeSearchToken(key []byte, tok, canon string, f articles.Filter) (int, error) {
+	return tokenCodec{key: key}.decodeOffset(tok, canon, f)
+}
+
+// ParseListQuery checks a ListArticlesRequest's filters and order and
+// returns the query and how many field violations were found.
+func ParseListQuery(req *articlesv1.ListArticlesRequest) (articles.Query, int) {
+	q, vs := parseQuery(req, req.GetOrderBy())
+	return q, len(vs)
+}

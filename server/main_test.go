@@ -1,0 +1,176 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"github.com/seed9c1868aa/articles/server"
+	"github.com/seed9c1868aa/articles/store"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var _ server.Store = (*store.DB)(nil)
+
+// env is a Server on a fresh store, served over bufconn, with a client.
+type env struct {
+	srv    *server.Server
+	db     *store.DB
+	client articlesv1.ArticleServiceClient
+	conn   *grpc.ClientConn
+	logs   *syncBuffer
+	stop   func() // GracefulStop, once; also run at cleanup
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// openStore opens a store in a temporary directory, closed at cleanup.
+func openStore(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("db.Close: %v", err)
+		}
+	})
+	return db
+}
+
+// newEnv serves a new Server over st (a fresh store when nil).
+func newEnv(t *testing.T, st server.Store, opts ...server.Option) *env {
+	t.Helper()
+	e := &env{logs: &syncBuffer{}}
+	if st == nil {
+		e.db = openStore(t)
+		st = e.db
+	}
+	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.New(context.Background(), st, append([]server.Option{server.WithLogger(logger)}, opts...)...)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	e.srv = srv
+	lis := bufconn.Listen(1 << 20)
+	gs := srv.GRPCServer()
+	served := make(chan error, 1)
+	go func() { served <- gs.Serve(lis) }()
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("grpc.NewClient: %v", err)
+	}
+	e.conn = conn
+	e.client = articlesv1.NewArticleServiceClient(conn)
+	var once sync.Once
+	e.stop = func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.GracefulStop(ctx)
+			if err := <-served; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		e.stop()
+	})
+	return e
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// create creates an article through the API and fails the test on error.
+func (e *env) create(t *testing.T, a *articlesv1.Article) *articlesv1.Article {
+	t.Helper()
+	got, err := e.client.CreateArticle(testCtx(t), &articlesv1.CreateArticleRequest{Article: a})
+	if err != nil {
+		t.Fatalf("CreateArticle(%q): %v", a.GetTitle(), err)
+	}
+	return got
+}
+
+// wantCode fails the test unless err has code want.
+func wantCode(t *testing.T, err error, want codes.Code) *status.Status {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != want {
+		t.Fatalf("error = %v, want code %v", err, want)
+	}
+	return st
+}
+
+// wantViolation fails the test unless err is INVALID_ARGUMENT with a
+// BadRequest field violation on field.
+func wantViolation(t *testing.T, err error, field string) {
+	t.Helper()
+	st := wantCode(t, err, codes.InvalidArgument)
+	var fields []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() == field {
+					return
+				}
+				fields = append(fields, v.GetField())
+			}
+		}
+	}
+	t.Fatalf("error %v has violations on %q, want one on %q", err, fields, field)
+}
+
+var errBoom = errors.New("open /var/lib/secret/articles.db: input/output error")
+
+// newServer builds a Server over st without serving it.
+func newServer(t *testing.T, st server.Store, opts ...server.Option) (*server.Server, error) {
+	t.Helper()
+	srv, err := server.New(context.Background(), st, opts...)
+	if err == nil {
+		t.Cleanup(func() { srv.GracefulStop(context.Background()) })
+	}
+	return srv, err
+}
