@@ -10,8 +10,9 @@ import (
 // compactChunk keys, so it never holds the write lock for long, and records
 // the newest removed revision in meta (compacted) in the same transaction.
 
-// compactChunk bounds the events one compaction transaction deletes.
-const compactChunk = 1000
+// compactChunk bounds the events one compaction transaction deletes. It is
+// a variable only so that tests can exercise several chunks cheaply.
+var compactChunk = 1000
 
 // maybeCompact nudges the compactor if the log at revision rev holds more
 // than the history it keeps.
