@@ -136,13 +136,8 @@ func runReindex(ctx context.Context, cfg config, logw io.Writer) (err error) {
 			err = fmt.Errorf("closing the database: %w", cerr)
 		}
 	}()
-	// Asserted rather than called directly while store's Reindex lands.
-	r, ok := any(db).(interface{ Reindex(context.Context) error })
-	if !ok {
-		return errors.New("reindex: this build's store cannot reindex")
-	}
 	start := time.Now()
-	if err := r.Reindex(ctx); err != nil {
+	if err := db.Reindex(ctx); err != nil {
 		return fmt.Errorf("reindex: %w", err)
 	}
 	log.Info("reindexed", "db", cfg.db, "duration", time.Since(start).Round(time.Millisecond))
