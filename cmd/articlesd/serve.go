@@ -52,6 +52,12 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	}
 
 	if err := seed(ctx, cfg, db, srv, log); err != nil {
+		if ctx.Err() != nil {
+			// A signal during seeding: the seeds fit in one store transaction, so
+			// nothing half-written stays, and the next start seeds again.
+			log.Info("stopped before serving", "reason", context.Cause(ctx))
+			return nil
+		}
 		return err
 	}
 
