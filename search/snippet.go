@@ -24,80 +24,86 @@ func Snippet(body string, q *Query, maxLen int) string {
 	if maxLen <= 0 {
 		maxLen = DefaultSnippetLen
 	}
-	toks := Analyze(body)
-	if len(toks) == 0 {
+	// Every word counts for the passage's bounds, stop words included;
+	// only indexed words can match.
+	var words []word
+	scan(body, func(w word) { words = append(words, w) })
+	if len(words) == 0 {
 		return ""
 	}
 	terms, prefixes := matchers(q)
-	matched := make([]bool, len(toks))
-	runeStart := make([]int, len(toks)) // rune offset of each token in body
-	var matches []int                   // indexes of matched tokens
+	matched := make([]bool, len(words))
+	runeStart := make([]int, len(words)) // rune offsets of each word in body
+	runeEnd := make([]int, len(words))
+	var matches []int // indexes of matched words
 	r, last := 0, 0
-	for i, t := range toks {
-		r += utf8.RuneCountInString(body[last:t.Start])
-		last = t.Start
+	for i, w := range words {
+		r += utf8.RuneCountInString(body[last:w.start])
 		runeStart[i] = r
-		if terms[t.Term] || hasAnyPrefix(t.Word, prefixes) {
+		r += utf8.RuneCountInString(body[w.start:w.end])
+		runeEnd[i] = r
+		last = w.end
+		if !w.stop && (terms[w.term] || hasAnyPrefix(w.folded, prefixes)) {
 			matched[i] = true
 			matches = append(matches, i)
 		}
 	}
+	fits := func(from, to int) bool { return runeEnd[to]-runeStart[from] <= maxLen }
 
-	// Choose the window: it starts at a match and spans maxLen runes.
-	first, lastTok := 0, 0
+	first := 0
 	if len(matches) > 0 {
-		bestDistinct, bestCount := -1, -1
+		// The window starting at a match with the most distinct matched
+		// terms, then the most matches.
+		bestDistinct, bestCount, lastMatch := -1, -1, 0
 		for mi, i := range matches {
 			seen := map[string]bool{}
-			count := 0
+			count, end := 0, i
 			for _, j := range matches[mi:] {
-				if runeStart[j]-runeStart[i] >= maxLen {
+				if j != i && !fits(i, j) {
 					break
 				}
-				seen[toks[j].Term] = true
+				seen[words[j].term] = true
 				count++
+				end = j
 			}
 			if len(seen) > bestDistinct || (len(seen) == bestDistinct && count > bestCount) {
-				bestDistinct, bestCount, first = len(seen), count, i
+				bestDistinct, bestCount, first, lastMatch = len(seen), count, i, end
 			}
 		}
-		// Spend what the matches leave of maxLen on context before them.
-		lastMatch := first
-		for _, j := range matches {
-			if j >= first && runeStart[j]-runeStart[first] < maxLen {
-				lastMatch = j
-			}
-		}
-		span := runeStart[lastMatch] - runeStart[first] + utf8.RuneCountInString(toks[lastMatch].Word)
-		lead := (maxLen - span) / 3
+		// Spend half of what the matches leave on context before them.
+		lead := (maxLen - (runeEnd[lastMatch] - runeStart[first])) / 2
 		for first > 0 && runeStart[first]-runeStart[first-1] <= lead {
 			lead -= runeStart[first] - runeStart[first-1]
 			first--
 		}
 	}
-	lastTok = first
-	for lastTok+1 < len(toks) && runeStart[lastTok+1]+utf8.RuneCountInString(body[toks[lastTok+1].Start:toks[lastTok+1].End])-runeStart[first] <= maxLen {
-		lastTok++
+	lastWord := first
+	for lastWord+1 < len(words) && fits(first, lastWord+1) {
+		lastWord++
+	}
+	// Near the end of the body, use the room left on earlier words.
+	for first > 0 && fits(first-1, lastWord) {
+		first--
 	}
 
 	var b strings.Builder
-	if first > 0 || hasWordBefore(body[:toks[first].Start]) {
+	if first > 0 {
 		b.WriteString("…")
 	}
-	pos := toks[first].Start
-	for i := first; i <= lastTok; i++ {
-		t := toks[i]
-		writeCollapsed(&b, body[pos:t.Start])
+	pos := words[first].start
+	for i := first; i <= lastWord; i++ {
+		w := words[i]
+		writeCollapsed(&b, body[pos:w.start])
 		if matched[i] {
 			b.WriteString("**")
-			b.WriteString(body[t.Start:t.End])
+			b.WriteString(body[w.start:w.end])
 			b.WriteString("**")
 		} else {
-			b.WriteString(body[t.Start:t.End])
+			b.WriteString(body[w.start:w.end])
 		}
-		pos = t.End
+		pos = w.end
 	}
-	// Keep punctuation that closes the last word ("sanctions." or "it's").
+	// Keep punctuation that closes the last word ("sanctions.").
 	end := pos
 	for end < len(body) {
 		r, size := utf8.DecodeRuneInString(body[end:])
@@ -107,7 +113,7 @@ func Snippet(body string, q *Query, maxLen int) string {
 		end += size
 	}
 	writeCollapsed(&b, body[pos:end])
-	if lastTok < len(toks)-1 || hasWordBefore(body[end:]) {
+	if lastWord < len(words)-1 {
 		b.WriteString("…")
 	}
 	return b.String()
@@ -143,10 +149,6 @@ func hasAnyPrefix(w string, prefixes []string) bool {
 	}
 	return false
 }
-
-// hasWordBefore reports whether s holds a letter or digit (a cut-off stop
-// word counts as text that was left out).
-func hasWordBefore(s string) bool { return strings.ContainsFunc(s, isWordRune) }
 
 // writeCollapsed writes s with every run of white space replaced by one
 // space.
