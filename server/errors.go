@@ -57,7 +57,7 @@ func toStatus(err error) error {
 	case errors.Is(err, articles.ErrConflict):
 		return status.Error(codes.Aborted, err.Error())
 	case errors.Is(err, articles.ErrRequestIDReused):
-		return invalidArgument(violation("request_id", "%s", err.Error()))
+		return badRequest(err.Error(), violation("request_id", "%s", err.Error()))
 	case errors.Is(err, articles.ErrNoSpace):
 		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, articles.ErrClosed):
