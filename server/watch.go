@@ -46,8 +46,10 @@ package server
 //
 // # Filters
 //
-// author, tag (compared lowercased, as tags are stored) and source select
-// events by the article as written. A DELETED event is matched against the
+// author, tag and source are checked and normalised as ListArticles'
+// (parseFilter) and select events by the article as written, so an update
+// that moves an article out of the filter is not sent (client.Mirror
+// watches unfiltered for that reason). A DELETED event is matched against the
 // article's last content when the log entry carries it, and is then sent
 // trimmed to id, slug and revision, as the API promises; when the log entry
 // carries only the identity (no title), the server cannot tell whether the
@@ -66,13 +68,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
@@ -372,18 +374,18 @@ var errHubClosed = status.Error(codes.Unavailable, "server is shutting down")
 // in revision order, with PROGRESS events on idle streams. See the comment
 // at the top of this file for the protocol.
 func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc.ServerStreamingServer[articlesv1.ArticleEvent]) error {
+	filter, vs := parseFilter(watchFilterRequest{req})
 	if req.GetStartRevision() < 0 {
-		return invalidArgument(violation("start_revision", "must not be negative, got %d", req.GetStartRevision()))
+		vs = append(vs, violation("start_revision", "must not be negative, got %d", req.GetStartRevision()))
+	}
+	if len(vs) > 0 {
+		return invalidArgument(vs...)
 	}
 	ctx := stream.Context()
 	w := &watcher{
-		h:      s.hub,
-		stream: stream,
-		filter: articles.Filter{
-			Author: strings.TrimSpace(req.GetAuthor()),
-			Tag:    strings.ToLower(strings.TrimSpace(req.GetTag())),
-			Source: strings.TrimSpace(req.GetSource()),
-		},
+		h:        s.hub,
+		stream:   stream,
+		filter:   filter,
 		next:     req.GetStartRevision(),
 		interval: s.cfg.progressInterval,
 		batch:    make([]*entry, 0, ringBatch),
@@ -397,9 +399,23 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 			return toStatus(err)
 		}
 		w.next = rev + 1
+	} else if _, err := s.store.Changes(ctx, w.next, 1); err != nil {
+		// The ring may still hold events the log has compacted away; the
+		// log alone decides which start revisions are retained, so that
+		// the answer does not depend on the ring's size or timing.
+		return toStatus(err)
 	}
 	return toStatus(w.run(ctx))
 }
+
+// watchFilterRequest lets parseFilter check a watch's filters, which have
+// no publish-time bounds, exactly as it checks a listing's.
+type watchFilterRequest struct {
+	*articlesv1.WatchArticlesRequest
+}
+
+func (watchFilterRequest) GetPublishedAfter() *timestamppb.Timestamp  { return nil }
+func (watchFilterRequest) GetPublishedBefore() *timestamppb.Timestamp { return nil }
 
 // watcher is the state of one watch stream, used only by its handler
 // goroutine.
@@ -413,6 +429,8 @@ type watcher struct {
 	next int64
 	// created is set once the opening PROGRESS event has been sent.
 	created bool
+	// behind is set while the watcher reads the log instead of the ring.
+	behind bool
 	// lastSend is when the stream last sent anything.
 	lastSend time.Time
 	// batch is reused for the entries taken from the ring per lock.
@@ -436,6 +454,10 @@ func (w *watcher) run(ctx context.Context) error {
 			// Behind the ring (or no ring yet): read the log.
 			ready, floor := h.ready, h.floor
 			h.mu.Unlock()
+			if ready && w.created && !w.behind {
+				h.log.Debug("watch: a watcher fell behind the live feed; catching up from the log", "next", w.next, "ring_floor", floor)
+			}
+			w.behind = true
 			n, err := w.catchUp(ctx)
 			if err != nil {
 				return err
@@ -450,6 +472,7 @@ func (w *watcher) run(ctx context.Context) error {
 				}
 			}
 		case w.next <= h.tail:
+			w.behind = false
 			w.batch = h.collectLocked(w.batch[:0], w.next, ringBatch)
 			if len(w.batch) == 0 {
 				// No event in (next-1, tail]: revisions without events.
