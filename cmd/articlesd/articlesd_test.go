@@ -94,12 +94,26 @@ func TestSeedAndRestart(t *testing.T) {
 	}
 }
 
-// TestShutdownWithOpenStream checks that SIGTERM ends an open watch stream
-// with UNAVAILABLE and exits 0 without waiting out the grace period.
+// TestShutdownWithOpenStream sends SIGTERM while streams are open: health
+// turns NOT_SERVING, an open watch stream ends with UNAVAILABLE, an
+// in-flight import still completes, and the daemon exits 0 without waiting
+// out its grace period.
 func TestShutdownWithOpenStream(t *testing.T) {
 	t.Parallel()
 	d := start(t, newDB(t), nil, "--no-seed", "--grace-period", "60s")
-	c := d.client()
+	cc := d.conn()
+	c := articlesv1.NewArticleServiceClient(cc)
+
+	healthCtx, stopHealth := context.WithCancel(callCtx(t))
+	defer stopHealth()
+	hw, err := healthpb.NewHealthClient(cc).Watch(healthCtx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatalf("health Watch: %v", err)
+	}
+	if st, err := hw.Recv(); err != nil || st.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health Watch first status %v, %v; want SERVING", st, err)
+	}
+
 	watch, err := c.WatchArticles(callCtx(t), &articlesv1.WatchArticlesRequest{})
 	if err != nil {
 		t.Fatalf("WatchArticles: %v", err)
@@ -124,19 +138,48 @@ func TestShutdownWithOpenStream(t *testing.T) {
 		}
 	}
 
+	imp, err := c.ImportArticles(callCtx(t))
+	if err != nil {
+		t.Fatalf("ImportArticles: %v", err)
+	}
+	send := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			a := &articlesv1.Article{Title: fmt.Sprintf("In flight %d", i), Body: "Text."}
+			if err := imp.Send(&articlesv1.ImportArticlesRequest{Article: a}); err != nil {
+				t.Fatalf("import Send %d: %v", i, err)
+			}
+		}
+	}
+	send(0, 5)
+
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	if st, err := hw.Recv(); err != nil || st.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health Watch after SIGTERM: %v, %v; want NOT_SERVING", st, err)
+	}
+	stopHealth() // a health watcher holds up a graceful stop, as any open RPC does
+
 	_, err = watch.Recv()
 	if got := status.Code(err); got != codes.Unavailable {
 		t.Errorf("watch Recv after SIGTERM: %v (code %v), want UNAVAILABLE", err, got)
 	}
+
+	// The import began before the signal, so it may finish after it.
+	d.logs.waitFor(t, `msg="shutting down"`)
+	send(5, 10)
+	resp, err := imp.CloseAndRecv()
+	if err != nil || resp.GetCreated() != 10 {
+		t.Errorf("in-flight import after SIGTERM: %v, %v; want 10 created", resp, err)
+	}
+
 	if code := d.wait(); code != 0 {
 		t.Fatalf("exit code = %d, want 0; log:\n%s", code, d.logs)
 	}
 	logs := d.logs.String()
 	if strings.Contains(logs, "grace period ended") {
-		t.Errorf("shutdown waited out the grace period instead of ending the stream; log:\n%s", logs)
+		t.Errorf("shutdown waited out the grace period; log:\n%s", logs)
 	}
 	if !strings.Contains(logs, "msg=stopped") {
 		t.Errorf("no clean stop logged; log:\n%s", logs)

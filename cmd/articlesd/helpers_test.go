@@ -219,6 +219,19 @@ func (w *logWriter) String() string {
 	return w.buf.String()
 }
 
+// waitFor waits until the log contains s, polling for at most
+// startTimeout.
+func (w *logWriter) waitFor(t *testing.T, s string) {
+	t.Helper()
+	for range int(startTimeout / (10 * time.Millisecond)) {
+		if strings.Contains(w.String(), s) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("log did not show %q within %v; log:\n%s", s, startTimeout, w)
+}
+
 // listeningAddr parses the daemon's "listening" line.
 func listeningAddr(line string) (string, bool) {
 	if strings.HasPrefix(line, "{") {
