@@ -475,3 +475,40 @@ func TestWatch(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaults runs without --addr and -o: the address comes from
+// ARTICLES_ADDR and, stdout not being a terminal, the output is JSON Lines.
+// It sets the environment, so it cannot run in parallel.
+func TestDefaults(t *testing.T) {
+	addr := startServer(t)
+	t.Setenv("ARTICLES_ADDR", addr)
+	var stdout, stderr strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := run(ctx, []string{"create", "--title", "Env"}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("create: exit %d, stderr %q", code, stderr.String())
+	}
+	if objs := jsonLines(t, stdout.String()); len(objs) != 1 || objs[0]["title"] != "Env" {
+		t.Errorf("default output = %q, want one JSON line", stdout.String())
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly ten", 11, "exactly ten"},
+		{"a title that is far too long", 10, "a title t…"}, {"cut at a space", 5, "cut…"},
+		{"Ünïcödé letters everywhere", 8, "Ünïcödé…"},
+		{"tabs\tand\nnewlines", 30, "tabs and newlines"},
+	} {
+		if got := truncate(tt.in, tt.n); got != tt.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}
