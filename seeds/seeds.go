@@ -25,7 +25,8 @@
 //
 // Text is kept exactly as written (typographic quotes, dashes, accented and
 // other non-ASCII letters), except that whitespace at either end of a line
-// is trimmed: scraped pages end lines with stray no-break spaces.
+// is trimmed (scraped pages end lines with stray no-break spaces) and that
+// "\r\n" and a lone "\r" end lines just as "\n" does.
 //
 // Parse only fills Title, Body, Authors, AuthorBio and Source. Slug, Summary,
 // ids and times are left empty on purpose: the server derives the slug from
@@ -105,8 +106,11 @@ func Parse(text string) ([]*articlesv1.Article, error) {
 		}
 		part = part[:0]
 	}
+	// Old Mac line ends (a lone "\r") end lines too, so no title or
+	// paragraph ever holds a line break.
+	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
 	for line := range strings.Lines(text) {
-		line = strings.TrimSpace(line) // also drops "\r" and no-break spaces
+		line = strings.TrimSpace(line) // also drops no-break spaces
 		switch {
 		case strings.EqualFold(line, "Continue Reading"):
 			flush()

@@ -24,16 +24,16 @@ func checkArticle(t *testing.T, i int, a *articlesv1.Article) {
 	if strings.TrimSpace(a.GetTitle()) == "" {
 		t.Errorf("article %d: empty title", i)
 	}
-	if strings.ContainsAny(a.GetTitle(), "\r\n") {
-		t.Errorf("article %d: title %q spans lines", i, a.GetTitle())
+	if strings.ContainsAny(a.GetTitle(), "\r\n") || a.GetTitle() != strings.TrimSpace(a.GetTitle()) {
+		t.Errorf("article %d: title %q spans lines or has surrounding space", i, a.GetTitle())
 	}
 	if a.GetSlug() != "" || a.GetId() != "" || a.GetSummary() != "" {
 		t.Errorf("article %d: parser set server-derived fields: slug %q id %q summary %q", i, a.GetSlug(), a.GetId(), a.GetSummary())
 	}
 	if body := a.GetBody(); body != "" {
 		for j, p := range strings.Split(body, "\n\n") {
-			if strings.TrimSpace(p) == "" {
-				t.Errorf("article %d: paragraph %d is empty (body %q)", i, j, body)
+			if strings.TrimSpace(p) == "" || p != strings.TrimSpace(p) || strings.ContainsAny(p, "\r\n") {
+				t.Errorf("article %d: paragraph %d is empty, padded or spans lines: %q", i, j, p)
 			}
 			if slices.Contains(chrome, p) {
 				t.Errorf("article %d: chrome line %q survived as paragraph %d", i, p, j)
@@ -214,6 +214,11 @@ func TestParse(t *testing.T) {
 		{
 			name: "CRLFAndTrailingSpaces",
 			text: "Title \r\n\r\nOne.\u00a0\r\n\r\n  Two.\r\n",
+			want: []art{{title: "Title", body: "One.\n\nTwo."}},
+		},
+		{
+			name: "LoneCarriageReturns",
+			text: "Title\rOne.\r\rTwo.",
 			want: []art{{title: "Title", body: "One.\n\nTwo."}},
 		},
 		{
