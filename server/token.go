@@ -79,7 +79,9 @@ func (c tokenCodec) open(s string, kind tokenKind, fp [fpLen]byte) ([]byte, erro
 		return nil, errBadToken
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 2+fpLen+macLen || b[0] != tokenVersion || tokenKind(b[1]) != kind {
+	// Decoding skips newlines and ignores stray low bits; requiring the
+	// canonical encoding means an edited token never decodes.
+	if err != nil || base64.RawURLEncoding.EncodeToString(b) != s || len(b) < 2+fpLen+macLen || b[0] != tokenVersion || tokenKind(b[1]) != kind {
 		return nil, errBadToken
 	}
 	body, mac := b[:len(b)-macLen], b[len(b)-macLen:]
