@@ -94,8 +94,8 @@ func WithTimeout(d time.Duration) Option {
 
 // WithRetry sets how many times, in all, an idempotent read (Get,
 // GetBySlug, BatchGet, List, Search) is attempted when the server is
-// UNAVAILABLE, and how many consecutive attempts Stream makes to resume
-// without receiving anything. 1 or less disables retries; grpc caps read
+// UNAVAILABLE, and how many consecutive attempts Stream and Watch make to
+// resume without receiving anything. 1 or less disables retries; grpc caps read
 // retries at 5 attempts. The default is DefaultMaxAttempts.
 func WithRetry(maxAttempts int) Option {
 	return optionFunc(func(c *config) { c.maxAttempts = max(maxAttempts, 1) })

@@ -50,7 +50,7 @@ func (c *Client) Stream(ctx context.Context, req *articlesv1.StreamArticlesReque
 				return
 			}
 			if !sleep(ctx, c.backoffFor(failures)) {
-				yield(nil, ctx.Err())
+				yield(nil, status.FromContextError(ctx.Err()).Err())
 				return
 			}
 		}
