@@ -50,6 +50,13 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	// On the early returns below this stops the server's background work;
+	// after a shutdown it is a no-op.
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.gracePeriod)
+		defer cancel()
+		srv.GracefulStop(stopCtx)
+	}()
 
 	if err := seed(ctx, cfg, db, srv, log); err != nil {
 		if ctx.Err() != nil {
@@ -73,7 +80,6 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	select {
 	case err := <-served:
 		// Serve only returns on its own when the listener fails.
-		srv.GracefulStop(context.Background())
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
