@@ -29,12 +29,16 @@ Each input is one of:
   JSON Lines (.jsonl, .ndjson): one article object per line.
 Without a known extension the content decides: JSON starts with { or [.
 
+Output-only fields (id, etag, times) in the input are ignored. Upserting
+replaces an article's fields, so re-import an export made with --view full:
+the default basic view has no bodies.
+
 Every input is read and checked before anything is sent. While importing,
 stderr shows "N articles, R/s" if it is a terminal. The summary counts
 created, updated and unchanged articles and lists each rejected one; the
 exit status is 1 if any was rejected.`,
 		Example: `  articles import seeds/000_8d1312a4cb726030.txt
-  articles stream -o jsonl > backup.jsonl && articles import backup.jsonl
+  articles stream --view full -o jsonl > backup.jsonl && articles import backup.jsonl
   curl -s https://example.com/articles.json | articles import -`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
