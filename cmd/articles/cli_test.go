@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
+	"github.com/seed9c1868aa/articles/auth"
 	"github.com/seed9c1868aa/articles/seeds"
 )
 
@@ -511,4 +514,44 @@ func TestTruncate(t *testing.T) {
 			t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 		}
 	}
+}
+
+func TestToken(t *testing.T) {
+	t.Parallel()
+	tokens, err := auth.Parse(strings.NewReader("read r3ad\nwrite wr1te\n"))
+	if err != nil {
+		t.Fatalf("auth.Parse: %v", err)
+	}
+	addr := startServer(t,
+		grpc.ChainUnaryInterceptor(tokens.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(tokens.StreamServerInterceptor()))
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		wantErr string
+	}{
+		{name: "NoToken", args: []string{"list"}, code: exitError, wantErr: "articles: UNAUTHENTICATED: "},
+		{name: "WrongToken", args: []string{"--token", "nope", "list"}, code: exitError, wantErr: "articles: UNAUTHENTICATED: "},
+		{name: "ReadToken", args: []string{"--token", "r3ad", "list"}, code: exitOK},
+		{name: "ReadTokenWrite", args: []string{"--token", "r3ad", "create", "--title", "x"}, code: exitError, wantErr: "articles: PERMISSION_DENIED: "},
+		{name: "WriteToken", args: []string{"--token", "wr1te", "create", "--title", "x"}, code: exitOK},
+		{name: "WriteTokenStream", args: []string{"--token", "wr1te", "stream"}, code: exitOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := cli(t, addr, "", tt.args...)
+			if r.code != tt.code || !strings.HasPrefix(r.stderr, tt.wantErr) {
+				t.Errorf("exit %d, stderr %q; want exit %d, stderr starting %q", r.code, r.stderr, tt.code, tt.wantErr)
+			}
+		})
+	}
+	t.Run("PlaintextToRemote", func(t *testing.T) {
+		t.Parallel()
+		r := cli(t, "192.0.2.1:50051", "", "--token", "wr1te", "list")
+		if r.code != exitError || !strings.Contains(r.stderr, "plaintext") {
+			t.Errorf("token over plaintext to a remote address: exit %d, stderr %q; want a refusal", r.code, r.stderr)
+		}
+	})
 }

@@ -14,13 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/seed9c1868aa/articles/server"
 	"github.com/seed9c1868aa/articles/store"
 )
 
 // startServer runs a real server over a fresh store on a loopback port
 // and returns its address; it stops with the test.
-func startServer(t *testing.T) string {
+func startServer(t *testing.T, opts ...grpc.ServerOption) string {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "articles.db"))
 	if err != nil {
@@ -36,7 +38,7 @@ func startServer(t *testing.T) string {
 		st.Close()
 		t.Fatalf("listen: %v", err)
 	}
-	gs := srv.GRPCServer()
+	gs := srv.GRPCServer(opts...)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)

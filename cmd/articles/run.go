@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +51,9 @@ type app struct {
 	addr    string
 	timeout time.Duration
 	output  string
+	token   string
+	useTLS  bool
+	caFile  string
 
 	// out prints results in the chosen format; set before any RunE.
 	out *printer
@@ -120,6 +125,9 @@ code; the exit status is 0 on success, 1 on an error and 2 on a usage error.`,
 	pf.StringVar(&a.addr, "addr", addr, "server address, host:port (env ARTICLES_ADDR)")
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "deadline of each call (streams and imports have none)")
 	pf.StringVarP(&a.output, "output", "o", "", "output format: table, json, jsonl or text (default table on a terminal, else jsonl)")
+	pf.StringVar(&a.token, "token", os.Getenv("ARTICLES_TOKEN"), "bearer token sent on every call (env ARTICLES_TOKEN, which keeps it out of ps)")
+	pf.BoolVar(&a.useTLS, "tls", false, "connect over TLS, trusting the system's roots (needed to send a token to a non-loopback address)")
+	pf.StringVar(&a.caFile, "ca-file", "", "connect over TLS, trusting the CA certificates in this PEM file")
 
 	root.AddCommand(
 		a.getCommand(),
@@ -161,7 +169,25 @@ func (a *app) setup(*cobra.Command) error {
 
 // dial connects to the server. The caller closes the client.
 func (a *app) dial(ctx context.Context) (*client.Client, error) {
-	return client.New(ctx, a.addr, client.WithTimeout(a.timeout))
+	opts := []client.Option{client.WithTimeout(a.timeout)}
+	switch {
+	case a.caFile != "":
+		pem, err := os.ReadFile(a.caFile)
+		if err != nil {
+			return nil, err
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-file %s: no PEM certificates in it", a.caFile)
+		}
+		opts = append(opts, client.WithTLS(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+	case a.useTLS:
+		opts = append(opts, client.WithTLS(&tls.Config{MinVersion: tls.VersionTLS12}))
+	}
+	if a.token != "" {
+		opts = append(opts, client.WithToken(a.token))
+	}
+	return client.New(ctx, a.addr, opts...)
 }
 
 // isTerminal reports whether w is a terminal, for choosing the default
