@@ -106,13 +106,16 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 		return status.Error(codes.Internal, "internal error")
 	})}
 	all := append([]grpc.ServerOption{
+		grpc.ForceServerCodecV2(newUTF8Codec()),
 		grpc.ChainUnaryInterceptor(
 			logging.UnaryServerInterceptor(logger, logOpts...),
 			recovery.UnaryServerInterceptor(recoverOpts...),
+			checkUTF8Unary,
 		),
 		grpc.ChainStreamInterceptor(
 			logging.StreamServerInterceptor(logger, logOpts...),
 			recovery.StreamServerInterceptor(recoverOpts...),
+			checkUTF8Stream,
 		),
 	}, opts...)
 	gs := grpc.NewServer(all...)

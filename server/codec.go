@@ -1,0 +1,160 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"unicode/utf8"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// The API promises INVALID_ARGUMENT, naming the field, for a string that is
+// not valid UTF-8. grpc-go's protobuf codec refuses such a message before
+// any handler or interceptor sees it, and grpc-go reports every decoding
+// failure as INTERNAL. So the server decodes with utf8Codec: the protobuf
+// codec, except that a message whose only fault is invalid UTF-8 decodes to
+// an empty message carrying a marker (an unknown field holding the path of
+// the bad field), which the interceptors of checkUTF8 turn into
+// INVALID_ARGUMENT before the handler runs.
+
+// utf8MarkerField is the field number of the marker: the largest valid
+// one, which no message of ours uses.
+const utf8MarkerField protowire.Number = protowire.MaxValidNumber
+
+// utf8Codec is the protobuf codec with invalid UTF-8 reported as above.
+type utf8Codec struct {
+	encoding.CodecV2
+}
+
+func newUTF8Codec() utf8Codec {
+	return utf8Codec{CodecV2: encoding.GetCodecV2("proto")}
+}
+
+// Unmarshal decodes data into v, or marks v when data's only fault is a
+// string field that is not valid UTF-8.
+func (c utf8Codec) Unmarshal(data mem.BufferSlice, v any) error {
+	err := c.CodecV2.Unmarshal(data, v)
+	if err == nil {
+		return nil
+	}
+	m, ok := v.(proto.Message)
+	if !ok {
+		return err
+	}
+	path, found := invalidUTF8Path(data.Materialize(), m.ProtoReflect().Descriptor(), "")
+	if !found {
+		return err
+	}
+	proto.Reset(m)
+	marker := protowire.AppendTag(nil, utf8MarkerField, protowire.BytesType)
+	m.ProtoReflect().SetUnknown(protowire.AppendString(marker, path))
+	return nil
+}
+
+// invalidUTF8Path returns the path (e.g. "article.tags[1]") of the first
+// string field in the wire-format message b, of type md, that is not valid
+// UTF-8.
+func invalidUTF8Path(b []byte, md protoreflect.MessageDescriptor, prefix string) (string, bool) {
+	seen := map[protowire.Number]int{} // occurrences so far, for indexes
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return "", false
+		}
+		b = b[n:]
+		if typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return "", false
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return "", false
+		}
+		b = b[n:]
+		fd := md.Fields().ByNumber(num)
+		if fd == nil {
+			continue
+		}
+		name := string(fd.Name())
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		if fd.IsList() {
+			name += "[" + strconv.Itoa(seen[num]) + "]"
+			seen[num]++
+		}
+		switch {
+		case fd.IsMap():
+			if _, found := invalidUTF8Path(v, fd.Message(), ""); found {
+				return name, true
+			}
+		case fd.Kind() == protoreflect.StringKind:
+			if !utf8.Valid(v) {
+				return name, true
+			}
+		case fd.Kind() == protoreflect.MessageKind:
+			if p, found := invalidUTF8Path(v, fd.Message(), name); found {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+// utf8Violation returns INVALID_ARGUMENT if req was marked by utf8Codec.
+func utf8Violation(req any) error {
+	m, ok := req.(proto.Message)
+	if !ok {
+		return nil
+	}
+	unk := m.ProtoReflect().GetUnknown()
+	for len(unk) > 0 {
+		num, typ, n := protowire.ConsumeTag(unk)
+		if n < 0 {
+			return nil
+		}
+		unk = unk[n:]
+		if num == utf8MarkerField && typ == protowire.BytesType {
+			path, _ := protowire.ConsumeString(unk)
+			if path == "" || !utf8.ValidString(path) {
+				path = "request"
+			}
+			return invalidArgument(violation(path, "must be valid UTF-8"))
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, unk); n < 0 {
+			return nil
+		}
+		unk = unk[n:]
+	}
+	return nil
+}
+
+// checkUTF8Unary answers a marked unary request with INVALID_ARGUMENT.
+func checkUTF8Unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := utf8Violation(req); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+// checkUTF8Stream answers a marked stream message with INVALID_ARGUMENT.
+func checkUTF8Stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return handler(srv, utf8Stream{ss})
+}
+
+type utf8Stream struct{ grpc.ServerStream }
+
+func (s utf8Stream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return utf8Violation(m)
+}
