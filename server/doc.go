@@ -16,7 +16,10 @@
 // deduplicated, a missing summary is derived from the first paragraph,
 // word_count is computed, and output-only fields sent by clients are
 // ignored. Every violation is INVALID_ARGUMENT with a google.rpc.BadRequest
-// naming the field, such as "article.title".
+// naming the field, such as "article.title". That includes invalid UTF-8
+// on the wire, which grpc-go's own protobuf codec would reject as INTERNAL
+// before any handler ran: GRPCServer installs a codec that marks such a
+// message instead, and an interceptor answers it (see codec.go).
 //
 // # Invariants
 //
