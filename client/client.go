@@ -23,8 +23,10 @@ const (
 	DefaultTimeout = 10 * time.Second
 
 	// DefaultMaxAttempts is how many times an idempotent read (and each
-	// resume of Stream) is tried in all before its error is returned.
-	DefaultMaxAttempts = 4
+	// resume of Stream and Watch) is tried in all before its error is
+	// returned. With the resume backoff, 5 attempts wait out about a
+	// second of outage: a server restart, not a long failure.
+	DefaultMaxAttempts = 5
 )
 
 // maxRetryAttempts is grpc-go's own cap on a retry policy's maxAttempts;
@@ -157,7 +159,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 		rpc:         articlesv1.NewArticleServiceClient(conn),
 		timeout:     cfg.timeout,
 		maxAttempts: cfg.maxAttempts,
-		backoff:     50 * time.Millisecond,
+		backoff:     100 * time.Millisecond,
 		maxBackoff:  2 * time.Second,
 	}, nil
 }
