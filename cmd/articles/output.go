@@ -23,9 +23,9 @@ import (
 // with an ellipsis so that one article is always one line.
 const (
 	titleWidth   = 50
-	authorsWidth = 30
+	authorsWidth = 24
 	snippetWidth = 70
-	slugWidth    = 40
+	slugWidth    = 30
 )
 
 // streamFlushEvery is how many rows a streamed table buffers before it is

@@ -93,10 +93,10 @@ func (a *app) event(ev *articlesv1.ArticleEvent, first bool) error {
 	// A watch prints as events come, so the table has fixed widths
 	// rather than a tabwriter that would wait for the end.
 	if a.out.rows == 0 {
-		fmt.Fprintf(a.stdout, "%-9s %-8s %-26s %-40s %s\n", "REVISION", "TYPE", "ID", "SLUG", "TITLE")
+		fmt.Fprintf(a.stdout, "%-9s  %-8s  %-26s  %-30s  %s\n", "REVISION", "TYPE", "ID", "SLUG", "TITLE")
 	}
 	a.out.rows++
-	_, err := fmt.Fprintf(a.stdout, "%-9d %-8s %-26s %-40s %s\n", ev.GetRevision(), ev.GetType(),
+	_, err := fmt.Fprintf(a.stdout, "%-9d  %-8s  %-26s  %-30s  %s\n", ev.GetRevision(), ev.GetType(),
 		art.GetId(), truncate(art.GetSlug(), slugWidth), truncate(art.GetTitle(), titleWidth))
 	return err
 }
