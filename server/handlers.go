@@ -211,11 +211,14 @@ func (s *Server) startAfter(ctx context.Context, sa string, q articles.Query) (a
 	return q.Order.CursorOf(a), nil
 }
 
-// looksLikeCursor reports whether s has a cursor's framing, so that a
-// damaged cursor is reported as one rather than looked up as an id.
+// looksLikeCursor reports whether s has the framing of one of the
+// server's tokens, so that a damaged cursor, or a page token passed as a
+// cursor, is reported as such rather than looked up as an article id.
+// (Ids are 26-character ULIDs, too short to decode to a token.)
 func looksLikeCursor(s string) bool {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	return err == nil && len(b) >= 2+fpLen+macLen && b[0] == tokenVersion && tokenKind(b[1]) == kindCursor
+	return err == nil && len(b) >= 2+fpLen+macLen && b[0] == tokenVersion &&
+		(tokenKind(b[1]) == kindPage || tokenKind(b[1]) == kindCursor || tokenKind(b[1]) == kindSearch)
 }
 
 // CreateArticle validates and stores a new article.

@@ -95,6 +95,11 @@ func TestStream(t *testing.T) {
 		}
 	})
 
+	page, err := e.client.ListArticles(testCtx(t), &articlesv1.ListArticlesRequest{PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageTok := page.GetNextPageToken()
 	bad := []struct {
 		name  string
 		req   *articlesv1.StreamArticlesRequest
@@ -103,7 +108,8 @@ func TestStream(t *testing.T) {
 	}{
 		{"CursorOtherFilter", &articlesv1.StreamArticlesRequest{Source: "S1", StartAfter: cursors[0]}, codes.InvalidArgument, "start_after"},
 		{"CursorOtherOrder", &articlesv1.StreamArticlesRequest{OrderBy: "title", StartAfter: cursors[0]}, codes.InvalidArgument, "start_after"},
-		{"EditedCursor", &articlesv1.StreamArticlesRequest{StartAfter: cursors[0][:len(cursors[0])-2] + "AA"}, codes.InvalidArgument, "start_after"},
+		{"EditedCursor", &articlesv1.StreamArticlesRequest{StartAfter: editOne(cursors[0])}, codes.InvalidArgument, "start_after"},
+		{"PageTokenAsCursor", &articlesv1.StreamArticlesRequest{StartAfter: pageTok}, codes.InvalidArgument, "start_after"},
 		{"UnknownID", &articlesv1.StreamArticlesRequest{StartAfter: "01J00000000000000000000000"}, codes.NotFound, ""},
 		{"UnknownOrder", &articlesv1.StreamArticlesRequest{OrderBy: "random"}, codes.InvalidArgument, "order_by"},
 		{"BadView", &articlesv1.StreamArticlesRequest{View: 3}, codes.InvalidArgument, "view"},
@@ -118,4 +124,17 @@ func TestStream(t *testing.T) {
 			}
 		})
 	}
+}
+
+// editOne changes one character in the middle of s to another base64url
+// character.
+func editOne(s string) string {
+	b := []byte(s)
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
 }
