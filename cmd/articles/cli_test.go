@@ -384,6 +384,16 @@ func TestListAndStream(t *testing.T) {
 			t.Errorf("list table = %q", r.stdout)
 		}
 	})
+	t.Run("EmptyTable", func(t *testing.T) {
+		r := mustCLI(t, addr, "", "list", "--tag", "none", "-o", "table")
+		if r.stdout != "" || r.stderr != "no articles match\n" {
+			t.Errorf("empty list: stdout %q, stderr %q", r.stdout, r.stderr)
+		}
+		r = mustCLI(t, addr, "", "stream", "--tag", "none", "-o", "jsonl")
+		if r.stdout != "" || r.stderr != "" {
+			t.Errorf("empty stream -o jsonl: stdout %q, stderr %q; want nothing", r.stdout, r.stderr)
+		}
+	})
 	t.Run("Stream", func(t *testing.T) {
 		r := mustCLI(t, addr, "", "stream", "--order-by", "publish_time", "-o", "jsonl")
 		objs := jsonLines(t, r.stdout)

@@ -67,7 +67,7 @@ stderr (table, text and jsonl output) or is the response's nextPageToken
 						return err
 					}
 				}
-				return a.out.flush()
+				return a.finishTable()
 			}
 
 			resp, err := c.List(cmd.Context(), req)
@@ -82,7 +82,7 @@ stderr (table, text and jsonl output) or is the response's nextPageToken
 					return err
 				}
 			}
-			if err := a.out.flush(); err != nil {
+			if err := a.finishTable(); err != nil {
 				return err
 			}
 			if next := resp.GetNextPageToken(); next != "" {
@@ -148,7 +148,7 @@ so each article is printed exactly once.
 					return err
 				}
 			}
-			return a.out.flush()
+			return a.finishTable()
 		},
 	}
 	fs := cmd.Flags()
@@ -163,6 +163,19 @@ so each article is printed exactly once.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usagef("%s takes no arguments, got %q", cmd.Name(), args[0])
+	}
+	return nil
+}
+
+// finishTable writes the buffered table rows. An empty table would print
+// nothing at all, so a person is told on stderr instead; machine formats
+// stay empty.
+func (a *app) finishTable() error {
+	if err := a.out.flush(); err != nil {
+		return err
+	}
+	if a.out.format == "table" && a.out.rows == 0 {
+		fmt.Fprintln(a.stderr, "no articles match")
 	}
 	return nil
 }
