@@ -237,13 +237,19 @@ func (v validator) normalize(a *articlesv1.Article, prefix string) []*errdetails
 // deriveSummary returns the first paragraph of body, with its whitespace
 // folded, trimmed to about summaryChars characters on a word boundary.
 func deriveSummary(body string) string {
-	var para string
-	for p := range strings.SplitSeq(body, "\n\n") {
-		if p = strings.Join(strings.Fields(p), " "); p != "" {
-			para = p
-			break
+	// The first paragraph: the lines up to the first blank (or
+	// whitespace-only) line after some text.
+	var lines []string
+	for line := range strings.SplitSeq(body, "\n") {
+		if strings.TrimSpace(line) == "" {
+			if len(lines) > 0 {
+				break
+			}
+			continue
 		}
+		lines = append(lines, line)
 	}
+	para := strings.Join(strings.Fields(strings.Join(lines, " ")), " ")
 	if utf8.RuneCountInString(para) <= summaryChars {
 		return para
 	}

@@ -83,6 +83,7 @@ func TestDerivedFields(t *testing.T) {
 			return strings.HasSuffix(s, "…") && utf8.RuneCountInString(s) <= 301 && strings.HasPrefix(long, strings.TrimSuffix(s, "…")+" ")
 		}, 80},
 		{"Empty", "", func(s string) bool { return s == "" }, 0},
+		{"BlankLineWithSpaces", "Lead para.\n   \nNext para.", func(s string) bool { return s == "Lead para." }, 4},
 		{"DashesAreNotWords", "one — two - three", func(s string) bool { return s == "one — two - three" }, 3},
 	}
 	for i, tt := range tests {
