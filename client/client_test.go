@@ -190,6 +190,9 @@ func TestList(t *testing.T) {
 				t.Fatalf("ListAll: %v", err)
 			}
 			got = append(got, a.GetTitle())
+			if len(got) > 2*len(want) {
+				t.Fatalf("ListAll yielded more than %d articles", 2*len(want))
+			}
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("ListAll titles = %q, want %q", got, want)
@@ -205,6 +208,9 @@ func TestList(t *testing.T) {
 				t.Fatalf("ListAll: %v", err)
 			}
 			got = append(got, a.GetTitle())
+			if len(got) > 7 {
+				t.Fatal("ListAll yielded more articles than exist")
+			}
 		}
 		if want := []string{"Article 001", "Article 004"}; !slices.Equal(got, want) {
 			t.Errorf("ListAll tag t1 = %q, want %q", got, want)
@@ -229,6 +235,9 @@ func TestList(t *testing.T) {
 		var last error
 		for _, err := range e.client.ListAll(ctx, &articlesv1.ListArticlesRequest{PageToken: "forged"}) {
 			last = err
+			if err != nil {
+				break
+			}
 		}
 		wantCode(t, last, codes.InvalidArgument)
 	})
