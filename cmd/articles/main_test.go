@@ -14,11 +14,18 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 
 	"github.com/seed9c1868aa/articles/server"
 	"github.com/seed9c1868aa/articles/store"
 )
+
+// TestMain checks that no test leaves goroutines behind: every command
+// closes its client, and every server stops with its test.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // startServer runs a real server over a fresh store on a loopback port
 // and returns its address; it stops with the test.
