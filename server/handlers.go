@@ -178,8 +178,9 @@ func (s *Server) StreamArticles(req *articlesv1.StreamArticlesRequest, stream gr
 			return err
 		}
 	}
+	fp := queryFingerprint(q)
 	err = s.store.List(ctx, q, after, 0, func(a *articlesv1.Article) error {
-		cur := s.tokens.encodeCursor(kindCursor, q, q.Order.CursorOf(a))
+		cur := s.tokens.encodeCursorFP(kindCursor, fp, q.Order.CursorOf(a))
 		return stream.Send(&articlesv1.StreamArticlesResponse{Article: applyView(a, view), Cursor: cur})
 	})
 	if err != nil && s.shutdown.Err() != nil && stream.Context().Err() == nil {

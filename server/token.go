@@ -99,10 +99,17 @@ func (c tokenCodec) open(s string, kind tokenKind, fp [fpLen]byte) ([]byte, erro
 // encodeCursor returns a page token (kindPage) or stream cursor
 // (kindCursor) for the position cur in q.
 func (c tokenCodec) encodeCursor(kind tokenKind, q articles.Query, cur articles.Cursor) string {
-	p := binary.AppendUvarint(nil, uint64(len(cur.Key)))
+	return c.encodeCursorFP(kind, queryFingerprint(q), cur)
+}
+
+// encodeCursorFP is encodeCursor with the query's fingerprint computed
+// once by the caller, for a stream that makes a cursor per article.
+func (c tokenCodec) encodeCursorFP(kind tokenKind, fp [fpLen]byte, cur articles.Cursor) string {
+	p := make([]byte, 0, binary.MaxVarintLen64+len(cur.Key)+len(cur.ID))
+	p = binary.AppendUvarint(p, uint64(len(cur.Key)))
 	p = append(p, cur.Key...)
 	p = append(p, cur.ID...)
-	return c.seal(kind, queryFingerprint(q), p)
+	return c.seal(kind, fp, p)
 }
 
 // decodeCursor checks a token made by encodeCursor for the same kind and q.
