@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -18,6 +19,12 @@ import (
 	"github.com/seed9c1868aa/articles/server"
 	"github.com/seed9c1868aa/articles/store"
 )
+
+// TestMain checks that no test leaves goroutines behind: a Stream or
+// Watch the caller stops must release its call, and Close its connection.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // clientEnv is a real server (bbolt store, server.Server) on an in-memory
 // listener, and a client dialled to it.
