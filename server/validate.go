@@ -294,7 +294,7 @@ var settableFields = map[string]func(dst, src *articlesv1.Article){
 	"source":       func(d, s *articlesv1.Article) { d.Source = s.Source },
 	"tags":         func(d, s *articlesv1.Article) { d.Tags = append([]string(nil), s.Tags...) },
 	"labels":       func(d, s *articlesv1.Article) { d.Labels = cloneLabels(s.Labels) },
-	"publish_time": func(d, s *articlesv1.Article) { d.PublishTime = cloneTimestamp(s) },
+	"publish_time": func(d, s *articlesv1.Article) { d.PublishTime = clonePublishTime(s) },
 }
 
 // outputOnlyFields are the Article fields an update_mask may not name.
@@ -337,7 +337,7 @@ func cloneLabels(m map[string]string) map[string]string {
 	return c
 }
 
-func cloneTimestamp(a *articlesv1.Article) *timestamppb.Timestamp {
+func clonePublishTime(a *articlesv1.Article) *timestamppb.Timestamp {
 	if a.PublishTime == nil {
 		return nil
 	}
