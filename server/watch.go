@@ -9,7 +9,7 @@ package server
 // One hub per Server tails the log: it waits for the store's revision to
 // pass the last one it has read (Store.WaitRevision), reads the new events
 // in chunks (Store.Changes) and appends them to a ring of the most recent
-// events (cfg.watchBuffer of them). Each event in the ring is encoded for
+// events (cfg.watchBuffer of them, and at most maxRingBytes). Each event in the ring is encoded for
 // the wire at most once, on first send, and the encoded form is shared by
 // every watch stream that sends it (a grpc.PreparedMsg; see entry).
 // Appending wakes the waiting watchers with a broadcast: the hub closes a
@@ -74,6 +74,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/seed9c1868aa/articles"
@@ -81,10 +82,20 @@ import (
 )
 
 const (
-	// changesChunk is how many events one Changes read returns at most, for
-	// the tailer and for a catching-up watcher: small enough that a read
-	// transaction is short, large enough to amortise it.
-	changesChunk = 256
+	// tailChunk is how many events one Changes read of the tailer returns
+	// at most: small enough that a read transaction is short, large enough
+	// to amortise it.
+	tailChunk = 256
+
+	// catchUpChunk is the same for a watcher catching up from the log. It
+	// is smaller because every catching-up watcher holds its own chunk
+	// while it sends it.
+	catchUpChunk = 64
+
+	// maxRingBytes bounds the memory of the ring, counting each event
+	// twice (the message and its encoded form): with large articles the
+	// ring holds fewer than cfg.watchBuffer events.
+	maxRingBytes = 64 << 20
 
 	// ringBatch is how many ring entries a watcher takes per lock.
 	ringBatch = 64
@@ -105,6 +116,8 @@ type entry struct {
 	match *articlesv1.Article
 	// always is set for events sent to every watcher whatever its filter.
 	always bool
+	// size is what the entry counts against maxRingBytes.
+	size int
 
 	once sync.Once
 	// prep is ev encoded for the wire, or nil if encoding failed (the
@@ -161,14 +174,16 @@ type hub struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	// mu protects the ring and its bounds (ring, head, n, floor, tail,
-	// ready), the broadcast channel wake and closed. Entries themselves
+	// mu protects the ring and its bounds (ring, head, n, bytes, floor,
+	// tail, ready), the broadcast channel wake and closed. Entries themselves
 	// are immutable and are used outside mu.
 	mu sync.Mutex
-	// ring is a circular buffer of the newest events, oldest at head.
-	ring []*entry
-	head int
-	n    int
+	// ring is a circular buffer of the newest events, oldest at head;
+	// bytes is the sum of their sizes.
+	ring  []*entry
+	head  int
+	n     int
+	bytes int
 	// The ring holds every event with floor < revision <= tail. Before
 	// ready is set (the tailer has not read the store's revision yet) it
 	// holds nothing and watchers read the store directly.
@@ -267,7 +282,7 @@ func (h *hub) run(ctx context.Context) {
 			}
 			continue
 		}
-		evs, err := h.st.Changes(ctx, tail+1, changesChunk)
+		evs, err := h.st.Changes(ctx, tail+1, tailChunk)
 		var ce *articles.CompactedError
 		if errors.As(err, &ce) {
 			// The tailer itself fell behind the retained history (a very
@@ -290,7 +305,7 @@ func (h *hub) run(ctx context.Context) {
 		if len(evs) > 0 {
 			newTail = evs[len(evs)-1].GetRevision()
 		}
-		if len(evs) < changesChunk {
+		if len(evs) < tailChunk {
 			newTail = max(newTail, rev)
 		}
 		h.append(evs, newTail)
@@ -303,7 +318,7 @@ func (h *hub) reset(rev int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	clear(h.ring)
-	h.head, h.n = 0, 0
+	h.head, h.n, h.bytes = 0, 0, 0
 	h.floor, h.tail = rev, rev
 	h.ready = true
 	h.broadcastLocked()
@@ -314,20 +329,24 @@ func (h *hub) reset(rev int64) {
 func (h *hub) append(evs []*articlesv1.ArticleEvent, newTail int64) {
 	entries := make([]*entry, 0, len(evs))
 	for _, ev := range evs {
-		entries = append(entries, eventEntry(ev))
+		e := eventEntry(ev)
+		e.size = 2*proto.Size(e.ev) + 64
+		entries = append(entries, e)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, e := range entries {
-		if h.n == len(h.ring) {
+		for h.n > 0 && (h.n == len(h.ring) || h.bytes+e.size > maxRingBytes) {
 			old := h.ring[h.head]
 			h.ring[h.head] = nil
 			h.head = (h.head + 1) % len(h.ring)
 			h.n--
+			h.bytes -= old.size
 			h.floor = old.ev.GetRevision()
 		}
 		h.ring[(h.head+h.n)%len(h.ring)] = e
 		h.n++
+		h.bytes += e.size
 	}
 	// Revisions between the last event and newTail have no event, so the
 	// ring still holds every event in (floor, tail].
@@ -495,7 +514,7 @@ func (w *watcher) run(ctx context.Context) error {
 // catchUp reads one chunk of the log from next on and sends it. It returns
 // how many events the log returned.
 func (w *watcher) catchUp(ctx context.Context) (int, error) {
-	evs, err := w.h.st.Changes(ctx, w.next, changesChunk)
+	evs, err := w.h.st.Changes(ctx, w.next, catchUpChunk)
 	if err != nil {
 		return 0, err
 	}
