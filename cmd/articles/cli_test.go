@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/seed9c1868aa/articles/auth"
 	"github.com/seed9c1868aa/articles/seeds"
@@ -564,4 +567,28 @@ func TestToken(t *testing.T) {
 			t.Errorf("token over plaintext to a remote address: exit %d, stderr %q; want a refusal", r.code, r.stderr)
 		}
 	})
+}
+
+func TestErrorLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"Status", status.Error(codes.NotFound, "article not found: slug \"x\""), `NOT_FOUND: article not found: slug "x"`},
+		{"Unknown", status.Error(codes.Unknown, "odd"), "UNKNOWN: odd"},
+		{"Multiline", status.Error(codes.InvalidArgument, "bad request:\n  title: required"), "INVALID_ARGUMENT: bad request: title: required"},
+		{"Cancelled", fmt.Errorf("reading: %w", context.Canceled), "CANCELLED: reading: context canceled"},
+		{"Plain", errors.New("open x: no such file"), "open x: no such file"},
+		{"UnknownCode", status.Error(codes.Code(42), "m"), "CODE_42: m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := errorLine(tt.err); got != tt.want {
+				t.Errorf("errorLine = %q, want %q", got, tt.want)
+			}
+		})
+	}
 }

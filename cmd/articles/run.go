@@ -200,7 +200,7 @@ func isTerminal(w any) bool {
 // errorLine formats err for the one-line error report: "CODE: message"
 // for a gRPC status, the error text otherwise.
 func errorLine(err error) string {
-	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+	if st, ok := status.FromError(err); ok {
 		return codeName(st.Code()) + ": " + oneLine(st.Message())
 	}
 	if errors.Is(err, context.Canceled) {
