@@ -18,8 +18,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/seed9c1868aa/articles"
@@ -113,7 +115,19 @@ func TestWatchOrderedUniqueNoGaps(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := testCtx(t)
-	s, _ := openWatch(t, ctx, e.client, &articlesv1.WatchArticlesRequest{}, 0)
+	// Several watchers share each event's encoded form; one asks for gzip,
+	// so the server must encode its copy separately.
+	var streams []watchStream
+	for _, opts := range [][]grpc.CallOption{nil, nil, {grpc.UseCompressor(gzip.Name)}} {
+		s, err := e.client.WatchArticles(ctx, &articlesv1.WatchArticlesRequest{}, opts...)
+		if err != nil {
+			t.Fatalf("WatchArticles: %v", err)
+		}
+		if ev, err := s.Recv(); err != nil || ev.GetType() != articlesv1.ArticleEvent_PROGRESS || ev.GetRevision() != 0 {
+			t.Fatalf("opening event = %v, %v; want PROGRESS at 0", ev, err)
+		}
+		streams = append(streams, s)
+	}
 
 	const writers, perWriter = 4, 25
 	var wg sync.WaitGroup
@@ -133,8 +147,20 @@ func TestWatchOrderedUniqueNoGaps(t *testing.T) {
 	wg.Wait()
 	close(ids)
 
-	evs := recvEvents(t, s, writers*perWriter)
-	wantConsecutive(t, evs, 1)
+	var evs []*articlesv1.ArticleEvent
+	for i, s := range streams {
+		got := recvEvents(t, s, writers*perWriter)
+		wantConsecutive(t, got, 1)
+		if i == 0 {
+			evs = got
+			continue
+		}
+		for j := range got {
+			if !proto.Equal(got[j], evs[j]) {
+				t.Fatalf("watcher %d event %d = %v, watcher 0 got %v", i, j, got[j], evs[j])
+			}
+		}
+	}
 	created := map[string]bool{}
 	for id := range ids {
 		created[id] = true
