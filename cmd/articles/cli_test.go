@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -590,5 +591,25 @@ func TestErrorLine(t *testing.T) {
 				t.Errorf("errorLine = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestShowProgress(t *testing.T) {
+	t.Parallel()
+	var out syncBuffer
+	var sent atomic.Int64
+	sent.Store(42)
+	stop := showProgress(context.Background(), &out, &sent)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "42 articles, ") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	got := out.String()
+	if !regexp.MustCompile(`^\r\x1b\[K42 articles, \d+/s`).MatchString(got) {
+		t.Errorf("progress = %q, want \"42 articles, R/s\" redrawn in place", got)
+	}
+	if !strings.HasSuffix(got, "\r\x1b[K") {
+		t.Errorf("progress = %q, want the line cleared at the end", got)
 	}
 }
