@@ -164,7 +164,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	}, nil
 }
 
-// Close closes the connection. Calls in flight fail with CANCELED; the
+// Close closes the connection. Calls in flight fail with codes.Canceled; the
 // Client must not be used afterwards.
 func (c *Client) Close() error {
 	return c.conn.Close()
