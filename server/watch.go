@@ -9,11 +9,11 @@ package server
 // One hub per Server tails the log: it waits for the store's revision to
 // pass the last one it has read (Store.WaitRevision), reads the new events
 // in chunks (Store.Changes) and appends them to a ring of the most recent
-// events (cfg.watchBuffer of them, and at most maxRingBytes). Each event in the ring is encoded for
-// the wire at most once, on first send, and the encoded form is shared by
-// every watch stream that sends it (a grpc.PreparedMsg; see entry).
-// Appending wakes the waiting watchers with a broadcast: the hub closes a
-// channel and replaces it.
+// events (cfg.watchBuffer of them, and at most maxRingBytes). Each event in
+// the ring is encoded for the wire at most once, on first send, and the
+// encoded form is shared by every watch stream that sends it (a
+// grpc.PreparedMsg; see entry). Appending wakes the waiting watchers with a
+// broadcast: the hub closes a channel and replaces it.
 //
 // Each watch stream runs in its own handler goroutine and keeps its own next
 // revision. When the ring holds that revision it takes events from the
@@ -21,6 +21,7 @@ package server
 // the ring (it was slow to Send, or it asked for an old start revision) it
 // catches up from the store with short Changes reads, which return a slice,
 // so no read transaction is open while it Sends; then it rejoins the ring.
+// Events read this way are the watcher's own and are encoded for it alone.
 // Since next only ever grows, one event at a time, the seam between the
 // log and the ring has no gap and no duplicate. A watcher that falls behind
 // the log's retained history gets ErrCompacted from Changes, which toStatus
@@ -36,8 +37,10 @@ package server
 //   - The first message of every stream is a PROGRESS event whose revision
 //     is the start revision minus one (for start_revision 0: the current
 //     revision), like etcd's "created" notification: it tells the client the
-//     stream is established and where it begins. A start revision older
-//     than the log's history fails with OUT_OF_RANGE before that message.
+//     stream is established and where it begins. An explicit start revision
+//     is checked against the log, not the ring: one older than the log's
+//     history fails with OUT_OF_RANGE before that message, whatever the
+//     ring still holds.
 //   - Then the events with revision >= start, in order, filtered.
 //   - Whenever the stream has sent nothing for cfg.progressInterval, a
 //     PROGRESS event with revision R: the stream has delivered (or filtered
@@ -52,9 +55,10 @@ package server
 // watches unfiltered for that reason). A DELETED event is matched against the
 // article's last content when the log entry carries it, and is then sent
 // trimmed to id, slug and revision, as the API promises; when the log entry
-// carries only the identity (no title), the server cannot tell whether the
-// article matched, so the delete is sent to every filtered watcher. Clients
-// must therefore accept deletes of ids they have never seen.
+// carries only the identity (no title; the bbolt store's log does this),
+// the server cannot tell whether the article matched, so the delete is sent
+// to every filtered watcher. Clients must therefore accept deletes of ids
+// they have never seen.
 //
 // # Caveats
 //
