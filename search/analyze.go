@@ -3,6 +3,7 @@ package search
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -38,7 +39,7 @@ type Token struct {
 // fails: invalid UTF-8 and punctuation separate words.
 func Analyze(text string) []Token {
 	var toks []Token
-	scan(text, func(w word) {
+	scan(text, true, func(w word) {
 		if !w.stop {
 			toks = append(toks, Token{Term: w.term, Word: w.folded, Pos: w.pos, Start: w.start, End: w.end})
 		}
@@ -55,7 +56,9 @@ type word struct {
 }
 
 // scan calls fn for every word of text, stop words included, in order.
-func scan(text string, fn func(word)) {
+// Without withTerms, it leaves word.term empty: stemming is the costly part
+// of analysis, and a snippet needs it for few words.
+func scan(text string, withTerms bool, fn func(word)) {
 	pos := 0
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
@@ -87,7 +90,7 @@ func scan(text string, fn func(word)) {
 			continue // only combining marks: nothing left to index
 		}
 		w := word{folded: folded, pos: pos, start: start, end: j, stop: stopWords[folded]}
-		if !w.stop {
+		if !w.stop && withTerms {
 			w.term = stem(folded)
 		}
 		fn(w)
@@ -209,11 +212,30 @@ func stripApostrophes(s string) string {
 	}, s)
 }
 
+// stemCache remembers the stems of up to maxStemCache words: stemming
+// dominates the cost of analysis, and the words of a corpus repeat (by
+// Zipf's law, a few thousand words make most of any text).
+var (
+	stemCache     sync.Map // folded word -> term
+	stemCacheSize atomic.Int64
+)
+
+const maxStemCache = 1 << 16
+
 // stem returns the index term of a folded word.
 func stem(w string) string {
+	if t, ok := stemCache.Load(w); ok {
+		return t.(string)
+	}
 	t := english.Stem(w, true)
 	if t == "" {
-		return w
+		t = w
+	}
+	if stemCacheSize.Load() < maxStemCache {
+		// Clone: w may be a slice of a large text the cache must not pin.
+		if _, loaded := stemCache.LoadOrStore(strings.Clone(w), strings.Clone(t)); !loaded {
+			stemCacheSize.Add(1)
+		}
 	}
 	return t
 }

@@ -181,7 +181,7 @@ func Parse(q string) (*Query, error) {
 			}
 		}
 		var words []word
-		scan(text, func(w word) { words = append(words, w) })
+		scan(text, true, func(w word) { words = append(words, w) })
 		nwords += len(words)
 		if nwords > MaxQueryWords {
 			return nil, syntaxErr(start, "query has more than %d words", MaxQueryWords)

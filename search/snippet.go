@@ -27,7 +27,7 @@ func Snippet(body string, q *Query, maxLen int) string {
 	// Every word counts for the passage's bounds, stop words included;
 	// only indexed words can match.
 	var words []word
-	scan(body, func(w word) { words = append(words, w) })
+	scan(body, false, func(w word) { words = append(words, w) })
 	if len(words) == 0 {
 		return ""
 	}
@@ -43,7 +43,8 @@ func Snippet(body string, q *Query, maxLen int) string {
 		r += utf8.RuneCountInString(body[w.start:w.end])
 		runeEnd[i] = r
 		last = w.end
-		if !w.stop && (terms[w.term] || hasAnyPrefix(w.folded, prefixes)) {
+		if !w.stop && (hasAnyPrefix(w.folded, prefixes) || mayStemTo(w.folded, terms) && terms[stem(w.folded)]) {
+			words[i].term = stem(w.folded)
 			matched[i] = true
 			matches = append(matches, i)
 		}
@@ -117,6 +118,20 @@ func Snippet(body string, q *Query, maxLen int) string {
 		b.WriteString("…")
 	}
 	return b.String()
+}
+
+// mayStemTo reports whether the folded word w may stem to one of terms: a
+// Snowball English stem keeps all but at most the last two letters of its
+// stem as a prefix of the word ("studies" -> "studi", "happy" -> "happi"),
+// so a word that shares less with every term need not be stemmed.
+func mayStemTo(w string, terms map[string]bool) bool {
+	for t := range terms {
+		n := max(len(t)-2, 1)
+		if len(w) >= n && len(t) >= n && w[:n] == t[:n] {
+			return true
+		}
+	}
+	return false
 }
 
 // matchers returns the terms and prefixes that the included clauses of q

@@ -25,20 +25,26 @@ import (
 // article or an old version of an updated one.
 //
 // Each indexed article has a document number (docnum): a uint32 taken from
-// the search_docs bucket's sequence when the article is first indexed and
+// the sequence of the docs bucket when the article is first indexed and
 // kept across updates. Postings are keyed by docnum rather than id to keep
-// the keys of the largest bucket short.
+// the keys of the largest bucket short. Nested buckets are named in
+// quotes; docnums are 4 big-endian bytes.
 //
-//	search_postings  term 0x00 docnum(4, big-endian) -> posting
-//	search_docs      'd' docnum(4)   -> doc record
-//	                 'i' id          -> docnum(4)
-//	                 'w' word        -> term (empty when the word is its own term)
-//	                 's'             -> corpus stats
+//	search_postings  term -> bucket: docnum -> posting
+//	search_docs      "docs"  -> bucket: docnum -> doc record
+//	                 "ids"   -> bucket: id -> docnum
+//	                 "words" -> bucket: word[:2] -> bucket: word -> term (empty: the word is its own term)
+//	                 "stats" -> corpus stats
 //
 // Terms are the Token.Term values of search.Analyze over the title and the
-// body; they are made of letters and digits, so 0x00 ends a term and a
-// cursor walks one term's postings in docnum order from Seek(term 0x00).
-// All integers in values below are uvarints.
+// body. One nested bucket per term (rather than flat term+docnum keys)
+// makes indexing append-only: new docnums are the largest, so a write adds
+// at the end of each term's bucket instead of shifting the keys of other
+// terms, which in one big write transaction (an import, a reindex) costs
+// quadratic time in bbolt. The vocabulary is split by its words' first two
+// bytes for the same reason, and because a prefix (at least two
+// characters) then lies in exactly one bucket. All integers in the values
+// below are uvarints.
 //
 //   - posting: title count, body count, then the title positions and the
 //     body positions, each delta-encoded.
@@ -49,7 +55,7 @@ import (
 //     the article's distinct terms, sorted and front-coded, so that an
 //     update or delete removes exactly its old postings without analysing
 //     the old text again.
-//   - 'w' keys are the vocabulary of folded, unstemmed words that prefix
+//   - "words" is the vocabulary of folded, unstemmed words that prefix
 //     queries (word*) expand. They are only added: a word that no longer
 //     occurs anywhere stays until Reindex, and expands to a term with no
 //     postings, which is harmless.
@@ -73,27 +79,51 @@ const (
 )
 
 var (
-	docPrefixDoc   = []byte{'d'}
-	docPrefixID    = []byte{'i'}
-	docPrefixWord  = []byte{'w'}
-	docKeyStats    = []byte{'s'}
-	errCorruptDoc  = errors.New("corrupt search doc record")
-	errCorruptPost = errors.New("corrupt search posting")
+	searchDocsDocs  = []byte("docs")
+	searchDocsIDs   = []byte("ids")
+	searchDocsWords = []byte("words")
+	searchDocsStats = []byte("stats")
+	errCorruptDoc   = errors.New("corrupt search doc record")
+	errCorruptPost  = errors.New("corrupt search posting")
 )
 
-// docKey returns 'd' docnum.
-func docKey(n uint32) []byte { return binary.BigEndian.AppendUint32([]byte{'d'}, n) }
+// docKey returns the key of docnum n.
+func docKey(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 
-// idKey returns 'i' id.
-func idKey(id string) []byte { return append([]byte{'i'}, id...) }
-
-// postingKey returns term 0x00 docnum.
-func postingKey(term string, n uint32) []byte {
-	k := make([]byte, 0, len(term)+5)
-	k = append(k, term...)
-	k = append(k, 0)
-	return binary.BigEndian.AppendUint32(k, n)
+// searchIndex is the index's buckets in one transaction. In a read
+// transaction of a database whose index was never written, the nested
+// buckets are nil.
+type searchIndex struct {
+	post, root       *bbolt.Bucket // search_postings, search_docs
+	docs, ids, words *bbolt.Bucket
 }
+
+// openIndex returns the index's buckets, creating the nested ones when tx
+// is writable.
+func openIndex(tx *bbolt.Tx) (*searchIndex, error) {
+	ix := &searchIndex{post: tx.Bucket(bucketSearchPostings), root: tx.Bucket(bucketSearchDocs)}
+	if ix.post == nil || ix.root == nil {
+		return nil, errors.New("search buckets are missing")
+	}
+	for _, nb := range []struct {
+		name []byte
+		b    **bbolt.Bucket
+	}{{searchDocsDocs, &ix.docs}, {searchDocsIDs, &ix.ids}, {searchDocsWords, &ix.words}} {
+		if tx.Writable() {
+			b, err := ix.root.CreateBucketIfNotExists(nb.name)
+			if err != nil {
+				return nil, err
+			}
+			*nb.b = b
+		} else {
+			*nb.b = ix.root.Bucket(nb.name)
+		}
+	}
+	return ix, nil
+}
+
+// wordBucketName returns the name of the vocabulary bucket holding w.
+func wordBucketName(w string) []byte { return []byte(w[:min(2, len(w))]) }
 
 // docRecord is a decoded doc record.
 type docRecord struct {
@@ -260,9 +290,9 @@ type corpusStats struct {
 	docs, titleLen, bodyLen int64
 }
 
-func readStats(docs *bbolt.Bucket) (corpusStats, error) {
+func readStats(root *bbolt.Bucket) (corpusStats, error) {
 	var s corpusStats
-	v := docs.Get(docKeyStats)
+	v := root.Get(searchDocsStats)
 	if v == nil {
 		return s, nil
 	}
@@ -276,11 +306,11 @@ func readStats(docs *bbolt.Bucket) (corpusStats, error) {
 	return s, nil
 }
 
-func writeStats(docs *bbolt.Bucket, s corpusStats) error {
+func writeStats(root *bbolt.Bucket, s corpusStats) error {
 	b := binary.AppendUvarint(nil, uint64(max(s.docs, 0)))
 	b = binary.AppendUvarint(b, uint64(max(s.titleLen, 0)))
 	b = binary.AppendUvarint(b, uint64(max(s.bodyLen, 0)))
-	return docs.Put(docKeyStats, b)
+	return root.Put(searchDocsStats, b)
 }
 
 // fieldPositions maps each term of an article to its positions in the title
@@ -290,9 +320,11 @@ type fieldPositions struct {
 }
 
 // analyzeArticle returns the positions of each term of a's title and body,
-// and the number of tokens in each.
-func analyzeArticle(a *articlesv1.Article) (map[string]*fieldPositions, int, int) {
-	terms := map[string]*fieldPositions{}
+// the number of tokens in each, and the vocabulary: each folded word with
+// its term.
+func analyzeArticle(a *articlesv1.Article) (terms map[string]*fieldPositions, titleLen, bodyLen int, vocab map[string]string) {
+	terms = map[string]*fieldPositions{}
+	vocab = map[string]string{}
 	at := func(t string) *fieldPositions {
 		p := terms[t]
 		if p == nil {
@@ -305,25 +337,15 @@ func analyzeArticle(a *articlesv1.Article) (map[string]*fieldPositions, int, int
 	for _, tok := range title {
 		p := at(tok.Term)
 		p.title = append(p.title, tok.Pos)
+		vocab[tok.Word] = tok.Term
 	}
 	body := search.Analyze(a.GetBody())
 	for _, tok := range body {
 		p := at(tok.Term)
 		p.body = append(p.body, tok.Pos)
+		vocab[tok.Word] = tok.Term
 	}
-	return terms, len(title), len(body)
-}
-
-// words returns the folded words of a's title and body and the term of
-// each, for the vocabulary.
-func words(a *articlesv1.Article) map[string]string {
-	w := map[string]string{}
-	for _, text := range []string{a.GetTitle(), a.GetBody()} {
-		for _, tok := range search.Analyze(text) {
-			w[tok.Word] = tok.Term
-		}
-	}
-	return w
+	return terms, len(title), len(body), vocab
 }
 
 func encodePosting(p *fieldPositions) []byte {
@@ -384,12 +406,11 @@ func postingPositions(v []byte) (title, body []int, err error) {
 // created article, new nil removes a deleted one. It runs in the article's
 // write transaction.
 func indexArticle(tx *bbolt.Tx, old, new *articlesv1.Article) error {
-	docs := tx.Bucket(bucketSearchDocs)
-	post := tx.Bucket(bucketSearchPostings)
-	if docs == nil || post == nil {
-		return errors.New("search buckets are missing")
+	ix, err := openIndex(tx)
+	if err != nil {
+		return err
 	}
-	stats, err := readStats(docs)
+	stats, err := readStats(ix.root)
 	if err != nil {
 		return err
 	}
@@ -397,7 +418,7 @@ func indexArticle(tx *bbolt.Tx, old, new *articlesv1.Article) error {
 	if new == nil {
 		id = old.GetId()
 	}
-	num, rec, hasNum, found, err := lookupDoc(docs, id)
+	num, rec, hasNum, found, err := ix.lookup(id)
 	if err != nil {
 		return err
 	}
@@ -405,10 +426,10 @@ func indexArticle(tx *bbolt.Tx, old, new *articlesv1.Article) error {
 		// Only metadata changed: the postings stand, the filter fields in
 		// the doc record do not.
 		next := recordOf(new, rec.titleLen, rec.bodyLen, rec.terms)
-		return docs.Put(docKey(num), next.encode())
+		return ix.docs.Put(docKey(num), next.encode())
 	}
 	if found {
-		if err := removeDoc(docs, post, num, rec); err != nil {
+		if err := ix.removePostings(num, rec.terms); err != nil {
 			return err
 		}
 		stats.docs--
@@ -416,16 +437,16 @@ func indexArticle(tx *bbolt.Tx, old, new *articlesv1.Article) error {
 		stats.bodyLen -= int64(rec.bodyLen)
 	}
 	if new == nil && hasNum {
-		if err := docs.Delete(docKey(num)); err != nil {
+		if err := ix.docs.Delete(docKey(num)); err != nil {
 			return err
 		}
-		if err := docs.Delete(idKey(id)); err != nil {
+		if err := ix.ids.Delete([]byte(id)); err != nil {
 			return err
 		}
 	}
 	if new != nil {
 		if !hasNum {
-			seq, err := docs.NextSequence()
+			seq, err := ix.docs.NextSequence()
 			if err != nil {
 				return err
 			}
@@ -433,11 +454,11 @@ func indexArticle(tx *bbolt.Tx, old, new *articlesv1.Article) error {
 				return errors.New("search document numbers are exhausted: run reindex")
 			}
 			num = uint32(seq)
-			if err := docs.Put(idKey(id), binary.BigEndian.AppendUint32(nil, num)); err != nil {
+			if err := ix.ids.Put([]byte(id), docKey(num)); err != nil {
 				return err
 			}
 		}
-		titleLen, bodyLen, err := addDoc(docs, post, num, new)
+		titleLen, bodyLen, err := ix.add(num, new)
 		if err != nil {
 			return err
 		}
@@ -445,15 +466,14 @@ func indexArticle(tx *bbolt.Tx, old, new *articlesv1.Article) error {
 		stats.titleLen += int64(titleLen)
 		stats.bodyLen += int64(bodyLen)
 	}
-	return writeStats(docs, stats)
+	return writeStats(ix.root, stats)
 }
 
-// lookupDoc returns the docnum of the article with the given id (hasNum)
-// and, if it is indexed, its doc record (indexed). An id key without its
-// doc record (left by a failed write of an older version) keeps its docnum
-// but counts as not indexed.
-func lookupDoc(docs *bbolt.Bucket, id string) (num uint32, rec docRecord, hasNum, indexed bool, err error) {
-	v := docs.Get(idKey(id))
+// lookup returns the docnum of the article with the given id (hasNum)
+// and, if it is indexed, its doc record (indexed). An id without its doc
+// record keeps its docnum but counts as not indexed.
+func (ix *searchIndex) lookup(id string) (num uint32, rec docRecord, hasNum, indexed bool, err error) {
+	v := ix.ids.Get([]byte(id))
 	if v == nil {
 		return 0, docRecord{}, false, false, nil
 	}
@@ -461,7 +481,7 @@ func lookupDoc(docs *bbolt.Bucket, id string) (num uint32, rec docRecord, hasNum
 		return 0, docRecord{}, false, false, fmt.Errorf("%w: docnum of %q", errCorruptDoc, id)
 	}
 	num = binary.BigEndian.Uint32(v)
-	dv := docs.Get(docKey(num))
+	dv := ix.docs.Get(docKey(num))
 	if dv == nil {
 		return num, docRecord{}, true, false, nil
 	}
@@ -486,43 +506,62 @@ func recordOf(a *articlesv1.Article, titleLen, bodyLen int, terms []string) *doc
 	}
 }
 
-// removeDoc deletes the postings of document num.
-func removeDoc(docs, post *bbolt.Bucket, num uint32, rec docRecord) error {
-	for _, t := range rec.terms {
-		if err := post.Delete(postingKey(t, num)); err != nil {
+// removePostings deletes the postings of document num for terms, and the
+// term buckets left empty.
+func (ix *searchIndex) removePostings(num uint32, terms []string) error {
+	key := docKey(num)
+	for _, t := range terms {
+		b := ix.post.Bucket([]byte(t))
+		if b == nil {
+			continue
+		}
+		if err := b.Delete(key); err != nil {
 			return err
+		}
+		if k, _ := b.Cursor().First(); k == nil {
+			if err := ix.post.DeleteBucket([]byte(t)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// addDoc writes the postings, vocabulary and doc record of a as document
-// num, and returns its title and body lengths.
-func addDoc(docs, post *bbolt.Bucket, num uint32, a *articlesv1.Article) (int, int, error) {
-	terms, titleLen, bodyLen := analyzeArticle(a)
+// add writes the postings, vocabulary and doc record of a as document num,
+// and returns its title and body lengths.
+func (ix *searchIndex) add(num uint32, a *articlesv1.Article) (int, int, error) {
+	terms, titleLen, bodyLen, vocab := analyzeArticle(a)
 	sorted := make([]string, 0, len(terms))
+	key := docKey(num)
 	for t, p := range terms {
 		sorted = append(sorted, t)
-		if err := post.Put(postingKey(t, num), encodePosting(p)); err != nil {
+		b, err := ix.post.CreateBucketIfNotExists([]byte(t))
+		if err != nil {
+			return 0, 0, fmt.Errorf("term %q: %w", t, err)
+		}
+		if err := b.Put(key, encodePosting(p)); err != nil {
 			return 0, 0, err
 		}
 	}
 	slices.Sort(sorted)
-	for w, t := range words(a) {
-		k := append(slices.Clip(docPrefixWord), w...)
-		if docs.Get(k) != nil {
+	for w, t := range vocab {
+		wb, err := ix.words.CreateBucketIfNotExists(wordBucketName(w))
+		if err != nil {
+			return 0, 0, err
+		}
+		if wb.Get([]byte(w)) != nil {
 			continue
 		}
 		v := []byte(t)
 		if t == w {
 			v = []byte{}
 		}
-		if err := docs.Put(k, v); err != nil {
+		if err := wb.Put([]byte(w), v); err != nil {
 			return 0, 0, err
 		}
 	}
 	rec := recordOf(a, titleLen, bodyLen, sorted)
-	if err := docs.Put(docKey(num), rec.encode()); err != nil {
+	if err := ix.docs.Put(key, rec.encode()); err != nil {
 		return 0, 0, err
 	}
 	return titleLen, bodyLen, nil
@@ -541,17 +580,20 @@ func termHits(ctx context.Context, post *bbolt.Bucket, term string, withValues b
 		hits []hit
 		vals [][]byte
 	)
-	prefix := append([]byte(term), 0)
-	c := post.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if len(k) != len(prefix)+4 {
-			return nil, nil, fmt.Errorf("%w: key length %d", errCorruptPost, len(k))
+	tb := post.Bucket([]byte(term))
+	if tb == nil {
+		return nil, nil, nil
+	}
+	c := tb.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) != 4 || v == nil {
+			return nil, nil, fmt.Errorf("%w: term %q", errCorruptPost, term)
 		}
 		t, b, _, err := postingCounts(v)
 		if err != nil {
 			return nil, nil, err
 		}
-		hits = append(hits, hit{doc: binary.BigEndian.Uint32(k[len(prefix):]), title: t, body: b})
+		hits = append(hits, hit{doc: binary.BigEndian.Uint32(k), title: t, body: b})
 		if withValues {
 			vals = append(vals, v)
 		}
@@ -567,11 +609,11 @@ func termHits(ctx context.Context, post *bbolt.Bucket, term string, withValues b
 // clauseHits returns the documents matching clause c, in docnum order, with
 // its frequency in each field (for a phrase: occurrences of the whole
 // phrase; for a prefix: of all the words it expands to).
-func clauseHits(ctx context.Context, tx *bbolt.Tx, c search.Clause) ([]hit, error) {
-	post := tx.Bucket(bucketSearchPostings)
+func clauseHits(ctx context.Context, ix *searchIndex, c search.Clause) ([]hit, error) {
+	post := ix.post
 	switch {
 	case c.Prefix:
-		return prefixHits(ctx, tx, c.Terms[0])
+		return prefixHits(ctx, ix, c.Terms[0])
 	case c.IsPhrase():
 		return phraseHits(ctx, post, c)
 	case len(c.Terms) == 1:
@@ -582,19 +624,25 @@ func clauseHits(ctx context.Context, tx *bbolt.Tx, c search.Clause) ([]hit, erro
 }
 
 // prefixHits returns the documents with a word starting with prefix.
-func prefixHits(ctx context.Context, tx *bbolt.Tx, prefix string) ([]hit, error) {
-	docs := tx.Bucket(bucketSearchDocs)
-	post := tx.Bucket(bucketSearchPostings)
-	seek := append(slices.Clip(docPrefixWord), prefix...)
+func prefixHits(ctx context.Context, ix *searchIndex, prefix string) ([]hit, error) {
 	terms := map[string]bool{}
-	c := docs.Cursor()
+	var wb *bbolt.Bucket
+	if ix.words != nil {
+		wb = ix.words.Bucket(wordBucketName(prefix))
+	}
+	if wb == nil {
+		return nil, nil
+	}
+	seek := []byte(prefix)
+	c := wb.Cursor()
 	for k, v := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek) && len(terms) < maxPrefixTerms; k, v = c.Next() {
 		t := string(v)
 		if len(v) == 0 {
-			t = string(k[1:])
+			t = string(k)
 		}
 		terms[t] = true
 	}
+	post := ix.post
 	sum := map[uint32]hit{}
 	for t := range terms {
 		hits, _, err := termHits(ctx, post, t, false)
@@ -762,8 +810,14 @@ func (db *DB) Search(ctx context.Context, q *search.Query, f articles.Filter, of
 
 // rank returns every document matching q and f, best first.
 func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter) ([]candidate, error) {
-	docs := tx.Bucket(bucketSearchDocs)
-	stats, err := readStats(docs)
+	ix, err := openIndex(tx)
+	if err != nil {
+		return nil, err
+	}
+	if ix.docs == nil {
+		return nil, nil // never written: empty
+	}
+	stats, err := readStats(ix.root)
 	if err != nil {
 		return nil, err
 	}
@@ -775,7 +829,7 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter)
 		excluded = map[uint32]bool{}
 	)
 	for _, c := range q.Clauses {
-		hits, err := clauseHits(ctx, tx, c)
+		hits, err := clauseHits(ctx, ix, c)
 		if err != nil {
 			return nil, err
 		}
@@ -804,6 +858,7 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter)
 	}
 	var cands []candidate
 	freqs := make([]hit, len(included))
+	next := make([]int, len(included)) // where each list's walk has got to
 	for n, h := range included[shortest] {
 		if n%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -815,17 +870,24 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter)
 		}
 		all := true
 		for i, hs := range included {
-			j := sort.Search(len(hs), func(j int) bool { return hs[j].doc >= h.doc })
-			if j == len(hs) || hs[j].doc != h.doc {
+			if i == shortest {
+				freqs[i] = h
+				continue
+			}
+			// Both lists are in docnum order: search only what is left.
+			rest := hs[next[i]:]
+			j := sort.Search(len(rest), func(j int) bool { return rest[j].doc >= h.doc })
+			next[i] += j
+			if j == len(rest) || rest[j].doc != h.doc {
 				all = false
 				break
 			}
-			freqs[i] = hs[j]
+			freqs[i] = rest[j]
 		}
 		if !all {
 			continue
 		}
-		v := docs.Get(docKey(h.doc))
+		v := ix.docs.Get(docKey(h.doc))
 		if v == nil {
 			return nil, fmt.Errorf("search index has postings for unknown document %d: run reindex", h.doc)
 		}

@@ -399,7 +399,7 @@ func TestReindex(t *testing.T) {
 		if _, err := tx.CreateBucket([]byte("search_postings")); err != nil {
 			return err
 		}
-		return tx.Bucket([]byte("search_docs")).Put([]byte("s"), []byte{0xff})
+		return tx.Bucket([]byte("search_docs")).Put([]byte("stats"), []byte{0xff})
 	})
 	if err != nil {
 		t.Fatal(err)
