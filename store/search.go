@@ -348,8 +348,12 @@ func analyzeArticle(a *articlesv1.Article) (terms map[string]*fieldPositions, ti
 	return terms, len(title), len(body), vocab
 }
 
-func encodePosting(p *fieldPositions) []byte {
-	b := binary.AppendUvarint(nil, uint64(len(p.title)))
+// encodePosting encodes the posting of a term with positions p in a
+// document whose title and body have titleLen and bodyLen tokens.
+func encodePosting(p *fieldPositions, titleLen, bodyLen int) []byte {
+	b := binary.AppendUvarint(nil, uint64(titleLen))
+	b = binary.AppendUvarint(b, uint64(bodyLen))
+	b = binary.AppendUvarint(b, uint64(len(p.title)))
 	b = binary.AppendUvarint(b, uint64(len(p.body)))
 	for _, ps := range [][]int{p.title, p.body} {
 		prev := 0
@@ -361,25 +365,31 @@ func encodePosting(p *fieldPositions) []byte {
 	return b
 }
 
-// postingCounts returns the title and body counts of a posting.
-func postingCounts(v []byte) (title, body int, rest []byte, err error) {
-	t, n := binary.Uvarint(v)
-	if n <= 0 {
-		return 0, 0, nil, errCorruptPost
+// postingHeader decodes the start of a posting: the document's field
+// lengths and the term's count in each field, and returns the positions
+// that follow.
+func postingHeader(v []byte) (h hit, rest []byte, err error) {
+	var f [4]uint64
+	for i := range f {
+		x, n := binary.Uvarint(v)
+		if n <= 0 {
+			return hit{}, nil, errCorruptPost
+		}
+		f[i], v = x, v[n:]
 	}
-	b, m := binary.Uvarint(v[n:])
-	if m <= 0 || t+b > uint64(len(v)) {
-		return 0, 0, nil, errCorruptPost
+	if f[2]+f[3] > uint64(len(v)) || f[0] > math.MaxInt32 || f[1] > math.MaxInt32 {
+		return hit{}, nil, errCorruptPost
 	}
-	return int(t), int(b), v[n+m:], nil
+	return hit{titleLen: int(f[0]), bodyLen: int(f[1]), title: int(f[2]), body: int(f[3])}, v, nil
 }
 
 // postingPositions returns the title and body positions of a posting.
 func postingPositions(v []byte) (title, body []int, err error) {
-	nt, nb, rest, err := postingCounts(v)
+	h, rest, err := postingHeader(v)
 	if err != nil {
 		return nil, nil, err
 	}
+	nt, nb := h.title, h.body
 	read := func(n int) []int {
 		ps := make([]int, 0, n)
 		prev := 0
@@ -539,7 +549,7 @@ func (ix *searchIndex) add(num uint32, a *articlesv1.Article) (int, int, error) 
 		if err != nil {
 			return 0, 0, fmt.Errorf("term %q: %w", t, err)
 		}
-		if err := b.Put(key, encodePosting(p)); err != nil {
+		if err := b.Put(key, encodePosting(p, titleLen, bodyLen)); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -567,10 +577,12 @@ func (ix *searchIndex) add(num uint32, a *articlesv1.Article) (int, int, error) 
 	return titleLen, bodyLen, nil
 }
 
-// hit is one document matching one clause: how often in each field.
+// hit is one document matching one clause: how often in each field, and
+// how long the fields are.
 type hit struct {
-	doc         uint32
-	title, body int
+	doc               uint32
+	title, body       int
+	titleLen, bodyLen int
 }
 
 // termHits returns every document containing term, in docnum order, with
@@ -589,11 +601,12 @@ func termHits(ctx context.Context, post *bbolt.Bucket, term string, withValues b
 		if len(k) != 4 || v == nil {
 			return nil, nil, fmt.Errorf("%w: term %q", errCorruptPost, term)
 		}
-		t, b, _, err := postingCounts(v)
+		h, _, err := postingHeader(v)
 		if err != nil {
 			return nil, nil, err
 		}
-		hits = append(hits, hit{doc: binary.BigEndian.Uint32(k), title: t, body: b})
+		h.doc = binary.BigEndian.Uint32(k)
+		hits = append(hits, h)
 		if withValues {
 			vals = append(vals, v)
 		}
@@ -650,10 +663,13 @@ func prefixHits(ctx context.Context, ix *searchIndex, prefix string) ([]hit, err
 			return nil, err
 		}
 		for _, h := range hits {
-			s := sum[h.doc]
-			s.doc = h.doc
-			s.title += h.title
-			s.body += h.body
+			s, ok := sum[h.doc]
+			if !ok {
+				s = h
+			} else {
+				s.title += h.title
+				s.body += h.body
+			}
 			sum[h.doc] = s
 		}
 	}
@@ -710,7 +726,7 @@ func phraseHits(ctx context.Context, post *bbolt.Bucket, c search.Clause) ([]hit
 			}
 			pos[k] = [2][]int{t, b}
 		}
-		h := hit{doc: h0.doc}
+		h := hit{doc: h0.doc, titleLen: h0.titleLen, bodyLen: h0.bodyLen}
 		for field := range 2 {
 			n := 0
 			for _, p := range pos[0][field] {
@@ -770,11 +786,11 @@ func (db *DB) Search(ctx context.Context, q *search.Query, f articles.Filter, of
 			return err
 		}
 		resp.Revision = int64(rev)
-		cands, err := rank(ctx, tx, q, f)
+		total, cands, err := rank(ctx, tx, q, f, offset+max(limit, 0))
 		if err != nil {
 			return err
 		}
-		resp.TotalSize = int32(min(len(cands), math.MaxInt32))
+		resp.TotalSize = int32(min(total, math.MaxInt32))
 		if limit <= 0 || offset >= len(cands) {
 			return nil
 		}
@@ -808,18 +824,24 @@ func (db *DB) Search(ctx context.Context, q *search.Query, f articles.Filter, of
 	return resp, nil
 }
 
-// rank returns every document matching q and f, best first.
-func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter) ([]candidate, error) {
+// rank returns how many documents match q and f, and the best top of them
+// (at least top, if there are so many), best first.
+//
+// Scores come from the postings alone. Only a filtered search reads the
+// doc record of every match; otherwise only the matches scoring at least
+// the top-th best score are read, for the publish time and id that break
+// ties, so a common term costs one pass over its postings.
+func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter, top int) (int, []candidate, error) {
 	ix, err := openIndex(tx)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if ix.docs == nil {
-		return nil, nil // never written: empty
+		return 0, nil, nil // never written: empty
 	}
 	stats, err := readStats(ix.root)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	scorer := search.NewScorer(int(stats.docs), stats.titleLen, stats.bodyLen)
 
@@ -831,7 +853,7 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter)
 	for _, c := range q.Clauses {
 		hits, err := clauseHits(ctx, ix, c)
 		if err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		if c.Negated {
 			for _, h := range hits {
@@ -840,16 +862,16 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter)
 			continue
 		}
 		if len(hits) == 0 {
-			return nil, nil // a required clause matches nothing
+			return 0, nil, nil // a required clause matches nothing
 		}
 		included = append(included, hits)
 		idfs = append(idfs, scorer.IDF(len(hits)))
 	}
 	if len(included) == 0 {
-		return nil, nil
+		return 0, nil, nil
 	}
 
-	// Intersect, starting from the shortest list.
+	// Intersect, walking the shortest list.
 	shortest := 0
 	for i, hs := range included {
 		if len(hs) < len(included[shortest]) {
@@ -857,57 +879,77 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter)
 		}
 	}
 	var cands []candidate
-	freqs := make([]hit, len(included))
 	next := make([]int, len(included)) // where each list's walk has got to
 	for n, h := range included[shortest] {
 		if n%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return 0, nil, err
 			}
 		}
 		if excluded[h.doc] {
 			continue
 		}
+		c := candidate{doc: h.doc}
 		all := true
 		for i, hs := range included {
-			if i == shortest {
-				freqs[i] = h
-				continue
+			fr := h
+			if i != shortest {
+				// Both lists are in docnum order: search only what is left.
+				rest := hs[next[i]:]
+				j := sort.Search(len(rest), func(j int) bool { return rest[j].doc >= h.doc })
+				next[i] += j
+				if j == len(rest) || rest[j].doc != h.doc {
+					all = false
+					break
+				}
+				fr = rest[j]
 			}
-			// Both lists are in docnum order: search only what is left.
-			rest := hs[next[i]:]
-			j := sort.Search(len(rest), func(j int) bool { return rest[j].doc >= h.doc })
-			next[i] += j
-			if j == len(rest) || rest[j].doc != h.doc {
-				all = false
-				break
-			}
-			freqs[i] = rest[j]
+			c.score += scorer.Score(idfs[i], fr.title, fr.body, h.titleLen, h.bodyLen)
 		}
 		if !all {
 			continue
 		}
-		v := ix.docs.Get(docKey(h.doc))
-		if v == nil {
-			return nil, fmt.Errorf("search index has postings for unknown document %d: run reindex", h.doc)
-		}
-		rec, err := decodeDoc(v, !f.IsZero())
-		if err != nil {
-			return nil, fmt.Errorf("%w: docnum %d", err, h.doc)
-		}
-		if !f.IsZero() && !f.Match(&articlesv1.Article{
-			Authors: rec.authors, Tags: rec.tags, Source: rec.source, PublishTime: rec.publish,
-		}) {
-			continue
-		}
-		c := candidate{doc: h.doc, id: rec.idRaw}
-		for i, fr := range freqs {
-			c.score += scorer.Score(idfs[i], fr.title, fr.body, rec.titleLen, rec.bodyLen)
-		}
-		if rec.publish != nil {
-			c.publish, c.hasPub = rec.publish.AsTime(), true
+		if !f.IsZero() {
+			rec, err := ix.record(h.doc, true)
+			if err != nil {
+				return 0, nil, err
+			}
+			if !f.Match(&articlesv1.Article{Authors: rec.authors, Tags: rec.tags, Source: rec.source, PublishTime: rec.publish}) {
+				continue
+			}
+			c.setRecord(rec)
 		}
 		cands = append(cands, c)
+	}
+	total := len(cands)
+	if top <= 0 {
+		return total, nil, nil
+	}
+
+	// Keep the matches that can be in the top: those scoring at least the
+	// top-th best score (all of them when there are ties at that score).
+	if len(cands) > top {
+		scores := make([]float64, len(cands))
+		for i, c := range cands {
+			scores[i] = c.score
+		}
+		kth := kthLargest(scores, top)
+		keep := cands[:0]
+		for _, c := range cands {
+			if c.score >= kth {
+				keep = append(keep, c)
+			}
+		}
+		cands = keep
+	}
+	if f.IsZero() {
+		for i := range cands {
+			rec, err := ix.record(cands[i].doc, false)
+			if err != nil {
+				return 0, nil, err
+			}
+			cands[i].setRecord(rec)
+		}
 	}
 	slices.SortFunc(cands, func(a, b candidate) int {
 		if a.score != b.score {
@@ -924,7 +966,60 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter)
 		}
 		return bytes.Compare(a.id, b.id)
 	})
-	return cands, nil
+	return total, cands, nil
+}
+
+// record returns the doc record of document num; full as for decodeDoc.
+func (ix *searchIndex) record(num uint32, full bool) (docRecord, error) {
+	v := ix.docs.Get(docKey(num))
+	if v == nil {
+		return docRecord{}, fmt.Errorf("search index has postings for unknown document %d: run reindex", num)
+	}
+	rec, err := decodeDoc(v, full)
+	if err != nil {
+		return docRecord{}, fmt.Errorf("%w: docnum %d", err, num)
+	}
+	return rec, nil
+}
+
+// setRecord copies the tie-breaking fields of rec into c.
+func (c *candidate) setRecord(rec docRecord) {
+	c.id = rec.idRaw
+	if rec.publish != nil {
+		c.publish, c.hasPub = rec.publish.AsTime(), true
+	}
+}
+
+// kthLargest returns the k-th largest of xs (1 <= k <= len(xs)), reordering
+// xs: quickselect, expected linear time.
+func kthLargest(xs []float64, k int) float64 {
+	lo, hi, want := 0, len(xs)-1, k-1
+	for lo < hi {
+		pivot := xs[lo+(hi-lo)/2]
+		i, j := lo, hi
+		for i <= j {
+			for xs[i] > pivot {
+				i++
+			}
+			for xs[j] < pivot {
+				j--
+			}
+			if i <= j {
+				xs[i], xs[j] = xs[j], xs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case want <= j:
+			hi = j
+		case want >= i:
+			lo = i
+		default:
+			return xs[want]
+		}
+	}
+	return xs[want]
 }
 
 // Reindex rebuilds the search index from the articles: it clears the

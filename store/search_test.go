@@ -217,6 +217,14 @@ func TestSearchTiesNewestFirst(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("order %q, want %q", got, want)
 	}
+	// Pages cut through the ties consistently.
+	var paged []string
+	for offset := range 5 {
+		paged = append(paged, slugs(doSearch(t, db, "harbour", articles.Filter{}, offset, 1))...)
+	}
+	if !slices.Equal(paged, want) {
+		t.Errorf("pages of 1 give %q, want %q", paged, want)
+	}
 }
 
 func TestSearchPaging(t *testing.T) {
