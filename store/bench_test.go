@@ -1,0 +1,124 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// bigArticle returns an article of about 5 KB of text.
+func bigArticle(slug string, i int) *articlesv1.Article {
+	a := art(slug)
+	var body strings.Builder
+	for p := 0; body.Len() < 5000; p++ {
+		fmt.Fprintf(&body, "Paragraph %d of article %d discusses policy, trade and security in measured words. ", p, i)
+		if p%4 == 3 {
+			body.WriteString("\n\n")
+		}
+	}
+	a.Body = body.String()
+	a.Title = fmt.Sprintf("Article number %d on regional affairs", i)
+	a.PublishTime = timestamppb.New(day0.Add(time.Duration(i) * time.Minute))
+	return a
+}
+
+func BenchmarkCreate(b *testing.B) {
+	ctx := context.Background()
+	b.Run("serial", func(b *testing.B) {
+		db := mustOpen(b)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := db.Create(ctx, bigArticle(fmt.Sprintf("s-%d", i), i), ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel16", func(b *testing.B) {
+		db := mustOpen(b)
+		var n atomic.Int64
+		b.SetParallelism(16) // 16 goroutines per GOMAXPROCS
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := int(n.Add(1))
+				if _, err := db.Create(ctx, bigArticle(fmt.Sprintf("p-%d", i), i), ""); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+func BenchmarkImport10k(b *testing.B) {
+	ctx := context.Background()
+	const n = 10_000
+	batch := make([]*articlesv1.Article, n)
+	for i := range batch {
+		batch[i] = bigArticle(fmt.Sprintf("imp-%d", i), i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		db := mustOpen(b)
+		b.StartTimer()
+		// The server imports in batches of at most 500.
+		for i := 0; i < n; i += 500 {
+			if _, err := db.Import(ctx, batch[i:min(i+500, n)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "articles/s")
+}
+
+func BenchmarkGet(b *testing.B) {
+	ctx := context.Background()
+	db := mustOpen(b)
+	var ids []string
+	var batch []*articlesv1.Article
+	for i := range 1000 {
+		batch = append(batch, bigArticle(fmt.Sprintf("g-%d", i), i))
+	}
+	if _, err := db.Import(ctx, batch); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.List(ctx, articles.Query{}, articles.Cursor{}, 0, func(a *articlesv1.Article) error {
+		ids = append(ids, a.GetId())
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := db.Get(ctx, ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkListPage100(b *testing.B) {
+	ctx := context.Background()
+	db := mustOpen(b)
+	var batch []*articlesv1.Article
+	for i := range 1000 {
+		batch = append(batch, bigArticle(fmt.Sprintf("l-%d", i), i))
+	}
+	if _, err := db.Import(ctx, batch); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if err := db.List(ctx, articles.Query{}, articles.Cursor{}, 100, func(*articlesv1.Article) error { n++; return nil }); err != nil || n != 100 {
+			b.Fatal(n, err)
+		}
+	}
+}
