@@ -21,8 +21,9 @@ import (
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
-// bin is the articlesd binary built once by TestMain.
-var bin string
+// bin is the articlesd binary and cliBin the articles CLI, both built once
+// by TestMain.
+var bin, cliBin string
 
 // Bounds on how long the tests wait for the daemon. They are generous
 // ceilings for a loaded CI machine, not expectations.
@@ -44,15 +45,18 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	bin = filepath.Join(dir, "articlesd")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race") // the daemon's races matter as much as the test's
-	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building articlesd:", err)
-		return 1
+	cliBin = filepath.Join(dir, "articles")
+	for out, pkg := range map[string]string{bin: ".", cliBin: "../articles"} {
+		args := []string{"build", "-o", out}
+		if raceEnabled {
+			args = append(args, "-race") // the binaries' races matter as much as the test's
+		}
+		build := exec.Command("go", append(args, pkg)...)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", pkg, err)
+			return 1
+		}
 	}
 	return m.Run()
 }
