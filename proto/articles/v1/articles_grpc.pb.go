@@ -88,8 +88,14 @@ type ArticleServiceClient interface {
 	// WatchArticles streams the change feed: one event per write, in revision
 	// order, with no gaps and no duplicates, starting at start_revision (0:
 	// from now). A start_revision older than the retained log fails with
-	// OUT_OF_RANGE naming the oldest revision still available. Idle streams
-	// receive periodic TYPE_PROGRESS events carrying the current revision.
+	// OUT_OF_RANGE naming the oldest revision still available.
+	//
+	// The first message of every stream is a PROGRESS event whose revision is
+	// start_revision - 1 (for 0: the current revision), marking the stream as
+	// established. Idle streams then receive periodic PROGRESS events: a
+	// PROGRESS event with revision R means every event up to R has been
+	// delivered or filtered out, so a client may resume from R + 1. DELETED
+	// events reach filtered watchers whatever the deleted article matched.
 	WatchArticles(ctx context.Context, in *WatchArticlesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ArticleEvent], error)
 	// SearchArticles finds articles by their words, ranked by relevance.
 	//
@@ -276,8 +282,14 @@ type ArticleServiceServer interface {
 	// WatchArticles streams the change feed: one event per write, in revision
 	// order, with no gaps and no duplicates, starting at start_revision (0:
 	// from now). A start_revision older than the retained log fails with
-	// OUT_OF_RANGE naming the oldest revision still available. Idle streams
-	// receive periodic TYPE_PROGRESS events carrying the current revision.
+	// OUT_OF_RANGE naming the oldest revision still available.
+	//
+	// The first message of every stream is a PROGRESS event whose revision is
+	// start_revision - 1 (for 0: the current revision), marking the stream as
+	// established. Idle streams then receive periodic PROGRESS events: a
+	// PROGRESS event with revision R means every event up to R has been
+	// delivered or filtered out, so a client may resume from R + 1. DELETED
+	// events reach filtered watchers whatever the deleted article matched.
 	WatchArticles(*WatchArticlesRequest, grpc.ServerStreamingServer[ArticleEvent]) error
 	// SearchArticles finds articles by their words, ranked by relevance.
 	//
