@@ -33,7 +33,7 @@ import (
 //	search_postings  term -> bucket: docnum -> posting
 //	search_docs      "docs"  -> bucket: docnum -> doc record
 //	                 "ids"   -> bucket: id -> docnum
-//	                 "words" -> bucket: word[:2] -> bucket: word -> term (empty: the word is its own term)
+//	                 "words" -> bucket: word[:2] -> bucket: word -> term
 //	                 "stats" -> corpus stats
 //
 // Terms are the Token.Term values of search.Analyze over the title and the
@@ -55,10 +55,11 @@ import (
 //     the article's distinct terms, sorted and front-coded, so that an
 //     update or delete removes exactly its old postings without analysing
 //     the old text again.
-//   - "words" is the vocabulary of folded, unstemmed words that prefix
-//     queries (word*) expand. They are only added: a word that no longer
-//     occurs anywhere stays until Reindex, and expands to a term with no
-//     postings, which is harmless.
+//   - "words" is the vocabulary of the folded, unstemmed words that
+//     stemming changes, which prefix queries (word*) expand; the words it
+//     leaves unchanged are terms, found among the term buckets. Words are
+//     only added: one that no longer occurs anywhere stays until Reindex,
+//     and expands to a term without postings, which is harmless.
 //   - corpus stats: number of documents, total title length, total body
 //     length (for BM25's average document length).
 //
@@ -321,7 +322,7 @@ type fieldPositions struct {
 
 // analyzeArticle returns the positions of each term of a's title and body,
 // the number of tokens in each, and the vocabulary: each folded word with
-// its term.
+// its term, for the words that stemming changes.
 func analyzeArticle(a *articlesv1.Article) (terms map[string]*fieldPositions, titleLen, bodyLen int, vocab map[string]string) {
 	terms = map[string]*fieldPositions{}
 	vocab = map[string]string{}
@@ -337,13 +338,17 @@ func analyzeArticle(a *articlesv1.Article) (terms map[string]*fieldPositions, ti
 	for _, tok := range title {
 		p := at(tok.Term)
 		p.title = append(p.title, tok.Pos)
-		vocab[tok.Word] = tok.Term
+		if tok.Word != tok.Term {
+			vocab[tok.Word] = tok.Term
+		}
 	}
 	body := search.Analyze(a.GetBody())
 	for _, tok := range body {
 		p := at(tok.Term)
 		p.body = append(p.body, tok.Pos)
-		vocab[tok.Word] = tok.Term
+		if tok.Word != tok.Term {
+			vocab[tok.Word] = tok.Term
+		}
 	}
 	return terms, len(title), len(body), vocab
 }
@@ -562,11 +567,7 @@ func (ix *searchIndex) add(num uint32, a *articlesv1.Article) (int, int, error) 
 		if wb.Get([]byte(w)) != nil {
 			continue
 		}
-		v := []byte(t)
-		if t == w {
-			v = []byte{}
-		}
-		if err := wb.Put([]byte(w), v); err != nil {
+		if err := wb.Put([]byte(w), []byte(t)); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -637,23 +638,26 @@ func clauseHits(ctx context.Context, ix *searchIndex, c search.Clause) ([]hit, e
 }
 
 // prefixHits returns the documents with a word starting with prefix.
+//
+// The words stemming leaves unchanged are terms themselves, and are found
+// among the term buckets; the others are in the vocabulary. A term that
+// starts with prefix while none of its words does is matched too (rare:
+// "happi*" finds "happy"), as stems are prefixes of their words but for
+// their last letters.
 func prefixHits(ctx context.Context, ix *searchIndex, prefix string) ([]hit, error) {
 	terms := map[string]bool{}
-	var wb *bbolt.Bucket
-	if ix.words != nil {
-		wb = ix.words.Bucket(wordBucketName(prefix))
-	}
-	if wb == nil {
-		return nil, nil
-	}
 	seek := []byte(prefix)
-	c := wb.Cursor()
-	for k, v := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek) && len(terms) < maxPrefixTerms; k, v = c.Next() {
-		t := string(v)
-		if len(v) == 0 {
-			t = string(k)
+	c := ix.post.Cursor()
+	for k, _ := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek) && len(terms) < maxPrefixTerms; k, _ = c.Next() {
+		terms[string(k)] = true
+	}
+	if ix.words != nil {
+		if wb := ix.words.Bucket(wordBucketName(prefix)); wb != nil {
+			c := wb.Cursor()
+			for k, v := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek) && len(terms) < maxPrefixTerms; k, v = c.Next() {
+				terms[string(v)] = true
+			}
 		}
-		terms[t] = true
 	}
 	post := ix.post
 	sum := map[uint32]hit{}

@@ -468,29 +468,45 @@ func TestSearchCancelled(t *testing.T) {
 
 var benchDocs = flag.Int("search.docs", 2000, "articles in the BenchmarkSearch corpus")
 
+// benchWord returns the pseudo-word of rank n: syllables spelling n in
+// base 20, so that words differ from their first letters as real ones do.
+func benchWord(n uint64) string {
+	const syll = "bakomirusetavonelipadogefuzihajawoqexuyi"
+	var b []byte
+	for i := 0; i < 2 || n > 0; i++ {
+		d := n % 20
+		b = append(b, syll[2*d], syll[2*d+1])
+		n /= 20
+	}
+	return string(b)
+}
+
 // benchCorpus returns n articles of about 5 KB of Zipf-distributed words,
-// where "zyzzyva" occurs in 5 of them (a rare term), "word1" in most (a
-// common one), and "word3 word4" is a frequent phrase.
+// where "zyzzyva" occurs in 5 of them (a rare term), benchWord(1) in most
+// (a common one), and benchWord(3) is mostly followed by benchWord(4) (a
+// frequent phrase).
 func benchCorpus(n int) []*articlesv1.Article {
 	r := rand.New(rand.NewPCG(7, 7))
-	zipf := rand.NewZipf(r, 1.1, 1, 20000)
+	zipf := rand.NewZipf(r, 1.1, 1, 50000)
 	arts := make([]*articlesv1.Article, n)
 	for i := range arts {
 		var b strings.Builder
 		for b.Len() < 5000 {
 			w := zipf.Uint64()
-			fmt.Fprintf(&b, "word%d ", w)
+			b.WriteString(benchWord(w))
+			b.WriteByte(' ')
 			if w == 3 {
-				b.WriteString("word4 ")
+				b.WriteString(benchWord(4) + " ")
 			}
-			if b.Len()%800 < 8 {
+			if r.IntN(100) == 0 {
 				b.WriteString(".\n\n")
 			}
 		}
 		if i%(n/5+1) == 0 {
 			b.WriteString("zyzzyva")
 		}
-		arts[i] = searchArt(fmt.Sprintf("bench-%d", i), fmt.Sprintf("word%d word%d", zipf.Uint64(), zipf.Uint64()), b.String())
+		title := benchWord(zipf.Uint64()) + " " + benchWord(zipf.Uint64())
+		arts[i] = searchArt(fmt.Sprintf("bench-%d", i), title, b.String())
 		arts[i].PublishTime = timestamppb.New(time.Unix(int64(i)*3600, 0))
 	}
 	return arts
@@ -511,10 +527,10 @@ func BenchmarkSearch(b *testing.B) {
 	b.Logf("imported %d articles in %v", len(arts), time.Since(start))
 	for _, bc := range []struct{ name, query string }{
 		{"rare", "zyzzyva"},
-		{"common", "word1"},
-		{"phrase", `"word3 word4"`},
-		{"two-words", "word2 word5"},
-		{"prefix", "word12*"},
+		{"common", benchWord(1)},
+		{"phrase", `"` + benchWord(3) + " " + benchWord(4) + `"`},
+		{"two-words", benchWord(2) + " " + benchWord(5)},
+		{"prefix", benchWord(12)[:3] + "*"},
 	} {
 		q, err := search.Parse(bc.query)
 		if err != nil {
