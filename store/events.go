@@ -41,7 +41,8 @@ func putEvent(tx *bbolt.Tx, typ articlesv1.ArticleEvent_Type, rev int64, article
 	return tx.Bucket(bucketEvents).Put(encodeUint(uint64(rev)), v)
 }
 
-// Changes returns up to limit events (limit <= 0: up to 1000) with revision
+// Changes returns up to limit events (limit <= 0 or above 1000: up to 1000,
+// so callers page through a long log) with revision
 // >= from, in revision order. Returns a *articles.CompactedError if events
 // from from on are no longer all retained.
 func (db *DB) Changes(ctx context.Context, from int64, limit int) ([]*articlesv1.ArticleEvent, error) {
