@@ -26,7 +26,7 @@ func Snippet(body string, q *Query, maxLen int) string {
 	}
 	// Every word counts for the passage's bounds, stop words included;
 	// only indexed words can match.
-	var words []word
+	words := make([]word, 0, len(body)/6+1) // about one word per 6 bytes of English
 	scan(body, false, func(w word) { words = append(words, w) })
 	if len(words) == 0 {
 		return ""

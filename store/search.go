@@ -389,14 +389,16 @@ func postingHeader(v []byte) (h hit, rest []byte, err error) {
 }
 
 // postingPositions returns the title and body positions of a posting.
-func postingPositions(v []byte) (title, body []int, err error) {
+// They are appended to title[:0] and body[:0], so that a caller decoding
+// many postings can reuse its buffers.
+func postingPositions(v []byte, title, body []int) ([]int, []int, error) {
 	h, rest, err := postingHeader(v)
 	if err != nil {
 		return nil, nil, err
 	}
 	nt, nb := h.title, h.body
-	read := func(n int) []int {
-		ps := make([]int, 0, n)
+	read := func(ps []int, n int) []int {
+		ps = ps[:0]
 		prev := 0
 		for range n {
 			d, k := binary.Uvarint(rest)
@@ -410,9 +412,9 @@ func postingPositions(v []byte) (title, body []int, err error) {
 		}
 		return ps
 	}
-	title = read(nt)
+	title = read(title, nt)
 	if err == nil {
-		body = read(nb)
+		body = read(body, nb)
 	}
 	return title, body, err
 }
@@ -706,25 +708,31 @@ func phraseHits(ctx context.Context, post *bbolt.Bucket, c search.Clause) ([]hit
 	}
 	var out []hit
 	idx := make([]int, len(lists))
-	// Walk the first list; find the same doc in the others (all sorted).
+	pos := make([][2][]int, len(lists)) // buffers, reused for every doc
+	// Walk the first list; find the same doc in the others (all sorted, so
+	// each search starts where the last one ended).
 	for i0, h0 := range lists[0].hits {
+		if i0%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		idx[0] = i0
 		all := true
 		for k := 1; k < len(lists); k++ {
-			hs := lists[k].hits
+			hs := lists[k].hits[idx[k]:]
 			j := sort.Search(len(hs), func(j int) bool { return hs[j].doc >= h0.doc })
+			idx[k] += j
 			if j == len(hs) || hs[j].doc != h0.doc {
 				all = false
 				break
 			}
-			idx[k] = j
 		}
 		if !all {
 			continue
 		}
-		pos := make([][2][]int, len(lists))
 		for k := range lists {
-			t, b, err := postingPositions(lists[k].vals[idx[k]])
+			t, b, err := postingPositions(lists[k].vals[idx[k]], pos[k][0], pos[k][1])
 			if err != nil {
 				return nil, err
 			}

@@ -126,6 +126,8 @@ func TestSearchRelevance(t *testing.T) {
 		{name: "ExcludedPhrase", query: `climate -"climate change"`, want: []string{"climate-apart"}},
 		{name: "Prefix", query: "sanct*", want: []string{"title-sanctions", "body-sanctions", "sanctuary", "sanctioned"}},
 		{name: "PrefixWithWord", query: "sanct* birds", want: []string{"sanctuary"}},
+		{name: "PrefixOfUnstemmedWord", query: "prosecut*", want: []string{"icc-ascii"}},
+		{name: "PrefixOfWholeWord", query: "sanctuary*", want: []string{"sanctuary"}},
 		{name: "ExcludedPrefix", query: "news -prosecut*", want: []string{"icc-typographic"}},
 		{name: "DiacriticsFolded", query: "milosevic", want: []string{"milosevic"}},
 		{name: "DiacriticsInQuery", query: "MILOŠEVIĆ", want: []string{"milosevic"}},
