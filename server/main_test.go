@@ -59,7 +59,7 @@ func (s *syncBuffer) String() string {
 }
 
 // openStore opens a store in a temporary directory, closed at cleanup.
-func openStore(t *testing.T) *store.DB {
+func openStore(t testing.TB) *store.DB {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
@@ -73,8 +73,9 @@ func openStore(t *testing.T) *store.DB {
 	return db
 }
 
-// newEnv serves a new Server over st (a fresh store when nil).
-func newEnv(t *testing.T, st server.Store, opts ...server.Option) *env {
+// newEnv serves a new Server over st (a fresh store when nil). It takes a
+// testing.TB so that a fuzz target can serve one Server for all its inputs.
+func newEnv(t testing.TB, st server.Store, opts ...server.Option) *env {
 	t.Helper()
 	e := &env{logs: &syncBuffer{}}
 	if st == nil {
