@@ -204,10 +204,12 @@ func TestMethodsAfterClose(t *testing.T) {
 	}
 	noop := func(*articlesv1.Article) error { return nil }
 	calls := map[string]func() error{
-		"Get":          func() error { _, err := db.Get(ctx, a.GetId()); return err },
-		"GetBySlug":    func() error { _, err := db.GetBySlug(ctx, "x"); return err },
-		"BatchGet":     func() error { _, err := db.BatchGet(ctx, []string{a.GetId()}); return err },
-		"List":         func() error { return db.List(ctx, articles.Query{}, articles.Cursor{}, 0, func(*articlesv1.Article) error { return nil }) },
+		"Get":       func() error { _, err := db.Get(ctx, a.GetId()); return err },
+		"GetBySlug": func() error { _, err := db.GetBySlug(ctx, "x"); return err },
+		"BatchGet":  func() error { _, err := db.BatchGet(ctx, []string{a.GetId()}); return err },
+		"List": func() error {
+			return db.List(ctx, articles.Query{}, articles.Cursor{}, 0, func(*articlesv1.Article) error { return nil })
+		},
 		"Create":       func() error { _, err := db.Create(ctx, art("y"), ""); return err },
 		"Update":       func() error { _, err := db.Update(ctx, a.GetId(), "", noop); return err },
 		"Delete":       func() error { return db.Delete(ctx, a.GetId(), "") },
