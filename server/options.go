@@ -30,6 +30,7 @@ type config struct {
 	progressInterval time.Duration
 	watchBuffer      int
 	reflection       bool
+	defaultTimeout   time.Duration // unary calls without a deadline; 0: none (limits.go)
 }
 
 func defaultConfig() config {

@@ -91,8 +91,9 @@ func New(ctx context.Context, st Store, opts ...Option) (*Server, error) {
 // unless WithReflection(false), server reflection. Requests pass through
 // structured logging (method, code, duration, peer) and panic recovery (a
 // panic is logged with its stack and answered with INTERNAL "internal
-// error"). opts are added after the server's own, so the caller's
-// interceptors run inside them.
+// error"). A unary call without a deadline gets one with
+// WithDefaultTimeout. opts are added after the server's own, so the
+// caller's interceptors run inside them.
 //
 // The caller serves the returned server on its listener; GracefulStop stops
 // it. Each call builds a new grpc.Server.
@@ -111,6 +112,7 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 			logging.UnaryServerInterceptor(logger, logOpts...),
 			recovery.UnaryServerInterceptor(recoverOpts...),
 			checkUTF8Unary,
+			UnaryDefaultTimeout(s.cfg.defaultTimeout),
 		),
 		grpc.ChainStreamInterceptor(
 			logging.StreamServerInterceptor(logger, logOpts...),

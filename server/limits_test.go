@@ -1,0 +1,123 @@
+package server_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	articles "github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"github.com/seed9c1868aa/articles/server"
+)
+
+// TestUnaryDefaultTimeout drives the interceptor directly: a call without
+// a deadline gets one of the configured length, a call with one keeps it,
+// and a zero or negative setting adds none.
+func TestUnaryDefaultTimeout(t *testing.T) {
+	t.Parallel()
+	own := time.Now().Add(time.Hour)
+	tests := []struct {
+		name         string
+		d            time.Duration
+		callDeadline time.Time // zero: the call has none
+		wantDeadline bool
+		wantMax      time.Duration // the deadline is at most this far ahead
+		wantExact    time.Time     // when set, the deadline must be exactly this
+	}{
+		{name: "NoDeadlineGetsDefault", d: time.Minute, wantDeadline: true, wantMax: time.Minute},
+		{name: "OwnDeadlineKept", d: time.Minute, callDeadline: own, wantDeadline: true, wantExact: own},
+		{name: "ShorterOwnDeadlineKept", d: 2 * time.Hour, callDeadline: own, wantDeadline: true, wantExact: own},
+		{name: "ZeroAddsNone", d: 0},
+		{name: "NegativeAddsNone", d: -time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			if !tc.callDeadline.IsZero() {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, tc.callDeadline)
+				defer cancel()
+			}
+			var got time.Time
+			var ok bool
+			before := time.Now()
+			resp, err := server.UnaryDefaultTimeout(tc.d)(ctx, "req", &grpc.UnaryServerInfo{FullMethod: "/x/Y"},
+				func(ctx context.Context, req any) (any, error) {
+					got, ok = ctx.Deadline()
+					return req, nil
+				})
+			if err != nil || resp != "req" {
+				t.Fatalf("interceptor = %v, %v; want the handler's answer", resp, err)
+			}
+			if ok != tc.wantDeadline {
+				t.Fatalf("handler context has deadline = %v, want %v", ok, tc.wantDeadline)
+			}
+			if !tc.wantExact.IsZero() && !got.Equal(tc.wantExact) {
+				t.Errorf("deadline = %v, want the call's own %v", got, tc.wantExact)
+			}
+			if tc.wantMax > 0 && (got.Before(before) || got.After(time.Now().Add(tc.wantMax))) {
+				t.Errorf("deadline = %v, want within %v of %v", got, tc.wantMax, before)
+			}
+		})
+	}
+}
+
+// TestDefaultTimeoutOption checks that WithDefaultTimeout reaches the
+// handlers of a served Server, and that without it a call without a
+// deadline has none on the server either.
+func TestDefaultTimeoutOption(t *testing.T) {
+	t.Parallel()
+	const id = "01JD3ZK6Q9W1T0M4B6N8P2R5S7"
+	tests := []struct {
+		name         string
+		opts         []server.Option
+		callTimeout  time.Duration // 0: the call has no deadline
+		wantDeadline bool
+		wantMax      time.Duration
+	}{
+		{name: "Default", opts: []server.Option{server.WithDefaultTimeout(time.Hour)}, wantDeadline: true, wantMax: time.Hour},
+		{name: "CallerWins", opts: []server.Option{server.WithDefaultTimeout(time.Hour)}, callTimeout: time.Minute, wantDeadline: true, wantMax: time.Minute},
+		{name: "Unset", wantDeadline: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			var got time.Time
+			var ok, called bool
+			st := &fakeStore{Store: openStore(t), get: func(ctx context.Context, _ string) (*articlesv1.Article, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				got, ok = ctx.Deadline()
+				called = true
+				return nil, articles.ErrNotFound
+			}}
+			e := newEnv(t, st, tc.opts...)
+			ctx := context.Background()
+			if tc.callTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.callTimeout)
+				defer cancel()
+			}
+			before := time.Now()
+			_, err := getByID(ctx, e, id)
+			wantCode(t, err, codes.NotFound)
+			mu.Lock()
+			defer mu.Unlock()
+			if !called {
+				t.Fatal("the store's Get was not called")
+			}
+			if ok != tc.wantDeadline {
+				t.Fatalf("store saw a deadline = %v, want %v", ok, tc.wantDeadline)
+			}
+			if ok && (got.Before(before) || got.After(time.Now().Add(tc.wantMax))) {
+				t.Errorf("deadline = %v, want within %v of %v", got, tc.wantMax, before)
+			}
+		})
+	}
+}
