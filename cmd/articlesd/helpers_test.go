@@ -236,7 +236,8 @@ func (w *logWriter) waitFor(t *testing.T, s string) {
 	t.Fatalf("log did not show %q within %v; log:\n%s", s, startTimeout, w)
 }
 
-// listeningAddr parses the daemon's "listening" line.
+// listeningAddr parses the daemon's "listening" line, plaintext (tls=false)
+// or TLS (tls=true).
 func listeningAddr(line string) (string, bool) {
 	if strings.HasPrefix(line, "{") {
 		var rec struct {
@@ -244,7 +245,7 @@ func listeningAddr(line string) (string, bool) {
 			Addr string `json:"addr"`
 			TLS  *bool  `json:"tls"`
 		}
-		if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "listening" || rec.TLS == nil || *rec.TLS {
+		if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "listening" || rec.TLS == nil {
 			return "", false
 		}
 		return rec.Addr, rec.Addr != ""
@@ -256,7 +257,7 @@ func listeningAddr(line string) (string, bool) {
 			kv[k] = v
 		}
 	}
-	if kv["msg"] != "listening" || kv["tls"] != "false" || kv["addr"] == "" {
+	if kv["msg"] != "listening" || (kv["tls"] != "false" && kv["tls"] != "true") || kv["addr"] == "" {
 		return "", false
 	}
 	return kv["addr"], true

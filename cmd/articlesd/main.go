@@ -20,7 +20,35 @@
 //
 // Once listening, articlesd logs a line with msg=listening and the actual
 // bound address (addr=127.0.0.1:40123 when started with --listen
-// 127.0.0.1:0) and tls=false; scripts and tests read the port from it.
+// 127.0.0.1:0) and tls=false (plaintext) or tls=true; scripts and tests
+// read the port from it. The line also says mtls=, tokens= (how many, never
+// which) and reflection=.
+//
+// # Security
+//
+// --tls-cert and --tls-key serve TLS (1.2 or later); --client-ca also
+// requires a client certificate signed by one of its CAs (mTLS). Without
+// them articlesd serves plaintext, which its listening line says
+// (tls=false), with a warning when the address is not loopback.
+//
+// --tokens FILE requires a bearer token on every call but health checks
+// (package auth: "<role> <secret>" lines, role read or write). A malformed
+// file stops startup with an error naming the line. Tokens over plaintext
+// beyond loopback can be read by anyone on the path, so articlesd refuses
+// --tokens on a plaintext listener that is not loopback unless
+// --insecure-allow-tokens, before it opens the database or listens.
+// --no-reflection turns off server reflection.
+//
+// # Limits
+//
+// --max-recv-bytes bounds a message (RESOURCE_EXHAUSTED), --max-body-bytes
+// an article body (INVALID_ARGUMENT), and page sizes above 1000 are
+// lowered to 1000. --max-streams bounds concurrent calls per connection
+// (more wait), --max-conns the open connections (more wait unaccepted),
+// --idle-timeout closes connections without calls, --keepalive-min-time
+// disconnects clients that ping more often (GOAWAY too_many_pings), and
+// --default-timeout gives unary calls without a deadline one. Imports are
+// written in store transactions of at most 500 articles.
 //
 // # Shutdown
 //

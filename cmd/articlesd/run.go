@@ -36,6 +36,21 @@ type config struct {
 	history          int64
 	progressInterval time.Duration
 	gracePeriod      time.Duration
+
+	// Security (security.go).
+	tlsCert, tlsKey     string
+	clientCA            string
+	tokensFile          string
+	insecureAllowTokens bool
+	noReflection        bool
+
+	// Connection and call limits (limits.go).
+	maxStreams          int
+	maxConns            int
+	idleTimeout         time.Duration
+	defaultTimeout      time.Duration
+	keepaliveMinTime    time.Duration
+	keepaliveNoStreamOK bool
 }
 
 // usageError marks an error in how the command was invoked (exit code 2).
@@ -88,6 +103,8 @@ on the command line wins.`,
 	f.Int64Var(&cfg.history, "history", 100_000, "how many recent `revisions` the change log keeps for WatchArticles")
 	f.DurationVar(&cfg.progressInterval, "progress-interval", server.DefaultProgressInterval, "how often idle watch streams get a PROGRESS event")
 	f.DurationVar(&cfg.gracePeriod, "grace-period", 10*time.Second, "how long in-flight calls may run on at shutdown")
+	addSecurityFlags(f, &cfg)
+	addLimitFlags(f, &cfg)
 
 	reindex := &cobra.Command{
 		Use:   "reindex",
@@ -177,6 +194,12 @@ func (c config) check() error {
 		if p.v <= 0 {
 			return usageError{fmt.Errorf("%s must be positive", p.name)}
 		}
+	}
+	if err := c.checkSecurity(); err != nil {
+		return usageError{err}
+	}
+	if err := c.checkLimits(); err != nil {
+		return usageError{err}
 	}
 	// A body at the limit must still fit in one message with the rest of
 	// the article around it.

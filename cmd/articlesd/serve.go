@@ -29,6 +29,11 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	sec, err := loadSecurity(ctx, cfg)
+	if err != nil {
+		return err
+	}
+
 	db, err := store.Open(cfg.db,
 		store.WithHistory(cfg.history),
 		store.WithLogger(log.With("component", "store")),
@@ -46,6 +51,8 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		server.WithLogger(log.With("component", "server")),
 		server.WithMaxBodyBytes(cfg.maxBodyBytes),
 		server.WithProgressInterval(cfg.progressInterval),
+		server.WithReflection(!cfg.noReflection),
+		server.WithDefaultTimeout(cfg.defaultTimeout),
 	)
 	if err != nil {
 		return err
@@ -72,10 +79,16 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	if err != nil {
 		return err // "listen tcp ...: bind: address already in use"
 	}
-	gs := srv.GRPCServer(grpc.MaxRecvMsgSize(cfg.maxRecvBytes))
+	addr := lis.Addr().String()
+	lis = cfg.limitListener(lis)
+	gs := srv.GRPCServer(append(cfg.limitOptions(), sec.opts...)...)
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
-	log.Info("listening", "addr", lis.Addr().String(), "tls", false, "db", cfg.db)
+	log.Info("listening", "addr", addr, "tls", cfg.useTLS(), "db", cfg.db,
+		"mtls", sec.mtls, "tokens", sec.tokens, "reflection", !cfg.noReflection)
+	if tcp, ok := lis.Addr().(*net.TCPAddr); ok && !cfg.useTLS() && !tcp.IP.IsLoopback() {
+		log.Warn("serving plaintext on a non-loopback address: calls cross the network unencrypted; serve TLS with --tls-cert and --tls-key")
+	}
 
 	select {
 	case err := <-served:
