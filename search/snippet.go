@@ -1,6 +1,7 @@
 package search
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -24,57 +25,64 @@ func Snippet(body string, q *Query, maxLen int) string {
 	if maxLen <= 0 {
 		maxLen = DefaultSnippetLen
 	}
+	m := newMatcher(q)
 	// Every word counts for the passage's bounds, stop words included;
-	// only indexed words can match.
-	words := make([]word, 0, len(body)/6+1) // about one word per 6 bytes of English
-	scan(body, false, func(w word) { words = append(words, w) })
+	// only indexed words can match. The words are kept as offsets only:
+	// a body has hundreds of them, and this runs for every search result.
+	type span struct {
+		start, end         int // byte offsets
+		runeStart, runeEnd int // rune offsets
+		match              int // index of the matched term or prefix, or -1
+	}
+	words := make([]span, 0, len(body)/6+1) // about one word per 6 bytes of English
+	var matches []int                       // indexes of matched words
+	r, last := 0, 0
+	scan(body, false, func(w word) {
+		r += utf8.RuneCountInString(body[last:w.start])
+		sp := span{start: w.start, end: w.end, runeStart: r, match: -1}
+		r += utf8.RuneCountInString(body[w.start:w.end])
+		sp.runeEnd, last = r, w.end
+		if !w.stop {
+			sp.match = m.match(w.folded)
+		}
+		if sp.match >= 0 {
+			matches = append(matches, len(words))
+		}
+		words = append(words, sp)
+	})
 	if len(words) == 0 {
 		return ""
 	}
-	terms, prefixes := matchers(q)
-	matched := make([]bool, len(words))
-	runeStart := make([]int, len(words)) // rune offsets of each word in body
-	runeEnd := make([]int, len(words))
-	var matches []int // indexes of matched words
-	r, last := 0, 0
-	for i, w := range words {
-		r += utf8.RuneCountInString(body[last:w.start])
-		runeStart[i] = r
-		r += utf8.RuneCountInString(body[w.start:w.end])
-		runeEnd[i] = r
-		last = w.end
-		if !w.stop && (hasAnyPrefix(w.folded, prefixes) || mayStemTo(w.folded, terms) && terms[stem(w.folded)]) {
-			words[i].term = stem(w.folded)
-			matched[i] = true
-			matches = append(matches, i)
-		}
-	}
-	fits := func(from, to int) bool { return runeEnd[to]-runeStart[from] <= maxLen }
+	fits := func(from, to int) bool { return words[to].runeEnd-words[from].runeStart <= maxLen }
 
 	first := 0
 	if len(matches) > 0 {
 		// The window starting at a match with the most distinct matched
 		// terms, then the most matches.
 		bestDistinct, bestCount, lastMatch := -1, -1, 0
+		seen := make([]bool, m.size())
 		for mi, i := range matches {
-			seen := map[string]bool{}
-			count, end := 0, i
+			clear(seen)
+			distinct, count, end := 0, 0, i
 			for _, j := range matches[mi:] {
 				if j != i && !fits(i, j) {
 					break
 				}
-				seen[words[j].term] = true
+				if !seen[words[j].match] {
+					seen[words[j].match] = true
+					distinct++
+				}
 				count++
 				end = j
 			}
-			if len(seen) > bestDistinct || (len(seen) == bestDistinct && count > bestCount) {
-				bestDistinct, bestCount, first, lastMatch = len(seen), count, i, end
+			if distinct > bestDistinct || (distinct == bestDistinct && count > bestCount) {
+				bestDistinct, bestCount, first, lastMatch = distinct, count, i, end
 			}
 		}
 		// Spend half of what the matches leave on context before them.
-		lead := (maxLen - (runeEnd[lastMatch] - runeStart[first])) / 2
-		for first > 0 && runeStart[first]-runeStart[first-1] <= lead {
-			lead -= runeStart[first] - runeStart[first-1]
+		lead := (maxLen - (words[lastMatch].runeEnd - words[first].runeStart)) / 2
+		for first > 0 && words[first].runeStart-words[first-1].runeStart <= lead {
+			lead -= words[first].runeStart - words[first-1].runeStart
 			first--
 		}
 	}
@@ -95,7 +103,7 @@ func Snippet(body string, q *Query, maxLen int) string {
 	for i := first; i <= lastWord; i++ {
 		w := words[i]
 		writeCollapsed(&b, body[pos:w.start])
-		if matched[i] {
+		if w.match >= 0 {
 			b.WriteString("**")
 			b.WriteString(body[w.start:w.end])
 			b.WriteString("**")
@@ -120,45 +128,59 @@ func Snippet(body string, q *Query, maxLen int) string {
 	return b.String()
 }
 
-// mayStemTo reports whether the folded word w may stem to one of terms: a
-// Snowball English stem keeps all but at most the last two letters of its
-// stem as a prefix of the word ("studies" -> "studi", "happy" -> "happi"),
-// so a word that shares less with every term need not be stemmed.
-func mayStemTo(w string, terms map[string]bool) bool {
-	for t := range terms {
-		n := max(len(t)-2, 1)
-		if len(w) >= n && len(t) >= n && w[:n] == t[:n] {
-			return true
-		}
-	}
-	return false
+// matcher finds the words of a text that the included clauses of a query
+// match.
+type matcher struct {
+	terms    []string // terms of word and phrase clauses
+	prefixes []string // of prefix clauses
 }
 
-// matchers returns the terms and prefixes that the included clauses of q
-// match.
-func matchers(q *Query) (map[string]bool, []string) {
-	terms := map[string]bool{}
-	var prefixes []string
+func newMatcher(q *Query) *matcher {
+	m := &matcher{}
 	if q == nil {
-		return terms, nil
+		return m
 	}
 	for _, c := range q.Clauses {
 		switch {
 		case c.Negated:
 		case c.Prefix:
-			prefixes = append(prefixes, c.Terms...)
+			m.prefixes = append(m.prefixes, c.Terms...)
 		default:
 			for _, t := range c.Terms {
-				terms[t] = true
+				if !slices.Contains(m.terms, t) {
+					m.terms = append(m.terms, t)
+				}
 			}
 		}
 	}
-	return terms, prefixes
+	return m
 }
 
-func hasAnyPrefix(w string, prefixes []string) bool {
-	for _, p := range prefixes {
+// size is the number of distinct match indexes.
+func (m *matcher) size() int { return len(m.terms) + len(m.prefixes) }
+
+// match returns the index of the term or prefix that the folded word w
+// matches, or -1. Prefixes come after the terms.
+func (m *matcher) match(w string) int {
+	for i, p := range m.prefixes {
 		if strings.HasPrefix(w, p) {
+			return len(m.terms) + i
+		}
+	}
+	if !mayStemTo(w, m.terms) {
+		return -1
+	}
+	return slices.Index(m.terms, stem(w))
+}
+
+// mayStemTo reports whether the folded word w may stem to one of terms: a
+// Snowball English stem keeps all but at most the last two letters of its
+// stem as a prefix of the word ("studies" -> "studi", "happy" -> "happi"),
+// so a word that shares less with every term need not be stemmed.
+func mayStemTo(w string, terms []string) bool {
+	for _, t := range terms {
+		n := max(len(t)-2, 1)
+		if len(w) >= n && len(t) >= n && w[:n] == t[:n] {
 			return true
 		}
 	}

@@ -70,8 +70,9 @@ import (
 const (
 	// maxPrefixTerms bounds the terms one prefix clause expands to.
 	maxPrefixTerms = 256
-	// reindexBatch is how many articles one Reindex transaction indexes.
-	reindexBatch = 500
+	// reindexBatch is how many articles one Reindex transaction indexes:
+	// small enough that writers queued behind it wait well under a second.
+	reindexBatch = 200
 	// docFormat is the format byte of doc records.
 	docFormat = 1
 	// ctxCheckEvery is how many postings a search reads between checks of
@@ -302,7 +303,7 @@ func readStats(root *bbolt.Bucket) (corpusStats, error) {
 	s.titleLen = int64(d.uvarint())
 	s.bodyLen = int64(d.uvarint())
 	if d.err != nil {
-		return s, fmt.Errorf("corrupt search stats")
+		return s, errors.New("corrupt search stats: run reindex")
 	}
 	return s, nil
 }
