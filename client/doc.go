@@ -18,6 +18,13 @@
 // one makes the call, and breaking out of the loop cancels it. After an
 // error is yielded the sequence ends.
 //
+// Watch follows the change feed (WatchArticles) and resumes by itself after
+// a broken connection from the last revision it yielded. Mirror builds on
+// Stream and Watch: a local, concurrency-safe, read-only copy of all
+// articles (or a filtered subset) that applies every change by revision,
+// for services that want in-process reads; WaitRevision waits until it has
+// caught up to a revision, such as the one a write returned.
+//
 // # Caveats
 //
 // Stream resumes by itself after UNAVAILABLE (a broken connection, a server
