@@ -28,8 +28,9 @@ import (
 //	idx_source           esc(source) + id -> empty (articles with a source only)
 //	events               uint64 revision -> articlesv1.ArticleEvent
 //	request_ids          request_id -> id (26 bytes) + sha256 of the request article (32 bytes)
-//	search_postings      full-text index, see search.go
-//	search_docs          full-text index, see search.go
+//	search_postings      full-text index (search.go): term -> bucket of docnum -> positions
+//	search_docs          full-text index (search.go): "docs" docnum -> doc record, "ids" id -> docnum,
+//	                     "words" vocabulary for prefixes, "stats" corpus totals for BM25
 //
 // The order indexes hold exactly articles.Order.SortKey, so walking one
 // forwards is the ascending order of the query and backwards the descending
