@@ -52,7 +52,11 @@ type Client struct {
 
 // config collects what the options set, before New builds the Client.
 type config struct {
-	creds       credentials.TransportCredentials
+	creds credentials.TransportCredentials
+	// tls, set by WithTLS, becomes creds in New, once the client
+	// certificates are known.
+	tls         *tls.Config
+	clientCerts []tls.Certificate
 	token       string
 	timeout     time.Duration
 	maxAttempts int
@@ -70,14 +74,33 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // WithTransportCredentials makes the client use creds for the connection.
 // The default is plaintext (insecure), which suits loopback and tests.
+// It replaces an earlier WithTLS.
 func WithTransportCredentials(creds credentials.TransportCredentials) Option {
-	return optionFunc(func(c *config) { c.creds = creds })
+	return optionFunc(func(c *config) { c.creds, c.tls = creds, nil })
 }
 
 // WithTLS makes the client connect over TLS with cfg (nil: the system's
-// roots and default settings).
+// roots and default settings). cfg is copied; it replaces an earlier
+// WithTransportCredentials.
 func WithTLS(cfg *tls.Config) Option {
-	return optionFunc(func(c *config) { c.creds = credentials.NewTLS(cfg) })
+	return optionFunc(func(c *config) {
+		if cfg == nil {
+			c.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+		} else {
+			c.tls = cfg.Clone()
+		}
+		c.creds = nil
+	})
+}
+
+// WithClientCertificate presents cert to the server during the TLS
+// handshake, for servers that require client certificates (mTLS, articlesd
+// --client-ca). It implies TLS: without WithTLS the server is verified
+// against the system's roots. Combined with WithTransportCredentials, New
+// fails, since those credentials are opaque to it; put the certificate in
+// their own configuration instead.
+func WithClientCertificate(cert tls.Certificate) Option {
+	return optionFunc(func(c *config) { c.clientCerts = append(c.clientCerts, cert) })
 }
 
 // WithToken sends token as an "authorization: Bearer <token>" header on
@@ -130,6 +153,18 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client: negative timeout %v", cfg.timeout)
 	}
 	creds := cfg.creds
+	if len(cfg.clientCerts) > 0 {
+		if creds != nil {
+			return nil, errors.New("client: WithClientCertificate needs WithTLS, not WithTransportCredentials")
+		}
+		if cfg.tls == nil {
+			cfg.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		cfg.tls.Certificates = append(cfg.tls.Certificates, cfg.clientCerts...)
+	}
+	if cfg.tls != nil {
+		creds = credentials.NewTLS(cfg.tls)
+	}
 	if creds == nil {
 		creds = insecure.NewCredentials()
 	}
