@@ -54,6 +54,8 @@ type app struct {
 	token   string
 	useTLS  bool
 	caFile  string
+	// certFile and keyFile are the client certificate for mTLS.
+	certFile, keyFile string
 
 	// out prints results in the chosen format; set before any RunE.
 	out *printer
@@ -128,6 +130,8 @@ code; the exit status is 0 on success, 1 on an error and 2 on a usage error.`,
 	pf.StringVar(&a.token, "token", os.Getenv("ARTICLES_TOKEN"), "bearer token sent on every call (env ARTICLES_TOKEN, which keeps it out of ps)")
 	pf.BoolVar(&a.useTLS, "tls", false, "connect over TLS, trusting the system's roots (needed to send a token to a non-loopback address)")
 	pf.StringVar(&a.caFile, "ca-file", "", "connect over TLS, trusting the CA certificates in this PEM file")
+	pf.StringVar(&a.certFile, "cert", "", "client certificate PEM file for servers that require one (mTLS, with --key; implies TLS)")
+	pf.StringVar(&a.keyFile, "key", "", "private key PEM file of --cert")
 
 	root.AddCommand(
 		a.getCommand(),
@@ -163,6 +167,9 @@ func (a *app) setup(*cobra.Command) error {
 	if a.addr == "" {
 		return usagef("--addr must not be empty")
 	}
+	if (a.certFile == "") != (a.keyFile == "") {
+		return usagef("--cert and --key must be given together")
+	}
 	a.out = &printer{w: a.stdout, format: format}
 	return nil
 }
@@ -183,6 +190,13 @@ func (a *app) dial(ctx context.Context) (*client.Client, error) {
 		opts = append(opts, client.WithTLS(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
 	case a.useTLS:
 		opts = append(opts, client.WithTLS(&tls.Config{MinVersion: tls.VersionTLS12}))
+	}
+	if a.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(a.certFile, a.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--cert/--key: %w", err)
+		}
+		opts = append(opts, client.WithClientCertificate(cert))
 	}
 	if a.token != "" {
 		opts = append(opts, client.WithToken(a.token))
