@@ -547,3 +547,89 @@ func BenchmarkSearch(b *testing.B) {
 		})
 	}
 }
+
+func TestSearchConsistentUnderWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, bySlug := openSearch(t, searchCorpus())
+	id := bySlug["climate-apart"].GetId()
+	done := make(chan error, 1)
+	go func() {
+		// Flip the article between two texts; a search must only ever
+		// see the version it matches.
+		for i := range 40 {
+			body := "alpha version of the text"
+			if i%2 == 1 {
+				body = "beta version of the text"
+			}
+			if _, err := db.Update(ctx, id, "", func(a *articlesv1.Article) error {
+				a.Body = body
+				return nil
+			}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 40 {
+		for _, word := range []string{"alpha", "beta"} {
+			for _, r := range doSearch(t, db, word, articles.Filter{}, 0, 10).GetResults() {
+				if body := r.GetArticle().GetBody(); !strings.Contains(body, word) {
+					t.Fatalf("search for %q returned the version %q", word, body)
+				}
+			}
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReindexDuringWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mustOpen(t)
+	var batch []*articlesv1.Article
+	for i := range 450 { // more than two Reindex batches
+		batch = append(batch, searchArt(fmt.Sprintf("r-%d", i), "Report", fmt.Sprintf("Report number %d about the harbour.", i)))
+	}
+	if _, err := db.Import(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- db.Reindex(ctx) }()
+	// Writes racing the Reindex: new articles, texts changed, deletions.
+	for i := range 10 {
+		if _, err := db.Create(ctx, searchArt(fmt.Sprintf("new-%d", i), "New", "A zeppelin over the harbour."), ""); err != nil {
+			t.Fatal(err)
+		}
+		a, err := db.GetBySlug(ctx, fmt.Sprintf("r-%d", i*40))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			err = db.Delete(ctx, a.GetId(), "")
+		} else {
+			_, err = db.Update(ctx, a.GetId(), "", func(a *articlesv1.Article) error {
+				a.Body = "A zeppelin report."
+				return nil
+			})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Reindex: %v", err)
+	}
+	if got := doSearch(t, db, "harbour", articles.Filter{}, 0, 0).GetTotalSize(); got != 450-10+10 {
+		t.Errorf("harbour: total_size %d, want %d", got, 450)
+	}
+	if got := doSearch(t, db, "zeppelin", articles.Filter{}, 0, 0).GetTotalSize(); got != 15 {
+		t.Errorf("zeppelin: total_size %d, want 15", got)
+	}
+	if got := doSearch(t, db, "report", articles.Filter{}, 0, 0).GetTotalSize(); got != 450-5 {
+		t.Errorf("report: total_size %d, want %d", got, 450-5)
+	}
+}
