@@ -14,17 +14,24 @@ import (
 )
 
 // The API promises INVALID_ARGUMENT, naming the field, for a string that is
-// not valid UTF-8. grpc-go's protobuf codec refuses such a message before
-// any handler or interceptor sees it, and grpc-go reports every decoding
-// failure as INTERNAL. So the server decodes with utf8Codec: the protobuf
-// codec, except that a message whose only fault is invalid UTF-8 decodes to
-// an empty message carrying a marker (an unknown field holding the path of
-// the bad field), which the interceptors of checkUTF8 turn into
-// INVALID_ARGUMENT before the handler runs.
+// not valid UTF-8, and INVALID_ARGUMENT for any malformed request. grpc-go's
+// protobuf codec refuses such a message before any handler or interceptor
+// sees it, and grpc-go reports every decoding failure as INTERNAL, the code
+// of a server bug. So the server decodes with utf8Codec: the protobuf codec,
+// except that a message it cannot decode decodes to an empty message
+// carrying a marker (an unknown field: for invalid UTF-8 the path of the bad
+// field, for any other fault nothing), which the interceptors of checkUTF8
+// turn into INVALID_ARGUMENT before the handler runs.
+//
+// A client can send a marker field itself; it then gets the
+// INVALID_ARGUMENT it asked for, and nothing else.
 
-// utf8MarkerField is the field number of the marker: the largest valid
-// one, which no message of ours uses.
-const utf8MarkerField protowire.Number = protowire.MaxValidNumber
+// Field numbers of the markers: the largest valid ones, which no message
+// of ours uses.
+const (
+	utf8MarkerField      protowire.Number = protowire.MaxValidNumber
+	malformedMarkerField protowire.Number = protowire.MaxValidNumber - 1
+)
 
 // utf8Codec is the protobuf codec with invalid UTF-8 reported as above.
 type utf8Codec struct {
@@ -35,8 +42,9 @@ func newUTF8Codec() utf8Codec {
 	return utf8Codec{CodecV2: encoding.GetCodecV2("proto")}
 }
 
-// Unmarshal decodes data into v, or marks v when data's only fault is a
-// string field that is not valid UTF-8.
+// Unmarshal decodes data into v, or, when data is not a valid message of
+// v's type, resets v and marks it: with the path of the first string field
+// that is not valid UTF-8 if there is one, as malformed otherwise.
 func (c utf8Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	err := c.CodecV2.Unmarshal(data, v)
 	if err == nil {
@@ -46,13 +54,16 @@ func (c utf8Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return err
 	}
-	path, found := invalidUTF8Path(data.Materialize(), m.ProtoReflect().Descriptor(), "")
-	if !found {
-		return err
+	var marker []byte
+	if path, found := invalidUTF8Path(data.Materialize(), m.ProtoReflect().Descriptor(), ""); found {
+		marker = protowire.AppendTag(nil, utf8MarkerField, protowire.BytesType)
+		marker = protowire.AppendString(marker, path)
+	} else {
+		marker = protowire.AppendTag(nil, malformedMarkerField, protowire.BytesType)
+		marker = protowire.AppendString(marker, "")
 	}
 	proto.Reset(m)
-	marker := protowire.AppendTag(nil, utf8MarkerField, protowire.BytesType)
-	m.ProtoReflect().SetUnknown(protowire.AppendString(marker, path))
+	m.ProtoReflect().SetUnknown(marker)
 	return nil
 }
 
@@ -129,6 +140,9 @@ func utf8Violation(req any) error {
 			}
 			return invalidArgument(violation(path, "must be valid UTF-8"))
 		}
+		if num == malformedMarkerField && typ == protowire.BytesType {
+			return invalidArgument(violation("request", "is not a valid %s message", m.ProtoReflect().Descriptor().FullName()))
+		}
 		if n = protowire.ConsumeFieldValue(num, typ, unk); n < 0 {
 			return nil
 		}
@@ -137,7 +151,8 @@ func utf8Violation(req any) error {
 	return nil
 }
 
-// checkUTF8Unary answers a marked unary request with INVALID_ARGUMENT.
+// checkUTF8Unary answers a marked unary request (invalid UTF-8 or
+// malformed) with INVALID_ARGUMENT.
 func checkUTF8Unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if err := utf8Violation(req); err != nil {
 		return nil, err
@@ -145,7 +160,8 @@ func checkUTF8Unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handl
 	return handler(ctx, req)
 }
 
-// checkUTF8Stream answers a marked stream message with INVALID_ARGUMENT.
+// checkUTF8Stream answers a marked stream message (invalid UTF-8 or
+// malformed) with INVALID_ARGUMENT.
 func checkUTF8Stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	return handler(srv, utf8Stream{ss})
 }
