@@ -57,4 +57,7 @@
 // index, so "sanct*" finds "sanctions" and "sanctioned"; it must be at least
 // MinPrefixLen characters long. Inside quotes, '*' is ignored: phrases
 // match whole words only.
+//
+// Stemming is the costly part of analysis, so the stems of up to 65,536
+// distinct words are cached for the life of the process (a few megabytes).
 package search
