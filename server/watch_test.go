@@ -277,7 +277,7 @@ func waitCompactedPast(t *testing.T, db *store.DB, rev int64) int64 {
 
 // openStoreWith opens a store with opts in a temporary directory, closed
 // at cleanup.
-func openStoreWith(t *testing.T, opts ...store.Option) *store.DB {
+func openStoreWith(t testing.TB, opts ...store.Option) *store.DB {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "a.db"), opts...)
 	if err != nil {
