@@ -21,6 +21,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -490,7 +492,7 @@ func (l *ledger) verify(t *testing.T, c articlesv1.ArticleServiceClient) int64 {
 				if s.alt != nil {
 					alt = "\n  or (outcome unknown) " + s.alt.String()
 				}
-				t.Errorf("slug %s after restart: got %v (present %v)\nwant acknowledged %v%s", s.slug, got, ok, s.cur, alt)
+				t.Errorf("slug %s after restart: got %.300v (present %v)\nwant acknowledged %v%s", s.slug, got, ok, s.cur, alt)
 			}
 			s.alt, s.retry = nil, nil
 			if ok {
@@ -664,4 +666,215 @@ func TestCrashCycles(t *testing.T) {
 	if s.creates == 0 || s.updates == 0 || s.deletes == 0 || s.imports == 0 || s.unknown == 0 {
 		t.Errorf("the mix did not happen (some kind of write was never acknowledged, or no kill caught a write in flight): the test proved little")
 	}
+}
+
+// mountSmallFS mounts a tmpfs of size bytes on a test directory and
+// unmounts it when the test ends, or skips the test when mounting is not
+// allowed here.
+func mountSmallFS(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a %s tmpfs (needs root): %v: %s", size, err, strings.TrimSpace(string(out)))
+	}
+	// Registered after TempDir's removal and before any daemon's kill, so
+	// it runs after the daemons are gone and before the directory goes.
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fillDisk writes zeros to path until the file system is full, at most
+// limit bytes.
+func fillDisk(t *testing.T, path string, limit int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for n := 0; n < limit; n += len(buf) {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling the disk: %v", err)
+			}
+			return
+		}
+	}
+	t.Fatalf("wrote %d bytes to %s without filling the file system", limit, path)
+}
+
+// TestDiskFull runs the daemon on a small tmpfs, fills it with a ballast
+// file (leaving some slack) and writes until a write fails: the failure
+// must be RESOURCE_EXHAUSTED or UNAVAILABLE, the daemon must stay up and
+// serve reads, and once the ballast is gone writes succeed again and every
+// acknowledged article survives a restart in a consistent file.
+func TestDiskFull(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		slack int64 // bytes freed again after filling the disk
+	}{
+		{"NoRoom", 0},
+		{"SomeRoom", 300 << 10}, // a few commits succeed first, then one fails mid-growth
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testDiskFull(t, tc.slack)
+		})
+	}
+}
+
+func testDiskFull(t *testing.T, slack int64) {
+	t.Helper()
+	dir := mountSmallFS(t, "8m")
+	db := filepath.Join(dir, "articles.db")
+	d := start(t, db, nil, "--no-seed")
+	c := d.client()
+
+	var acked []*articlesv1.Article
+	create := func(i int) (*articlesv1.Article, error) {
+		body := strings.TrimSpace(strings.Repeat(fmt.Sprintf("Disk full filler %d. ", i), 400)) // about 8 KB
+		a, err := c.CreateArticle(callCtx(t), &articlesv1.CreateArticleRequest{
+			RequestId: fmt.Sprintf("full-%d", i),
+			Article:   &articlesv1.Article{Slug: fmt.Sprintf("full-%d", i), Title: fmt.Sprintf("Disk full %d", i), Body: body},
+		})
+		if err == nil {
+			acked = append(acked, a)
+		}
+		return a, err
+	}
+	for i := range 10 {
+		if _, err := create(i); err != nil {
+			t.Fatalf("create %d with space left: %v", i, err)
+		}
+	}
+
+	ballast := filepath.Join(dir, "ballast")
+	fillDisk(t, ballast, 16<<20)
+	if slack > 0 {
+		fi, err := os.Stat(ballast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(ballast, max(0, fi.Size()-slack)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// bbolt may still have free pages in its file: write until it has not.
+	next := len(acked)
+	var failure error
+	for range 2000 {
+		_, err := create(next)
+		next++
+		if err != nil {
+			failure = err
+			break
+		}
+	}
+	if failure == nil {
+		t.Fatalf("2000 writes of 8 KB succeeded on a full 8 MB file system")
+	}
+	t.Logf("after %d acknowledged writes: %v", len(acked), failure)
+	okCode := func(err error) bool {
+		c := status.Code(err)
+		return c == codes.ResourceExhausted || c == codes.Unavailable
+	}
+	if !okCode(failure) {
+		t.Errorf("write on a full disk: %v (code %v), want RESOURCE_EXHAUSTED or UNAVAILABLE", failure, status.Code(failure))
+	}
+	// Further writes of every kind fail the same way, and the daemon stays up.
+	for range 3 {
+		if _, err := create(next); err != nil && !okCode(err) {
+			t.Errorf("another create on a full disk: %v, want RESOURCE_EXHAUSTED or UNAVAILABLE", err)
+		}
+		next++
+	}
+	if _, err := c.UpdateArticle(callCtx(t), &articlesv1.UpdateArticleRequest{
+		Article:    &articlesv1.Article{Id: acked[0].GetId(), Body: strings.Repeat("Longer body. ", 2000)},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"body"}},
+	}); err == nil {
+		acked[0] = nil // written after all: no longer the acknowledged content
+	} else if !okCode(err) {
+		t.Errorf("update on a full disk: %v, want RESOURCE_EXHAUSTED or UNAVAILABLE", err)
+	}
+	if err := importOnFullDisk(t, c); err != nil && !okCode(err) {
+		t.Errorf("import on a full disk: %v, want RESOURCE_EXHAUSTED or UNAVAILABLE", err)
+	}
+
+	checkAcked := func(c articlesv1.ArticleServiceClient, when string) {
+		t.Helper()
+		byID := map[string]*articlesv1.Article{}
+		for _, a := range listAll(t, c) {
+			byID[a.GetId()] = a
+		}
+		for _, want := range acked {
+			if want == nil {
+				continue
+			}
+			got, err := c.GetArticle(callCtx(t), &articlesv1.GetArticleRequest{
+				Key: &articlesv1.GetArticleRequest_Id{Id: want.GetId()}, View: articlesv1.ArticleView_ARTICLE_VIEW_FULL,
+			})
+			if err != nil || !proto.Equal(got, want) {
+				t.Errorf("%s: GetArticle(%s) = %.200v, %v; want the acknowledged %.200v", when, want.GetSlug(), got, err, want)
+			}
+			if !proto.Equal(byID[want.GetId()], want) {
+				t.Errorf("%s: ListArticles lacks or changed %s", when, want.GetSlug())
+			}
+		}
+	}
+	checkAcked(c, "disk full") // reads keep working
+	select {
+	case <-d.done:
+		t.Fatalf("articlesd exited on a full disk (%v); log:\n%s", d.err, d.logs)
+	default:
+	}
+
+	// Space returns: the next writes succeed.
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if _, err := create(next); err != nil {
+			t.Fatalf("write after space returned: %v", err)
+		}
+		next++
+	}
+	checkAcked(c, "space returned")
+	if code := d.signal(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d, want 0; log:\n%s", code, d.logs)
+	}
+	checkBolt(t, db)
+	d2 := start(t, db, nil, "--no-seed")
+	checkAcked(d2.client(), "restart")
+	if code := d2.signal(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code after the restart's SIGTERM = %d, want 0; log:\n%s", code, d2.logs)
+	}
+}
+
+// importOnFullDisk imports 50 articles of 8 KB and returns the error the
+// stream ends with.
+func importOnFullDisk(t *testing.T, c articlesv1.ArticleServiceClient) error {
+	t.Helper()
+	stream, err := c.ImportArticles(callCtx(t))
+	if err != nil {
+		return err
+	}
+	for i := range 50 {
+		a := &articlesv1.Article{
+			Slug:  fmt.Sprintf("full-import-%d", i),
+			Title: fmt.Sprintf("Full import %d", i),
+			Body:  strings.Repeat("Imported on a full disk. ", 330),
+		}
+		if err := stream.Send(&articlesv1.ImportArticlesRequest{Article: a}); err != nil {
+			break // the real error comes from CloseAndRecv
+		}
+	}
+	_, err = stream.CloseAndRecv()
+	return err
 }
