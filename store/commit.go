@@ -157,6 +157,7 @@ func (db *DB) commitBatch(ops []*op) {
 			}
 		}
 		end = b.rev
+		db.onCommit(tx, start, end, len(ops)) // stats.go: article count, commit observer
 		return nil
 	})
 	var me *mutationError

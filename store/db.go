@@ -50,6 +50,9 @@ type DB struct {
 	// compacted is the newest revision the compactor has removed from the
 	// log. Only the compactor writes it after Open.
 	compacted atomic.Int64
+
+	// stats is the article count kept for Stats (stats.go).
+	stats statsState
 }
 
 // Open opens (creating it when missing, with mode 0600) the store in the

@@ -15,6 +15,8 @@ type config struct {
 	history     int64
 	logger      *slog.Logger
 	openTimeout time.Duration
+	// commitObserver is WithCommitObserver's function (stats.go).
+	commitObserver func(ops int, fsync time.Duration)
 }
 
 func defaultConfig() config {
