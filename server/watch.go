@@ -73,6 +73,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -196,6 +197,9 @@ type hub struct {
 	// wake is closed and replaced whenever tail advances or the hub closes.
 	wake   chan struct{}
 	closed bool
+
+	// watchers counts the open WatchArticles streams (Server.Watchers).
+	watchers atomic.Int64
 }
 
 // newHub returns a hub tailing st and starts its tailer goroutine, which
@@ -428,6 +432,8 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 		// the answer does not depend on the ring's size or timing.
 		return toStatus(err)
 	}
+	s.hub.watchers.Add(1)
+	defer s.hub.watchers.Add(-1)
 	return toStatus(w.run(ctx))
 }
 
