@@ -55,10 +55,10 @@ func TestMessageLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCode(t, tt.name, tt.call(), tt.want)
+			wantStatusCode(t, tt.name, tt.call(), tt.want)
 		})
 	}
-	if err := checkHealth(t, d.conn()); err != nil {
+	if err := healthServing(t, d.conn()); err != nil {
 		t.Errorf("health after the oversized calls: %v", err)
 	}
 }
@@ -93,12 +93,12 @@ func TestMaxStreams(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), blockedWait)
 	defer cancel()
 	err := openHealthWatch(t, ctx, cc)
-	wantCode(t, "third stream", err, codes.DeadlineExceeded)
+	wantStatusCode(t, "third stream", err, codes.DeadlineExceeded)
 	// A unary call is a stream too.
 	ctx, cancel = context.WithTimeout(t.Context(), blockedWait)
 	defer cancel()
 	_, err = healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{})
-	wantCode(t, "unary call over the limit", err, codes.DeadlineExceeded)
+	wantStatusCode(t, "unary call over the limit", err, codes.DeadlineExceeded)
 
 	cancels[0]()
 	if err := openHealthWatch(t, callCtx(t), cc); err != nil {
@@ -112,14 +112,14 @@ func TestMaxConns(t *testing.T) {
 	t.Parallel()
 	d := start(t, newDB(t), nil, "--no-seed", "--max-conns", "1")
 	first := d.conn()
-	if err := checkHealth(t, first); err != nil {
+	if err := healthServing(t, first); err != nil {
 		t.Fatalf("first connection: %v", err)
 	}
 	second := d.conn()
 	ctx, cancel := context.WithTimeout(t.Context(), blockedWait)
 	defer cancel()
 	_, err := healthpb.NewHealthClient(second).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
-	wantCode(t, "second connection", err, codes.DeadlineExceeded)
+	wantStatusCode(t, "second connection", err, codes.DeadlineExceeded)
 
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
@@ -181,7 +181,7 @@ func TestKeepaliveEnforcement(t *testing.T) {
 	if goAway == nil {
 		t.Fatal("no GOAWAY within 1000 frames")
 	}
-	if err := checkHealth(t, d.conn()); err != nil {
+	if err := healthServing(t, d.conn()); err != nil {
 		t.Errorf("a well-behaved client after the GOAWAY: %v", err)
 	}
 }
@@ -193,7 +193,7 @@ func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
 	d := start(t, newDB(t), nil, "--no-seed", "--idle-timeout", "300ms")
 	cc := d.conn()
-	if err := checkHealth(t, cc); err != nil {
+	if err := healthServing(t, cc); err != nil {
 		t.Fatal(err)
 	}
 	ctx := callCtx(t)
@@ -202,7 +202,7 @@ func TestIdleTimeout(t *testing.T) {
 			t.Fatalf("the connection stayed %v for %v; the server should have closed it when idle", state, callTimeout)
 		}
 	}
-	if err := checkHealth(t, cc); err != nil {
+	if err := healthServing(t, cc); err != nil {
 		t.Errorf("call after the idle close: %v", err)
 	}
 }
@@ -215,7 +215,7 @@ func TestDefaultTimeout(t *testing.T) {
 	d := start(t, newDB(t), nil, "--default-timeout", "1ns")
 	c := d.client()
 	_, err := c.ListArticles(context.Background(), &articlesv1.ListArticlesRequest{})
-	wantCode(t, "call without a deadline", err, codes.DeadlineExceeded)
+	wantStatusCode(t, "call without a deadline", err, codes.DeadlineExceeded)
 	resp, err := c.ListArticles(callCtx(t), &articlesv1.ListArticlesRequest{})
 	if err != nil || len(resp.GetArticles()) == 0 {
 		t.Errorf("call with its own deadline: %d articles, %v", len(resp.GetArticles()), err)

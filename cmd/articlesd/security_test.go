@@ -65,8 +65,8 @@ func withToken(t *testing.T, token string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }
 
-// checkHealth calls the health service on cc and returns the error.
-func checkHealth(t *testing.T, cc *grpc.ClientConn) error {
+// healthServing calls the health service on cc and returns the error.
+func healthServing(t *testing.T, cc *grpc.ClientConn) error {
 	t.Helper()
 	resp, err := healthpb.NewHealthClient(cc).Check(callCtx(t), &healthpb.HealthCheckRequest{})
 	if err == nil && resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
@@ -75,8 +75,8 @@ func checkHealth(t *testing.T, cc *grpc.ClientConn) error {
 	return err
 }
 
-// wantCode fails the test unless err carries code want.
-func wantCode(t *testing.T, what string, err error, want codes.Code) {
+// wantStatusCode fails the test unless err carries code want.
+func wantStatusCode(t *testing.T, what string, err error, want codes.Code) {
 	t.Helper()
 	if got := status.Code(err); got != want {
 		t.Errorf("%s: code %v (%v), want %v", what, got, err, want)
@@ -107,9 +107,9 @@ func TestTLS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cc := tt.conn()
-			wantCode(t, "health", checkHealth(t, cc), tt.want)
+			wantStatusCode(t, "health", healthServing(t, cc), tt.want)
 			_, err := articlesv1.NewArticleServiceClient(cc).ListArticles(callCtx(t), &articlesv1.ListArticlesRequest{})
-			wantCode(t, "ListArticles", err, tt.want)
+			wantStatusCode(t, "ListArticles", err, tt.want)
 		})
 	}
 }
@@ -138,11 +138,11 @@ func TestMTLS(t *testing.T) {
 			t.Parallel()
 			cc := d.tlsConn(p.roots, tt.certs...)
 			// Even health checks need the certificate: it is the transport.
-			wantCode(t, "health", checkHealth(t, cc), tt.want)
+			wantStatusCode(t, "health", healthServing(t, cc), tt.want)
 			_, err := articlesv1.NewArticleServiceClient(cc).CreateArticle(callCtx(t), &articlesv1.CreateArticleRequest{
 				Article: &articlesv1.Article{Title: "mTLS " + tt.name, Body: "Body."},
 			})
-			wantCode(t, "CreateArticle", err, tt.want)
+			wantStatusCode(t, "CreateArticle", err, tt.want)
 		})
 	}
 }
@@ -222,7 +222,7 @@ func TestTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCode(t, tt.name, tt.call(withToken(t, tt.token)), tt.want)
+			wantStatusCode(t, tt.name, tt.call(withToken(t, tt.token)), tt.want)
 		})
 	}
 	logs := d.logs.String()
@@ -339,7 +339,7 @@ func TestReflection(t *testing.T) {
 			t.Parallel()
 			d := start(t, newDB(t), tt.env, append([]string{"--no-seed"}, tt.args...)...)
 			services, err := listServices(t, d.conn())
-			wantCode(t, "reflection", err, tt.want)
+			wantStatusCode(t, "reflection", err, tt.want)
 			if tt.want == codes.OK && !strings.Contains(strings.Join(services, ","), articlesv1.ArticleService_ServiceDesc.ServiceName) {
 				t.Errorf("reflection lists %q, want %s among them", services, articlesv1.ArticleService_ServiceDesc.ServiceName)
 			}
