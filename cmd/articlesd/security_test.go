@@ -404,6 +404,8 @@ func TestCLIOverMTLSWithTokens(t *testing.T) {
 		{name: "NoToken", args: append(append([]string{}, tlsArgs...), "get", created.ID), want: "UNAUTHENTICATED"},
 		{name: "NoClientCert", args: []string{"--ca-file", p.caFile, "--token", readSecret, "get", created.ID}, want: "UNAVAILABLE"},
 		{name: "Plaintext", args: []string{"--token", readSecret, "get", created.ID}, want: "UNAVAILABLE"},
+		// The CLI refuses before dialling, so the address is never contacted.
+		{name: "TokenInPlaintextToRemote", args: []string{"--addr", "192.0.2.1:50051", "--token", readSecret, "get", created.ID}, want: "refusing to send a token in plaintext"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
