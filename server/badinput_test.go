@@ -82,6 +82,19 @@ func varintField(b []byte, num int, v uint64) []byte {
 	return protowire.AppendVarint(b, v)
 }
 
+// nestedGroups returns an unknown field (15) that is n groups deep, which
+// a protobuf parser must not follow past its recursion limit.
+func nestedGroups(n int) []byte {
+	b := make([]byte, 0, 2*n)
+	for range n {
+		b = protowire.AppendTag(b, 15, protowire.StartGroupType)
+	}
+	for range n {
+		b = protowire.AppendTag(b, 15, protowire.EndGroupType)
+	}
+	return b
+}
+
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -310,6 +323,8 @@ func TestBadInput(t *testing.T) {
 		{name: "Malformed/Garbage", call: rawCall(e.conn, "CreateArticle", []byte{0xff, 0xff, 0xff, 0xff}), code: codes.InvalidArgument, field: "request"},
 		{name: "Malformed/Truncated", call: rawCall(e.conn, "CreateArticle", msg(1, msg(3, "A title"))[:6]), code: codes.InvalidArgument, field: "request"},
 		{name: "Malformed/BadVarint", call: rawCall(e.conn, "ListArticles", []byte{0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}), code: codes.InvalidArgument, field: "request"},
+		{name: "Malformed/DeepGroups", call: rawCall(e.conn, "CreateArticle", nestedGroups(20_000)), code: codes.InvalidArgument, field: "request"},
+		{name: "Malformed/ShallowGroups", call: rawCall(e.conn, "CreateArticle", append(nestedGroups(10), msg(1, msg(3, "Groups are skipped"))...)), code: codes.OK, writes: 1},
 		{name: "Malformed/FieldZero", call: rawCall(e.conn, "GetArticle", []byte{0x02, 0x00}), code: codes.InvalidArgument, field: "request"},
 		// A known field with the wrong wire type is an unknown field to
 		// protobuf, so the request has no article.

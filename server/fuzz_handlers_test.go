@@ -139,10 +139,6 @@ func addSeeds(f *testing.F, reqs ...proto.Message) {
 		}
 		f.Add(b)
 	}
-	deep := make([]byte, 0, 2*20000)
-	for range 20000 {
-		deep = protowire.AppendTag(deep, 15, protowire.StartGroupType)
-	}
 	for _, b := range [][]byte{
 		nil,
 		{0xff, 0xff, 0xff},
@@ -150,7 +146,7 @@ func addSeeds(f *testing.F, reqs ...proto.Message) {
 		msg(1, msg(3, "\xc3")),
 		msg(1, msg(3, "A title"))[:5],
 		varintField(nil, 1, 1<<63),
-		deep,
+		protowire.AppendTag(nil, 15, protowire.StartGroupType), // never ends
 	} {
 		f.Add(b)
 	}
