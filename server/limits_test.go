@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -120,4 +122,76 @@ func TestDefaultTimeoutOption(t *testing.T) {
 			}
 		})
 	}
+}
+
+// batchRecorder is a real store that records the size of every Import
+// batch the server hands it, each one a single store transaction.
+type batchRecorder struct {
+	server.Store
+	mu    sync.Mutex // guards sizes
+	sizes []int
+}
+
+func (b *batchRecorder) Import(ctx context.Context, batch []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error) {
+	b.mu.Lock()
+	b.sizes = append(b.sizes, len(batch))
+	b.mu.Unlock()
+	return b.Store.Import(ctx, batch)
+}
+
+// TestImportBatchBound checks that an import stream, however long, reaches
+// the store in transactions of at most 500 articles, and that the direct
+// Import does the same.
+func TestImportBatchBound(t *testing.T) {
+	t.Parallel()
+	const n = 1203
+	arts := func(prefix string) []*articlesv1.Article {
+		var out []*articlesv1.Article
+		for i := range n {
+			out = append(out, &articlesv1.Article{Title: fmt.Sprintf("%s %d", prefix, i), Body: "Text."})
+		}
+		return out
+	}
+	want := []int{500, 500, 203}
+	t.Run("Stream", func(t *testing.T) {
+		t.Parallel()
+		rec := &batchRecorder{Store: openStore(t)}
+		e := newEnv(t, rec)
+		stream, err := e.client.ImportArticles(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range arts("Streamed") {
+			if err := stream.Send(&articlesv1.ImportArticlesRequest{Article: a}); err != nil {
+				t.Fatalf("Send %d: %v", i, err)
+			}
+		}
+		resp, err := stream.CloseAndRecv()
+		if err != nil || resp.GetCreated() != n {
+			t.Fatalf("import: %v created, %v; want %d", resp.GetCreated(), err, n)
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if !slices.Equal(rec.sizes, want) {
+			t.Errorf("store transactions of %v articles, want %v", rec.sizes, want)
+		}
+	})
+	t.Run("Direct", func(t *testing.T) {
+		t.Parallel()
+		rec := &batchRecorder{Store: openStore(t)}
+		srv, err := server.New(testCtx(t), rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.GracefulStop(testCtx(t))
+		resp, err := srv.Import(testCtx(t), arts("Direct"))
+		if err != nil || resp.GetCreated() != n {
+			t.Fatalf("Import: %v created, %v; want %d", resp.GetCreated(), err, n)
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if !slices.Equal(rec.sizes, want) {
+			t.Errorf("store transactions of %v articles, want %v", rec.sizes, want)
+		}
+	})
 }
