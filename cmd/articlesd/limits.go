@@ -21,6 +21,11 @@ const (
 	defaultIdleTimeout      = 15 * time.Minute
 	defaultDefaultTimeout   = 30 * time.Second
 	defaultKeepaliveMinTime = 30 * time.Second
+
+	// handshakeTimeout bounds a new connection's TLS and HTTP/2 handshake.
+	// grpc's default of 120 s would let a client that connects and says
+	// nothing hold one of the --max-conns slots for two minutes.
+	handshakeTimeout = 20 * time.Second
 )
 
 // addLimitFlags registers the connection and call limit flags.
@@ -56,6 +61,7 @@ func (c config) limitOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.maxRecvBytes),
 		grpc.MaxConcurrentStreams(uint32(c.maxStreams)),
+		grpc.ConnectionTimeout(handshakeTimeout), // experimental in grpc-go, stable in practice
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             c.keepaliveMinTime,
 			PermitWithoutStream: c.keepaliveNoStreamOK,

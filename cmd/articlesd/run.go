@@ -75,6 +75,13 @@ articles (unless --no-seed). Once listening it logs msg=listening with the
 bound address. SIGINT or SIGTERM stops it gracefully: open streams end, in-flight
 calls get --grace-period to finish, the database is closed, and it exits 0.
 
+Without --tls-cert and --tls-key it serves plaintext (its listening line says
+tls=false); --client-ca also requires client certificates (mTLS). --tokens
+requires bearer tokens on every call but health checks, and is refused on a
+plaintext listener that is not loopback unless --insecure-allow-tokens.
+--max-streams, --max-conns, --idle-timeout, --keepalive-min-time and
+--default-timeout bound what clients can hold.
+
 Every flag can also be set in the environment as ARTICLES_<FLAG>, upper case
 with '-' as '_' (ARTICLES_LISTEN, ARTICLES_MAX_BODY_BYTES, ...); a flag given
 on the command line wins.`,
