@@ -36,6 +36,11 @@ var (
 	// ErrNoSpace is returned when a write fails because the disk is full.
 	// Reads keep working; writes succeed again once space returns.
 	ErrNoSpace = errors.New("no space left for writes")
+
+	// ErrTooLarge is returned when a write is larger than the backend can
+	// store in one write (for the etcd backend, the cluster's request size
+	// limit, 1.5 MiB by default).
+	ErrTooLarge = errors.New("article is too large to store")
 )
 
 // CompactedError is returned when a change-log read asks for a revision older

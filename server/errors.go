@@ -58,6 +58,8 @@ func toStatus(err error) error {
 		return status.Error(codes.Aborted, err.Error())
 	case errors.Is(err, articles.ErrRequestIDReused):
 		return badRequest(err.Error(), violation("request_id", "%s", err.Error()))
+	case errors.Is(err, articles.ErrTooLarge):
+		return badRequest(err.Error(), violation("article", "%s", err.Error()))
 	case errors.Is(err, articles.ErrNoSpace):
 		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, articles.ErrClosed):

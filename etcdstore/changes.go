@@ -1,0 +1,116 @@
+package etcdstore
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+)
+
+// maxChanges bounds one Changes call when the caller asks for no limit.
+const maxChanges = 1000
+
+// Changes returns up to limit events (limit <= 0 or above 1000: up to 1000)
+// with revision >= from, in revision order. They are etcd's history of the
+// article keys, read with a watch from revision from (WithPrevKV, so a
+// delete carries the article's last content) that is ended as soon as it
+// has delivered limit events or reached the revision of the last write.
+//
+// Revisions are etcd's, shared by the whole cluster: writes of other
+// prefixes (other stores, other programs) take revisions too, so ours have
+// gaps. No event is ever missing: every write of this store is one
+// revision with exactly one article event. The server's feed follows the
+// events' own revisions and never expects them to be consecutive.
+//
+// Returns a *articles.CompactedError, naming etcd's compaction revision
+// as the oldest available, if etcd has compacted the history at from.
+func (s *Store) Changes(ctx context.Context, from int64, limit int) ([]*articlesv1.ArticleEvent, error) {
+	if limit <= 0 || limit > maxChanges {
+		limit = maxChanges
+	}
+	from = max(from, 1)
+	last, err := s.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if from > last {
+		return nil, nil
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wch := s.cli.Watch(clientv3.WithRequireLeader(wctx), s.prefix+articlePart,
+		clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithPrevKV())
+	var out []*articlesv1.ArticleEvent
+	for {
+		var wr clientv3.WatchResponse
+		var ok bool
+		select {
+		case wr, ok = <-wch:
+		case <-s.quit:
+			return nil, articles.ErrClosed
+		}
+		if !ok {
+			if err := s.check(ctx); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("etcdstore: changes: watch closed")
+		}
+		if wr.CompactRevision != 0 {
+			return nil, &articles.CompactedError{Requested: from, Oldest: wr.CompactRevision}
+		}
+		if err := wr.Err(); err != nil {
+			if errors.Is(err, rpctypes.ErrCompacted) {
+				return nil, &articles.CompactedError{Requested: from, Oldest: wr.CompactRevision}
+			}
+			return nil, etcdErr(ctx, "changes", err)
+		}
+		for _, ev := range wr.Events {
+			e, err := s.event(ev)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+			if len(out) >= limit || e.GetRevision() >= last {
+				return out, nil
+			}
+		}
+	}
+}
+
+// event converts an etcd event on an article key.
+func (s *Store) event(ev *clientv3.Event) (*articlesv1.ArticleEvent, error) {
+	rev := ev.Kv.ModRevision
+	if ev.Type == mvccpb.DELETE {
+		e := &articlesv1.ArticleEvent{Type: articlesv1.ArticleEvent_DELETED, Revision: rev}
+		id := strings.TrimPrefix(string(ev.Kv.Key), s.prefix+articlePart)
+		if ev.PrevKv != nil {
+			a, err := decodeArticle(ev.PrevKv.Value, ev.PrevKv.ModRevision)
+			if err != nil {
+				return nil, err
+			}
+			// The server trims a delete to id, slug and revision and
+			// matches filters against the rest; revision is the delete's,
+			// as in the bbolt store's log.
+			a.Revision = rev
+			e.Article = a
+		} else {
+			e.Article = &articlesv1.Article{Id: id, Revision: rev}
+		}
+		return e, nil
+	}
+	a, err := decodeArticle(ev.Kv.Value, rev)
+	if err != nil {
+		return nil, err
+	}
+	typ := articlesv1.ArticleEvent_UPDATED
+	if ev.IsCreate() {
+		typ = articlesv1.ArticleEvent_CREATED
+	}
+	return &articlesv1.ArticleEvent{Type: typ, Revision: rev, Article: a}, nil
+}

@@ -1,0 +1,66 @@
+// Package etcdstore keeps articles in an etcd cluster. Its Store implements
+// server.Store, so several articlesd processes can serve one replicated
+// set of articles: etcd's Raft gives the replication, its revisions the
+// store-wide revision and its watch the change feed.
+//
+// # Basics
+//
+// Open a Store on a connected *clientv3.Client and a key prefix; every key
+// the store writes is under that prefix (keys.go is the map), so several
+// stores can share one cluster. Close stops the background watch; the
+// client remains the caller's to close.
+//
+// Every write (create, update, delete, and each article of an import) is
+// ONE etcd transaction that puts the article, moves its index keys and its
+// slug claim and bumps the revision marker together, guarded by compares:
+// the article's mod revision is the one read (optimistic concurrency), the
+// new slug's claim does not exist. Two servers racing on one slug or one
+// etag cannot both win: etcd serialises the transactions and the loser's
+// compare fails, which the store answers with ErrAlreadyExists or
+// ErrConflict, or re-reads and retries (a bounded number of times) when
+// the failure says nothing final. The article's revision is the
+// transaction's revision (etcd's mod revision of its key) and its etag is
+// derived from it. Request ids of idempotent creates are written in the
+// same transaction under a lease, so they expire (default 24 hours).
+//
+// The token key that signs page tokens is created by the first server on
+// a prefix with a compare on create_revision == 0; every later server
+// reads it, so tokens made by one server are accepted by all.
+//
+// Listing reads an order index (one per order; descending orders store the
+// complemented key, so every listing is an ascending range read) in ranges
+// of at most 256 keys, never one unbounded range.
+//
+// The change feed is etcd's history: Changes reads it with a watch from a
+// revision. Revisions are etcd's, cluster-wide: writes of other prefixes
+// make gaps in this store's numbering, but no event is ever missing, and
+// the server's watch hub follows events by their own revision. When etcd
+// has compacted the history, Changes returns an *articles.CompactedError
+// naming etcd's compaction revision as the oldest one available.
+//
+// Search runs on a local in-memory index (index.go) that each server keeps,
+// fed by a watch from the revision it has indexed. WaitRevision waits for
+// that index; Search itself first waits for the index to reach the
+// revision of the last write, so it sees every write acknowledged before
+// it started, through any server.
+//
+// # Caveats
+//
+// Every article must fit in one etcd request: with its index keys, at
+// most the cluster's --max-request-bytes (1.5 MiB by default; tell the
+// store with WithMaxRequestBytes when it differs). Larger writes fail with
+// articles.ErrTooLarge, before they are sent.
+//
+// An import is not one transaction: each article is its own, acknowledged
+// before the next is sent, so a failure part way leaves the earlier ones
+// written (and reported to the caller as an error, not as counts).
+//
+// The search index holds every article in memory, with its analysed
+// title and body: plan memory of a few times the corpus per server, and a
+// full read of the corpus at Open.
+//
+// etcd keeps history until it is compacted; run etcd with
+// --auto-compaction-retention (for example 1h) or watchers may replay
+// history forever and the cluster grows without bound. Watches from a
+// revision older than the compaction fail with OUT_OF_RANGE.
+package etcdstore

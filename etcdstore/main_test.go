@@ -1,0 +1,87 @@
+package etcdstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/seed9c1868aa/articles/etcdstore"
+	"github.com/seed9c1868aa/articles/etcdstore/etcdtest"
+	"github.com/seed9c1868aa/articles/server"
+)
+
+var _ server.Store = (*etcdstore.Store)(nil)
+
+// shared is one single-member cluster for the tests of this binary that do
+// not stop members; each test uses its own key prefix.
+var (
+	sharedOnce sync.Once
+	shared     *etcdtest.Cluster
+	sharedErr  error
+	prefixes   atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.Close()
+	}
+	os.Exit(code)
+}
+
+// sharedCluster returns the shared cluster, starting it on first use.
+func sharedCluster(t testing.TB) *etcdtest.Cluster {
+	t.Helper()
+	sharedOnce.Do(func() { shared, sharedErr = etcdtest.Start(1, "") })
+	if sharedErr != nil {
+		t.Fatalf("start etcd: %v", sharedErr)
+	}
+	return shared
+}
+
+// newClient returns a client of c, closed at cleanup.
+func newClient(t testing.TB, c *etcdtest.Cluster) *clientv3.Client {
+	t.Helper()
+	cli, err := c.Client()
+	if err != nil {
+		t.Fatalf("etcd client: %v", err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// freshPrefix returns a key prefix no other test uses.
+func freshPrefix() string { return fmt.Sprintf("/test%d/", prefixes.Add(1)) }
+
+// openStore opens a store on cli under prefix, closed at cleanup.
+func openStore(t testing.TB, cli *clientv3.Client, prefix string, opts ...etcdstore.Option) *etcdstore.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := etcdstore.Open(ctx, cli, prefix, opts...)
+	if err != nil {
+		t.Fatalf("etcdstore.Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newStore opens a store on the shared cluster under a fresh prefix.
+func newStore(t testing.TB, opts ...etcdstore.Option) (*etcdstore.Store, *clientv3.Client) {
+	t.Helper()
+	cli := newClient(t, sharedCluster(t))
+	return openStore(t, cli, freshPrefix(), opts...), cli
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,242 @@
+package etcdstore
+
+import (
+	"context"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+)
+
+// listPage is how many index keys one List read returns at most.
+const listPage = 256
+
+// Get returns the article with the given id.
+// Returns articles.ErrNotFound if there is none.
+func (s *Store) Get(ctx context.Context, id string) (*articlesv1.Article, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	resp, err := s.cli.Get(ctx, s.articleKey(id))
+	if err != nil {
+		return nil, etcdErr(ctx, "get", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, fmt.Errorf("%w: id %q", articles.ErrNotFound, id)
+	}
+	return decodeArticle(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+}
+
+// GetBySlug returns the article with the given slug.
+// Returns articles.ErrNotFound if there is none.
+func (s *Store) GetBySlug(ctx context.Context, slug string) (*articlesv1.Article, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	resp, err := s.cli.Get(ctx, s.slugKey(slug))
+	if err != nil {
+		return nil, etcdErr(ctx, "get slug", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, fmt.Errorf("%w: slug %q", articles.ErrNotFound, slug)
+	}
+	// Read the article at the claim's revision: claim and article are
+	// written together, so they agree there.
+	id := string(resp.Kvs[0].Value)
+	ar, err := s.cli.Get(ctx, s.articleKey(id), clientv3.WithRev(resp.Header.Revision))
+	if err != nil {
+		return nil, etcdErr(ctx, "get", err)
+	}
+	if len(ar.Kvs) == 0 {
+		return nil, fmt.Errorf("etcdstore: slug %q names missing article %q", slug, id)
+	}
+	return decodeArticle(ar.Kvs[0].Value, ar.Kvs[0].ModRevision)
+}
+
+// getMany reads the given keys at revision rev (0: the current one) in
+// transactions of at most maxTxnOps reads, all at one revision, and
+// returns the values (nil for a missing key) with their mod revisions and
+// the revision read.
+func (s *Store) getMany(ctx context.Context, keys []string, rev int64) ([][]byte, []int64, int64, error) {
+	vals := make([][]byte, len(keys))
+	mods := make([]int64, len(keys))
+	for start := 0; start < len(keys); start += maxTxnOps {
+		end := min(start+maxTxnOps, len(keys))
+		ops := make([]clientv3.Op, 0, end-start)
+		for _, k := range keys[start:end] {
+			if rev > 0 {
+				ops = append(ops, clientv3.OpGet(k, clientv3.WithRev(rev)))
+			} else {
+				ops = append(ops, clientv3.OpGet(k))
+			}
+		}
+		resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
+		if err != nil {
+			return nil, nil, 0, etcdErr(ctx, "read", err)
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		for i, r := range resp.Responses {
+			if kvs := r.GetResponseRange().GetKvs(); len(kvs) > 0 {
+				vals[start+i] = kvs[0].Value
+				mods[start+i] = kvs[0].ModRevision
+			}
+		}
+	}
+	return vals, mods, rev, nil
+}
+
+// BatchGet returns the articles with the given ids, in the same order,
+// read at one revision. Returns articles.ErrNotFound naming the first
+// unknown id.
+func (s *Store) BatchGet(ctx context.Context, ids []string) ([]*articlesv1.Article, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.articleKey(id)
+	}
+	vals, mods, _, err := s.getMany(ctx, keys, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*articlesv1.Article, len(ids))
+	for i, v := range vals {
+		if v == nil {
+			return nil, fmt.Errorf("%w: id %q", articles.ErrNotFound, ids[i])
+		}
+		if out[i], err = decodeArticle(v, mods[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// List calls fn for each article matching q, in q's order, starting just
+// after the position after, until fn returns an error, limit articles have
+// been passed (limit <= 0: no limit) or the articles run out.
+//
+// It reads the order index in ranges of at most listPage keys, and each
+// range's articles at that range's revision, so index and article agree;
+// fn runs between reads. Like the bbolt store's, a listing is not a
+// snapshot: an article that exists for the whole listing is seen exactly
+// once, one written during it in its new version or not at all.
+//
+// With an author, tag or source filter, the ids of the smallest matching
+// filter index are read first (keys only, in ranges), and only those
+// articles are loaded as the order index is walked.
+func (s *Store) List(ctx context.Context, q articles.Query, after articles.Cursor, limit int, fn func(*articlesv1.Article) error) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	members, err := s.filterMembers(ctx, q.Filter)
+	if err != nil {
+		return err
+	}
+	prefix := s.orderPrefix(q.Order)
+	start := prefix
+	if !after.IsZero() {
+		start = s.orderKey(q.Order, after.Key, after.ID) + "\x00"
+	}
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	passed := 0
+	for {
+		if err := s.check(ctx); err != nil {
+			return err
+		}
+		page := int64(listPage)
+		if limit > 0 && members == nil && q.Filter.IsZero() {
+			page = int64(min(limit-passed, listPage))
+		}
+		resp, err := s.cli.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(page))
+		if err != nil {
+			return etcdErr(ctx, "list", err)
+		}
+		if len(resp.Kvs) == 0 {
+			return nil
+		}
+		var keys []string
+		for _, kv := range resp.Kvs {
+			id := string(kv.Value)
+			if members != nil && !members[id] {
+				continue
+			}
+			keys = append(keys, s.articleKey(id))
+		}
+		vals, mods, _, err := s.getMany(ctx, keys, resp.Header.Revision)
+		if err != nil {
+			return err
+		}
+		for i, v := range vals {
+			if v == nil {
+				continue // not possible at one revision; skip rather than fail a listing
+			}
+			a, err := decodeArticle(v, mods[i])
+			if err != nil {
+				return err
+			}
+			if !q.Filter.Match(a) {
+				continue
+			}
+			if err := fn(a); err != nil {
+				return err
+			}
+			passed++
+			if limit > 0 && passed >= limit {
+				return nil
+			}
+		}
+		if !resp.More {
+			return nil
+		}
+		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// filterMembers returns the ids of the smallest of f's author, tag and
+// source index sets, or nil when f has none of them.
+func (s *Store) filterMembers(ctx context.Context, f articles.Filter) (map[string]bool, error) {
+	var best map[string]bool
+	for _, c := range []struct{ part, v string }{
+		{authorPart, f.Author}, {tagPart, f.Tag}, {sourcePart, f.Source},
+	} {
+		if c.v == "" {
+			continue
+		}
+		set, err := s.readSet(ctx, s.filterPrefix(c.part, c.v))
+		if err != nil {
+			return nil, err
+		}
+		if best == nil || len(set) < len(best) {
+			best = set
+		}
+		if len(best) == 0 {
+			break
+		}
+	}
+	return best, nil
+}
+
+// readSet returns the values (ids) of the keys under prefix, read in
+// ranges of listPage.
+func (s *Store) readSet(ctx context.Context, prefix string) (map[string]bool, error) {
+	set := map[string]bool{}
+	start, end := prefix, clientv3.GetPrefixRangeEnd(prefix)
+	for {
+		resp, err := s.cli.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(listPage))
+		if err != nil {
+			return nil, etcdErr(ctx, "filter", err)
+		}
+		for _, kv := range resp.Kvs {
+			set[string(kv.Value)] = true
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return set, nil
+		}
+		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}

@@ -1,0 +1,283 @@
+package etcdstore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+)
+
+// DefaultMaxRequestBytes is etcd's default limit on the size of one request
+// (--max-request-bytes): a write whose transaction would exceed it is
+// refused with articles.ErrTooLarge before it is sent.
+const DefaultMaxRequestBytes = 1536 * 1024
+
+// DefaultRequestIDTTL is how long a request id is remembered.
+const DefaultRequestIDTTL = 24 * time.Hour
+
+// maxTxnOps is etcd's default limit on the operations of one transaction
+// (--max-txn-ops); reads of many keys are split into transactions of at
+// most this many.
+const maxTxnOps = 128
+
+// writeRetries bounds how often a write whose compares failed because
+// another writer got there first is read and tried again.
+const writeRetries = 8
+
+// Option configures a Store.
+type Option interface{ apply(*config) }
+
+type config struct {
+	maxRequestBytes int
+	requestIDTTL    time.Duration
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithMaxRequestBytes sets the largest transaction a write may send; set it
+// to the cluster's --max-request-bytes when that is not the default.
+func WithMaxRequestBytes(n int) Option {
+	return optionFunc(func(c *config) { c.maxRequestBytes = n })
+}
+
+// WithRequestIDTTL sets how long request ids are remembered (at least a
+// minute; default DefaultRequestIDTTL).
+func WithRequestIDTTL(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.requestIDTTL = max(d, time.Minute) })
+}
+
+// Store is an articles store on an etcd cluster. It implements
+// server.Store. Its methods are safe for concurrent use.
+type Store struct {
+	cli    *clientv3.Client
+	prefix string
+	cfg    config
+	key    []byte // token key, read or made at Open
+
+	// ids makes article ids; mu protects entropy.
+	mu      sync.Mutex
+	entropy *ulid.MonotonicEntropy
+
+	// leaseMu protects lease and leaseTime: the lease request ids are put
+	// under, replaced once it is older than a twentieth of the TTL so that
+	// every request id lives between 95% and 100% of the TTL.
+	leaseMu   sync.Mutex
+	lease     clientv3.LeaseID
+	leaseTime time.Time
+
+	ix *index
+
+	closeOnce sync.Once
+	quit      chan struct{}
+	done      chan struct{} // closed when the index follower has returned
+}
+
+// Open returns a Store keeping its keys under prefix in the cluster cli is
+// connected to. It reads (or, for the first server on this prefix, creates)
+// the token key, loads the local search index and starts following the
+// cluster's changes. cli stays the caller's: Close does not close it.
+func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Option) (*Store, error) {
+	if cli == nil {
+		return nil, errors.New("etcdstore: nil client")
+	}
+	if prefix == "" || strings.ContainsRune(prefix, 0) {
+		return nil, errors.New("etcdstore: prefix must be non-empty and free of NUL bytes")
+	}
+	cfg := config{maxRequestBytes: DefaultMaxRequestBytes, requestIDTTL: DefaultRequestIDTTL}
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	s := &Store{
+		cli:     cli,
+		prefix:  prefix,
+		cfg:     cfg,
+		entropy: ulid.Monotonic(rand.Reader, 0),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	key, err := s.loadTokenKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.key = key
+	s.ix = newIndex()
+	rev, err := s.loadIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	go s.follow(rev)
+	return s, nil
+}
+
+// Close stops following the cluster. Every method afterwards returns
+// articles.ErrClosed. It does not close the etcd client.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.quit) })
+	<-s.done
+	return nil
+}
+
+// check returns articles.ErrClosed once the store is closed, and ctx's
+// error once it is done.
+func (s *Store) check(ctx context.Context) error {
+	select {
+	case <-s.quit:
+		return articles.ErrClosed
+	default:
+	}
+	return ctx.Err()
+}
+
+// etcdErr turns an error of the etcd client into the store's: a done
+// context's own error as it is, anything else wrapped (an internal
+// failure, whose text reaches only the server log).
+func etcdErr(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("etcdstore: %s: %w", op, err)
+}
+
+// loadTokenKey reads the token key, creating it when this is the first
+// server on the prefix; racing servers agree, since only the first create
+// (create_revision == 0) succeeds and the others read its value.
+func (s *Store) loadTokenKey(ctx context.Context) ([]byte, error) {
+	k := s.prefix + tokenKeyPart
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("etcdstore: make token key: %w", err)
+	}
+	resp, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, string(fresh))).
+		Else(clientv3.OpGet(k)).
+		Commit()
+	if err != nil {
+		return nil, etcdErr(ctx, "token key", err)
+	}
+	if resp.Succeeded {
+		return fresh, nil
+	}
+	kvs := resp.Responses[0].GetResponseRange().GetKvs()
+	if len(kvs) != 1 || len(kvs[0].Value) < 32 {
+		return nil, errors.New("etcdstore: corrupt token key")
+	}
+	return kvs[0].Value, nil
+}
+
+// TokenKey returns the secret every server on this prefix signs page tokens
+// with.
+func (s *Store) TokenKey(ctx context.Context) ([]byte, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), s.key...), nil
+}
+
+// Revision returns the revision of the last write under the prefix (0 if
+// none), read from the cluster (linearizable).
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	resp, err := s.cli.Get(ctx, s.prefix+revisionPart)
+	if err != nil {
+		return 0, etcdErr(ctx, "revision", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, nil
+	}
+	return resp.Kvs[0].ModRevision, nil
+}
+
+// WaitRevision blocks until this server's local view (the search index
+// fed by the watch) has reached rev, ctx is done (returning ctx.Err()) or
+// the store is closed (articles.ErrClosed).
+func (s *Store) WaitRevision(ctx context.Context, rev int64) error {
+	for {
+		if err := s.check(ctx); err != nil {
+			return err
+		}
+		cur, ch := s.ix.revision()
+		if cur >= rev {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.quit:
+			return articles.ErrClosed
+		}
+	}
+}
+
+// newID returns a new article id made at t.
+func (s *Store) newID(t time.Time) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, err := ulid.New(ulid.Timestamp(t), s.entropy)
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
+}
+
+// etagOf returns the etag of an article written at revision rev.
+func etagOf(rev int64) string { return strconv.FormatInt(rev, 36) }
+
+// marshalOpts makes encodings stable (labels are a map), so equal articles
+// have equal bytes.
+var marshalOpts = proto.MarshalOptions{Deterministic: true}
+
+// encodeArticle returns the stored form of a: without revision and etag,
+// which a read takes from the key's mod revision.
+func encodeArticle(a *articlesv1.Article) ([]byte, error) {
+	c := proto.Clone(a).(*articlesv1.Article)
+	c.Revision, c.Etag = 0, ""
+	return marshalOpts.Marshal(c)
+}
+
+// decodeArticle reads a stored article written at revision modRev.
+func decodeArticle(v []byte, modRev int64) (*articlesv1.Article, error) {
+	a := new(articlesv1.Article)
+	if err := proto.Unmarshal(v, a); err != nil {
+		return nil, fmt.Errorf("etcdstore: corrupt article: %w", err)
+	}
+	a.Revision = modRev
+	a.Etag = etagOf(modRev)
+	return a, nil
+}
+
+// settable returns a copy of a without its output-only fields: what a
+// client controls, and what Import and request ids compare.
+func settable(a *articlesv1.Article) *articlesv1.Article {
+	c := proto.Clone(a).(*articlesv1.Article)
+	c.Id = ""
+	c.CreateTime = nil
+	c.UpdateTime = nil
+	c.Revision = 0
+	c.Etag = ""
+	c.WordCount = 0
+	return c
+}
+
+// now is the time stamped on writes.
+func now() *timestamppb.Timestamp { return timestamppb.Now() }

@@ -1,0 +1,485 @@
+package etcdstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+)
+
+// Writes. Each is one etcd transaction whose compares hold exactly when
+// the reads it was built from are still current (the article's mod
+// revision, the slug claim absent); when they fail, another writer got
+// there first and the write is read again and retried, at most
+// writeRetries times, or answered (ErrAlreadyExists, ErrConflict) when the
+// failure is final. Two servers racing on one slug or one etag therefore
+// cannot both win: etcd serialises the transactions and the second one's
+// compare fails.
+
+// txnOverhead is what a transaction costs beyond its keys and values, for
+// the size check: compares, else-reads and framing, generously.
+const txnOverhead = 4096
+
+// write is one transaction being built.
+type write struct {
+	cmps []clientv3.Cmp
+	ops  []clientv3.Op
+	els  []clientv3.Op
+	size int
+}
+
+func (w *write) put(k string, v []byte, opts ...clientv3.OpOption) {
+	w.ops = append(w.ops, clientv3.OpPut(k, string(v), opts...))
+	w.size += len(k) + len(v)
+}
+
+func (w *write) del(k string) {
+	w.ops = append(w.ops, clientv3.OpDelete(k))
+	w.size += len(k)
+}
+
+// commit checks w's size and runs it, reporting whether its compares held
+// and the transaction's revision.
+func (s *Store) commit(ctx context.Context, w *write) (*clientv3.TxnResponse, error) {
+	if w.size+txnOverhead > s.cfg.maxRequestBytes {
+		return nil, fmt.Errorf("%w: the article takes %d bytes with its index entries; the cluster accepts writes of at most %d", articles.ErrTooLarge, w.size, s.cfg.maxRequestBytes-txnOverhead)
+	}
+	resp, err := s.cli.Txn(ctx).If(w.cmps...).Then(w.ops...).Else(w.els...).Commit()
+	if errors.Is(err, rpctypes.ErrRequestTooLarge) {
+		return nil, fmt.Errorf("%w: the cluster refused the write as too large", articles.ErrTooLarge)
+	}
+	if err != nil {
+		return nil, etcdErr(ctx, "write", err)
+	}
+	return resp, nil
+}
+
+// putArticle adds to w the puts of a (and, from old, the index moves) and
+// the revision marker. old is nil for a create.
+func (s *Store) putArticle(w *write, old, a *articlesv1.Article) error {
+	v, err := encodeArticle(a)
+	if err != nil {
+		return fmt.Errorf("etcdstore: encode article: %w", err)
+	}
+	w.put(s.articleKey(a.GetId()), v)
+	if old.GetSlug() != a.GetSlug() {
+		if old != nil {
+			w.del(s.slugKey(old.GetSlug()))
+		}
+		w.put(s.slugKey(a.GetSlug()), []byte(a.GetId()))
+	}
+	var oldKeys map[string]string
+	if old != nil {
+		oldKeys = s.indexKeys(old)
+	}
+	newKeys := s.indexKeys(a)
+	// etcd refuses a transaction that names a key twice: move only what
+	// changed.
+	for k := range oldKeys {
+		if _, ok := newKeys[k]; !ok {
+			w.del(k)
+		}
+	}
+	for k, id := range newKeys {
+		if _, ok := oldKeys[k]; !ok {
+			w.put(k, []byte(id))
+		}
+	}
+	w.put(s.prefix+revisionPart, nil)
+	return nil
+}
+
+// requestHash returns the digest of what a create asked for.
+func requestHash(a *articlesv1.Article) ([]byte, error) {
+	b, err := marshalOpts.Marshal(settable(a))
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	return sum[:], nil
+}
+
+// requestLease returns the lease to put request ids under.
+func (s *Store) requestLease(ctx context.Context) (clientv3.LeaseID, error) {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	if s.lease != 0 && time.Since(s.leaseTime) < s.cfg.requestIDTTL/20 {
+		return s.lease, nil
+	}
+	resp, err := s.cli.Grant(ctx, int64(s.cfg.requestIDTTL/time.Second))
+	if err != nil {
+		return 0, etcdErr(ctx, "grant lease", err)
+	}
+	s.lease, s.leaseTime = resp.ID, time.Now()
+	return s.lease, nil
+}
+
+// dropLease forgets lease, which the cluster no longer knows.
+func (s *Store) dropLease(lease clientv3.LeaseID) {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	if s.lease == lease {
+		s.lease = 0
+	}
+}
+
+// newArticle returns the article to create from in.
+func (s *Store) newArticle(in *articlesv1.Article) (*articlesv1.Article, error) {
+	t := time.Now()
+	id, err := s.newID(t)
+	if err != nil {
+		return nil, fmt.Errorf("etcdstore: make id: %w", err)
+	}
+	a := proto.Clone(in).(*articlesv1.Article)
+	a.Id = id
+	a.CreateTime = timestamppb.New(t)
+	a.UpdateTime = a.CreateTime
+	a.Revision, a.Etag = 0, ""
+	return a, nil
+}
+
+// stamped sets a's revision and etag to those of the write at rev.
+func stamped(a *articlesv1.Article, rev int64) *articlesv1.Article {
+	a.Revision = rev
+	a.Etag = etagOf(rev)
+	return a
+}
+
+// Create stores a new article and returns it as stored. With a non-empty
+// requestID, a repeated call with the same requestID and the same article
+// (within the request id TTL) returns the article it created, as it is
+// now, and changes nothing.
+// Returns articles.ErrAlreadyExists if the slug is taken,
+// articles.ErrRequestIDReused if requestID was used with a different
+// article, articles.ErrNotFound if requestID created an article since
+// deleted, and articles.ErrTooLarge if the article exceeds etcd's request
+// size limit.
+func (s *Store) Create(ctx context.Context, in *articlesv1.Article, requestID string) (*articlesv1.Article, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if in.GetSlug() == "" {
+		return nil, errors.New("etcdstore: create: article has no slug")
+	}
+	var hash []byte
+	if requestID != "" {
+		var err error
+		if hash, err = requestHash(in); err != nil {
+			return nil, err
+		}
+	}
+	for range writeRetries {
+		a, err := s.newArticle(in)
+		if err != nil {
+			return nil, err
+		}
+		w := &write{}
+		slugKey := s.slugKey(a.GetSlug())
+		w.cmps = append(w.cmps, clientv3.Compare(clientv3.CreateRevision(slugKey), "=", 0))
+		w.els = append(w.els, clientv3.OpGet(slugKey))
+		if err := s.putArticle(w, nil, a); err != nil {
+			return nil, err
+		}
+		var lease clientv3.LeaseID
+		if requestID != "" {
+			if lease, err = s.requestLease(ctx); err != nil {
+				return nil, err
+			}
+			rk := s.requestKey(requestID)
+			w.cmps = append(w.cmps, clientv3.Compare(clientv3.CreateRevision(rk), "=", 0))
+			w.els = append(w.els, clientv3.OpGet(rk))
+			w.put(rk, append([]byte(a.GetId()), hash...), clientv3.WithLease(lease))
+		}
+		resp, err := s.commit(ctx, w)
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			s.dropLease(lease)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if resp.Succeeded {
+			return stamped(a, resp.Header.Revision), nil
+		}
+		if requestID != "" {
+			if kvs := resp.Responses[1].GetResponseRange().GetKvs(); len(kvs) > 0 {
+				return s.repeated(ctx, requestID, kvs[0].Value, hash)
+			}
+		}
+		if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
+			return nil, fmt.Errorf("%w: slug %q", articles.ErrAlreadyExists, in.GetSlug())
+		}
+		// Neither is there any more: both went away between the compare
+		// and the read. Try again.
+	}
+	return nil, fmt.Errorf("etcdstore: create: gave up after %d attempts under concurrent writes", writeRetries)
+}
+
+// repeated answers a create whose request id is already recorded as v.
+func (s *Store) repeated(ctx context.Context, requestID string, v, hash []byte) (*articlesv1.Article, error) {
+	if len(v) < sha256.Size {
+		return nil, fmt.Errorf("etcdstore: corrupt request id record %q", requestID)
+	}
+	n := len(v) - sha256.Size
+	id := string(v[:n])
+	if !bytes.Equal(v[n:], hash) {
+		return nil, fmt.Errorf("%w: request_id %q", articles.ErrRequestIDReused, requestID)
+	}
+	a, err := s.Get(ctx, id)
+	if errors.Is(err, articles.ErrNotFound) {
+		return nil, fmt.Errorf("%w: id %q, created by request_id %q, has been deleted", articles.ErrNotFound, id, requestID)
+	}
+	return a, err
+}
+
+// current reads the article with the given id and its mod revision.
+func (s *Store) current(ctx context.Context, id string) (*articlesv1.Article, int64, error) {
+	resp, err := s.cli.Get(ctx, s.articleKey(id))
+	if err != nil {
+		return nil, 0, etcdErr(ctx, "get", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, 0, fmt.Errorf("%w: id %q", articles.ErrNotFound, id)
+	}
+	a, err := decodeArticle(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+	return a, resp.Kvs[0].ModRevision, err
+}
+
+// Update applies mutate to a copy of the stored article with the given id
+// and stores the result, in a transaction that holds only if the article
+// is unchanged since it was read. When etag is not empty it must be the
+// stored article's etag. mutate may run more than once (once per attempt),
+// so it must be free of side effects.
+// Returns articles.ErrNotFound, articles.ErrConflict,
+// articles.ErrAlreadyExists (the new slug is taken) or articles.ErrTooLarge.
+func (s *Store) Update(ctx context.Context, id, etag string, mutate func(*articlesv1.Article) error) (*articlesv1.Article, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	for range writeRetries {
+		old, mod, err := s.current(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if etag != "" && etag != old.GetEtag() {
+			return nil, fmt.Errorf("%w: id %q has etag %q, not %q", articles.ErrConflict, id, old.GetEtag(), etag)
+		}
+		a := proto.Clone(old).(*articlesv1.Article)
+		if err := mutate(a); err != nil {
+			return nil, err
+		}
+		a.Id = old.GetId()
+		a.CreateTime = old.GetCreateTime()
+		a.UpdateTime = now()
+		if a.GetSlug() == "" {
+			return nil, errors.New("etcdstore: update: article has no slug")
+		}
+		done, out, err := s.replace(ctx, old, mod, a)
+		if err != nil || done {
+			return out, err
+		}
+		if etag != "" {
+			// The article changed since it was read: the etag is stale.
+			return nil, fmt.Errorf("%w: id %q was changed concurrently", articles.ErrConflict, id)
+		}
+	}
+	return nil, fmt.Errorf("etcdstore: update: gave up after %d attempts under concurrent writes", writeRetries)
+}
+
+// replace writes a over old, read at mod revision mod. It reports false
+// (and no error) when the article changed in between.
+func (s *Store) replace(ctx context.Context, old *articlesv1.Article, mod int64, a *articlesv1.Article) (bool, *articlesv1.Article, error) {
+	w := &write{}
+	w.cmps = append(w.cmps, clientv3.Compare(clientv3.ModRevision(s.articleKey(old.GetId())), "=", mod))
+	w.els = append(w.els, clientv3.OpGet(s.articleKey(old.GetId()), clientv3.WithKeysOnly()))
+	newSlug := a.GetSlug() != old.GetSlug()
+	if newSlug {
+		sk := s.slugKey(a.GetSlug())
+		w.cmps = append(w.cmps, clientv3.Compare(clientv3.CreateRevision(sk), "=", 0))
+		w.els = append(w.els, clientv3.OpGet(sk))
+	}
+	if err := s.putArticle(w, old, a); err != nil {
+		return false, nil, err
+	}
+	resp, err := s.commit(ctx, w)
+	if err != nil {
+		return false, nil, err
+	}
+	if resp.Succeeded {
+		return true, stamped(a, resp.Header.Revision), nil
+	}
+	art := resp.Responses[0].GetResponseRange().GetKvs()
+	if len(art) == 0 {
+		return false, nil, fmt.Errorf("%w: id %q", articles.ErrNotFound, old.GetId())
+	}
+	if art[0].ModRevision == mod && newSlug {
+		if claim := resp.Responses[1].GetResponseRange().GetKvs(); len(claim) > 0 {
+			return false, nil, fmt.Errorf("%w: slug %q", articles.ErrAlreadyExists, a.GetSlug())
+		}
+	}
+	return false, nil, nil
+}
+
+// Delete removes the article with the given id. When etag is not empty it
+// must be the stored article's etag.
+// Returns articles.ErrNotFound or articles.ErrConflict.
+func (s *Store) Delete(ctx context.Context, id, etag string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	for range writeRetries {
+		old, mod, err := s.current(ctx, id)
+		if err != nil {
+			return err
+		}
+		if etag != "" && etag != old.GetEtag() {
+			return fmt.Errorf("%w: id %q has etag %q, not %q", articles.ErrConflict, id, old.GetEtag(), etag)
+		}
+		w := &write{}
+		ak := s.articleKey(id)
+		w.cmps = append(w.cmps, clientv3.Compare(clientv3.ModRevision(ak), "=", mod))
+		w.del(ak)
+		w.del(s.slugKey(old.GetSlug()))
+		for k := range s.indexKeys(old) {
+			w.del(k)
+		}
+		w.put(s.prefix+revisionPart, nil)
+		resp, err := s.commit(ctx, w)
+		if err != nil {
+			return err
+		}
+		if resp.Succeeded {
+			return nil
+		}
+		if etag != "" {
+			return fmt.Errorf("%w: id %q was changed concurrently", articles.ErrConflict, id)
+		}
+	}
+	return fmt.Errorf("etcdstore: delete: gave up after %d attempts under concurrent writes", writeRetries)
+}
+
+// Import upserts batch by slug: a new slug is created, an existing one has
+// its settable fields replaced, or is counted unchanged when they are
+// equal. Each article is its own transaction (one revision, one event),
+// acknowledged by the cluster before the next starts, so an error part way
+// leaves the articles before it written. An article that keeps losing
+// races, or is too large, is reported as a failure by its position in
+// batch.
+func (s *Store) Import(ctx context.Context, batch []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	resp := &articlesv1.ImportArticlesResponse{}
+	fail := func(i int, reason string) {
+		resp.Failures = append(resp.Failures, &articlesv1.ImportFailure{Index: int64(i), Reason: reason})
+	}
+	for i, in := range batch {
+		switch {
+		case in == nil:
+			fail(i, "article is missing")
+			continue
+		case in.GetSlug() == "":
+			fail(i, "article has no slug")
+			continue
+		}
+		outcome, err := s.upsert(ctx, in)
+		switch {
+		case errors.Is(err, articles.ErrTooLarge):
+			fail(i, err.Error())
+		case err != nil:
+			return nil, err
+		case outcome == created:
+			resp.Created++
+		case outcome == updated:
+			resp.Updated++
+		case outcome == unchanged:
+			resp.Unchanged++
+		default:
+			fail(i, fmt.Sprintf("slug %q kept changing under concurrent writes; try again", in.GetSlug()))
+		}
+	}
+	return resp, nil
+}
+
+type upsertOutcome int
+
+const (
+	gaveUp upsertOutcome = iota
+	created
+	updated
+	unchanged
+)
+
+// upsert writes in by slug.
+func (s *Store) upsert(ctx context.Context, in *articlesv1.Article) (upsertOutcome, error) {
+	sk := s.slugKey(in.GetSlug())
+	for range writeRetries {
+		if err := ctx.Err(); err != nil {
+			return gaveUp, err
+		}
+		claim, err := s.cli.Get(ctx, sk)
+		if err != nil {
+			return gaveUp, etcdErr(ctx, "import", err)
+		}
+		if len(claim.Kvs) == 0 {
+			a, err := s.newArticle(in)
+			if err != nil {
+				return gaveUp, err
+			}
+			w := &write{}
+			w.cmps = append(w.cmps, clientv3.Compare(clientv3.CreateRevision(sk), "=", 0))
+			if err := s.putArticle(w, nil, a); err != nil {
+				return gaveUp, err
+			}
+			resp, err := s.commit(ctx, w)
+			if err != nil {
+				return gaveUp, err
+			}
+			if resp.Succeeded {
+				return created, nil
+			}
+			continue
+		}
+		id := string(claim.Kvs[0].Value)
+		ar, err := s.cli.Get(ctx, s.articleKey(id), clientv3.WithRev(claim.Header.Revision))
+		if err != nil {
+			return gaveUp, etcdErr(ctx, "import", err)
+		}
+		if len(ar.Kvs) == 0 {
+			return gaveUp, fmt.Errorf("etcdstore: slug %q names missing article %q", in.GetSlug(), id)
+		}
+		mod := ar.Kvs[0].ModRevision
+		old, err := decodeArticle(ar.Kvs[0].Value, mod)
+		if err != nil {
+			return gaveUp, err
+		}
+		if proto.Equal(settable(old), settable(in)) {
+			return unchanged, nil
+		}
+		a := proto.Clone(in).(*articlesv1.Article)
+		a.Id = old.GetId()
+		a.CreateTime = old.GetCreateTime()
+		a.UpdateTime = now()
+		done, _, err := s.replace(ctx, old, mod, a)
+		if errors.Is(err, articles.ErrNotFound) {
+			continue // deleted meanwhile: the slug may be free now
+		}
+		if err != nil {
+			return gaveUp, err
+		}
+		if done {
+			return updated, nil
+		}
+	}
+	return gaveUp, nil
+}
