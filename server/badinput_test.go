@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -35,6 +36,10 @@ const svcPrefix = "/articles.v1.ArticleService/"
 // badSeed is how many articles TestBadInput stores: one more than a full
 // page, so that clamping a huge page_size can be seen.
 const badSeed = 1001
+
+// maxErrorText bounds the message, and the printed details, of every
+// error TestBadInput provokes: errors quote little of the request.
+const maxErrorText = 1024
 
 // badCase is one request that TestBadInput sends.
 type badCase struct {
@@ -180,6 +185,7 @@ func TestBadInput(t *testing.T) {
 	}
 
 	long := strings.Repeat("a", 10_000)
+	huge := strings.Repeat("h", 3<<20) // under grpc-go's 4 MiB limit
 	thousandIDs := append(slices.Clone(ids[:1000]), ids[0])
 	getID := func(id string) func(ctx context.Context) error {
 		return func(ctx context.Context) error {
@@ -397,6 +403,7 @@ func TestBadInput(t *testing.T) {
 		{name: "Mask/Empty", call: update(onMine(func(*articlesv1.Article) {}), ""), code: codes.InvalidArgument, field: "update_mask.paths[0]"},
 		{name: "Mask/StarWithOthers", call: update(onMine(func(*articlesv1.Article) {}), "*", "title"), code: codes.InvalidArgument, field: "update_mask.paths[0]"},
 		{name: "Mask/TenThousand", call: update(onMine(func(*articlesv1.Article) {}), long), code: codes.InvalidArgument, field: "update_mask.paths[0]"},
+		{name: "Mask/ThreeMegabytes", call: update(onMine(func(*articlesv1.Article) {}), huge), code: codes.InvalidArgument, field: "update_mask.paths[0]"},
 		{name: "Mask/OutputOnlyID", call: update(onMine(func(*articlesv1.Article) {}), "id"), code: codes.InvalidArgument, field: "update_mask.paths[0]"},
 		{name: "Mask/OutputOnlyEtag", call: update(onMine(func(*articlesv1.Article) {}), "title", "etag"), code: codes.InvalidArgument, field: "update_mask.paths[1]"},
 		{name: "Mask/OutputOnlyRevision", call: update(onMine(func(*articlesv1.Article) {}), "revision"), code: codes.InvalidArgument, field: "update_mask.paths[0]"},
@@ -470,6 +477,7 @@ func TestBadInput(t *testing.T) {
 		{name: "Order/ListTitleDesc", call: list(&articlesv1.ListArticlesRequest{OrderBy: "title desc"}), code: codes.InvalidArgument, field: "order_by"},
 		{name: "Order/ListInjection", call: list(&articlesv1.ListArticlesRequest{OrderBy: "title; DROP TABLE articles"}), code: codes.InvalidArgument, field: "order_by"},
 		{name: "Order/ListTenThousand", call: list(&articlesv1.ListArticlesRequest{OrderBy: long}), code: codes.InvalidArgument, field: "order_by"},
+		{name: "Order/ListThreeMegabytes", call: list(&articlesv1.ListArticlesRequest{OrderBy: huge}), code: codes.InvalidArgument, field: "order_by"},
 		{name: "Order/StreamUnknown", call: stream(&articlesv1.StreamArticlesRequest{OrderBy: "random"}), code: codes.InvalidArgument, field: "order_by"},
 		{name: "View/Get", call: func(ctx context.Context) error {
 			_, err := e.client.GetArticle(ctx, &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: ids[0]}, View: 7})
@@ -514,6 +522,10 @@ func TestBadInput(t *testing.T) {
 				wantViolation(t, err, tt.field)
 			} else {
 				wantCode(t, err, tt.code)
+			}
+			// An error quotes at most a little of the request back.
+			if st, _ := status.FromError(err); len(st.Message()) > maxErrorText || len(fmt.Sprint(st.Details())) > maxErrorText {
+				t.Errorf("error message of %d bytes with details of %d; want at most %d each", len(st.Message()), len(fmt.Sprint(st.Details())), maxErrorText)
 			}
 			after, err := e.db.Revision(ctx)
 			if err != nil {

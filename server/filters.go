@@ -69,7 +69,12 @@ func parseFilter(r filterRequest) (articles.Filter, []*errdetails.BadRequest_Fie
 func parseQuery(r filterRequest, orderBy string) (articles.Query, []*errdetails.BadRequest_FieldViolation) {
 	f, vs := parseFilter(r)
 	o, err := articles.ParseOrder(orderBy)
-	if err != nil {
+	switch {
+	case err == nil:
+	case len(orderBy) > maxEcho:
+		// ParseOrder's error quotes the value: not a long one.
+		vs = append(vs, violation("order_by", "unknown order_by %q", clip(strings.ToValidUTF8(orderBy, "?"), maxEcho)))
+	default:
 		vs = append(vs, violation("order_by", "%s", strings.ToValidUTF8(err.Error(), "?")))
 	}
 	return articles.Query{Filter: f, Order: o}, vs

@@ -320,10 +320,26 @@ func checkMask(paths []string) ([]string, []*errdetails.BadRequest_FieldViolatio
 		case outputOnlyFields[p]:
 			vs = append(vs, violation(field, "%q is output only and cannot be updated", p))
 		default:
-			vs = append(vs, violation(field, "%q is not a settable field of Article", strings.ToValidUTF8(p, "?")))
+			vs = append(vs, violation(field, "%q is not a settable field of Article", clip(strings.ToValidUTF8(p, "?"), maxEcho)))
 		}
 	}
 	return paths, vs
+}
+
+// maxEcho bounds the client text an error quotes back, in bytes.
+const maxEcho = 100
+
+// clip shortens s, client text quoted in an error, to at most n bytes, cut
+// at a rune boundary and marked with "…", so that an error never carries a
+// request's megabytes back (twice: in the message and in its details).
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func cloneLabels(m map[string]string) map[string]string {
