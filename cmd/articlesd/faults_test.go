@@ -52,6 +52,8 @@ const (
 	crashSlots      = 24 // slugs per worker; bounds the database's size
 	crashLoadMin    = 150 * time.Millisecond
 	crashLoadSpread = 250 * time.Millisecond
+	crashMinAcks    = 10               // and at least this many (up to 3x) acknowledged writes,
+	crashLoadMax    = 5 * time.Second  // unless the load runs this long
 	crashOpsPerLoad = 5000             // a worker's op bound per cycle, far above what a window allows
 	crashBudget     = 4 * time.Minute  // no new cycle starts after this (a hang detector, not a goal)
 	soakBudget      = 60 * time.Minute // the same for the soak
@@ -86,7 +88,7 @@ type slot struct {
 // crashStats counts what the crash test did, to prove it did something.
 type crashStats struct {
 	creates, updates, deletes, imports, aborted, rejected, unknown, appliedUnknown, retried int
-	maxRev                                                                             int64
+	maxRev                                                                                  int64
 }
 
 func (s *crashStats) add(o crashStats) {
@@ -113,6 +115,7 @@ type crashWorker struct {
 	cycle  int   // the current cycle
 	floor  int64 // the store revision when the cycle's daemon started
 	killed *atomic.Bool
+	acks   *atomic.Int64 // acknowledged writes of all workers in this cycle
 	stats  crashStats
 }
 
@@ -157,6 +160,7 @@ func (w *crashWorker) acked(what string, a *articlesv1.Article) {
 		w.t.Errorf("worker %d: %s acknowledged at revision %d, not above the revision %d the store had at its start", w.id, what, a.GetRevision(), w.floor)
 	}
 	w.stats.maxRev = max(w.stats.maxRev, a.GetRevision())
+	w.acks.Add(1)
 }
 
 // run writes until an error (the kill) or stop, at most crashOpsPerLoad
@@ -286,6 +290,7 @@ func (w *crashWorker) delete(c articlesv1.ArticleServiceClient, s *slot) bool {
 		return false
 	}
 	w.stats.deletes++
+	w.acks.Add(1)
 	s.cur, s.staleEtag = state{}, ""
 	return true
 }
@@ -394,6 +399,7 @@ func (w *crashWorker) importSome(c articlesv1.ArticleServiceClient) bool {
 		w.t.Errorf("worker %d: import of %d articles answered %v", w.id, len(sent), resp)
 	}
 	w.stats.imports++
+	w.acks.Add(1)
 	for i, k := range picked {
 		s := w.slots[k]
 		if s.cur.present && s.cur.exact {
@@ -599,8 +605,9 @@ func TestCrashCycles(t *testing.T) {
 	db := newDB(t)
 	l := &ledger{}
 	var killed atomic.Bool
+	var acks atomic.Int64
 	for i := range crashWorkers {
-		w := &crashWorker{t: t, id: i, rng: rand.New(rand.NewPCG(seed, uint64(i)+2)), killed: &killed}
+		w := &crashWorker{t: t, id: i, rng: rand.New(rand.NewPCG(seed, uint64(i)+2)), killed: &killed, acks: &acks}
 		for k := range crashSlots {
 			w.slots = append(w.slots, &slot{slug: fmt.Sprintf("crash-w%d-s%02d", i, k)})
 		}
@@ -624,14 +631,25 @@ func TestCrashCycles(t *testing.T) {
 		}
 
 		killed.Store(false)
+		acks.Store(0)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for _, w := range l.workers {
 			w.cycle, w.floor = cycle, floor
 			wg.Go(func() { w.run(c, stop) })
 		}
+		// Kill after a random window and a random amount of progress, so
+		// that a slow (race-enabled, loaded) machine still gets a mix of
+		// writes in every cycle.
+		loadStart := time.Now()
 		time.Sleep(crashLoadMin + time.Duration(rng.Int64N(int64(crashLoadSpread))))
+		for minAcks := int64(crashMinAcks + rng.IntN(2*crashMinAcks)); acks.Load() < minAcks && time.Since(loadStart) < crashLoadMax; {
+			time.Sleep(5 * time.Millisecond)
+		}
 		killed.Store(true)
+		if os.Getenv("ARTICLES_FAULTS_DEBUG") != "" {
+			t.Logf("cycle %d: kill after %v and %d acknowledged writes", cycle, time.Since(loadStart), acks.Load())
+		}
 		if code := d.signal(syscall.SIGKILL); code != -1 {
 			t.Errorf("cycle %d: exit code after SIGKILL = %d, want -1 (killed)", cycle, code)
 		}
