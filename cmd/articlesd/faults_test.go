@@ -52,7 +52,7 @@ const (
 	crashSlots      = 24 // slugs per worker; bounds the database's size
 	crashLoadMin    = 150 * time.Millisecond
 	crashLoadSpread = 250 * time.Millisecond
-	crashMinAcks    = 10               // and at least this many (up to 3x) acknowledged writes,
+	crashMinAcks    = 4                // and at least this many (up to 3x) acknowledged writes,
 	crashLoadMax    = 5 * time.Second  // unless the load runs this long
 	crashOpsPerLoad = 5000             // a worker's op bound per cycle, far above what a window allows
 	crashBudget     = 4 * time.Minute  // no new cycle starts after this (a hang detector, not a goal)
