@@ -47,6 +47,8 @@ type security struct {
 	opts   []grpc.ServerOption
 	tokens int  // how many tokens the file holds; 0 without --tokens
 	mtls   bool // client certificates are required
+	// warnings are worth logging but not worth refusing to start over.
+	warnings []string
 }
 
 // loadSecurity reads the certificates and the token file, and refuses
@@ -80,6 +82,9 @@ func loadSecurity(ctx context.Context, c config) (*security, error) {
 			if !loop {
 				return nil, fmt.Errorf("refusing --tokens on plaintext address %q, which is not loopback: serve TLS (--tls-cert, --tls-key) or pass --insecure-allow-tokens", c.listen)
 			}
+		}
+		if fi, err := os.Stat(c.tokensFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			sec.warnings = append(sec.warnings, fmt.Sprintf("--tokens %s is accessible to other users (mode %v): chmod 600 it, or store sha256: digests", c.tokensFile, fi.Mode().Perm()))
 		}
 		sec.tokens = toks.Len()
 		sec.opts = append(sec.opts,

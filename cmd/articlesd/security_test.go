@@ -226,11 +226,30 @@ func TestTokens(t *testing.T) {
 		})
 	}
 	logs := d.logs.String()
+	if strings.Contains(logs, "accessible to other users") {
+		t.Errorf("a 0600 token file was reported as accessible to others; log:\n%s", logs)
+	}
 	for _, secret := range []string{readSecret, writeSecret, hashedSecret} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log contains the secret %q:\n%s", secret, logs)
 		}
 	}
+}
+
+// TestTokensFileMode checks that a token file others can read is served
+// but warned about.
+func TestTokensFileMode(t *testing.T) {
+	t.Parallel()
+	path := goodTokens(t)
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := start(t, newDB(t), nil, "--no-seed", "--tokens", path)
+	if !strings.Contains(d.logs.String(), "accessible to other users") {
+		t.Errorf("no warning about a 0644 token file; log:\n%s", d.logs)
+	}
+	_, err := d.client().ListArticles(withToken(t, readSecret), &articlesv1.ListArticlesRequest{})
+	wantStatusCode(t, "ListArticles", err, codes.OK)
 }
 
 // TestTokensStartup checks the startup checks of --tokens: a malformed or

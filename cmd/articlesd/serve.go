@@ -33,6 +33,9 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	for _, w := range sec.warnings {
+		log.Warn(w)
+	}
 
 	db, err := store.Open(cfg.db,
 		store.WithHistory(cfg.history),
