@@ -7,8 +7,8 @@
 //
 // New creates a Client over grpc.NewClient; it does not connect until the
 // first call. Options are WithX values: WithTLS or WithTransportCredentials
-// (the default is plaintext), WithToken, WithTimeout, WithRetry and
-// WithDialOptions.
+// (the default is plaintext), WithClientCertificate (mTLS), WithToken,
+// WithTimeout, WithRetry and WithDialOptions.
 //
 // Errors are the gRPC status errors the server returned, unwrapped, so
 // status.Code(err) and status.Convert(err).Details() work on them; errors
