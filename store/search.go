@@ -287,21 +287,32 @@ func decodeDoc(v []byte, full bool) (docRecord, error) {
 	return r, d.err
 }
 
-// corpusStats are the totals BM25 needs.
+// indexVersion is the version of the index layout this file writes. In
+// version 2 each term bucket's sequence is its number of postings (its
+// document frequency); an index of version 1 (stats without a version)
+// lacks them, and ranking counts postings instead until Reindex.
+const indexVersion = 2
+
+// corpusStats are the totals BM25 needs, and the index version.
 type corpusStats struct {
 	docs, titleLen, bodyLen int64
+	version                 uint64
 }
 
 func readStats(root *bbolt.Bucket) (corpusStats, error) {
-	var s corpusStats
+	s := corpusStats{version: indexVersion}
 	v := root.Get(searchDocsStats)
 	if v == nil {
-		return s, nil
+		return s, nil // an empty index, made by this version
 	}
 	d := decoder{b: v}
 	s.docs = int64(d.uvarint())
 	s.titleLen = int64(d.uvarint())
 	s.bodyLen = int64(d.uvarint())
+	s.version = 1
+	if len(d.b) > 0 {
+		s.version = d.uvarint()
+	}
 	if d.err != nil {
 		return s, errors.New("corrupt search stats: run reindex")
 	}
@@ -312,6 +323,7 @@ func writeStats(root *bbolt.Bucket, s corpusStats) error {
 	b := binary.AppendUvarint(nil, uint64(max(s.docs, 0)))
 	b = binary.AppendUvarint(b, uint64(max(s.titleLen, 0)))
 	b = binary.AppendUvarint(b, uint64(max(s.bodyLen, 0)))
+	b = binary.AppendUvarint(b, s.version)
 	return root.Put(searchDocsStats, b)
 }
 
@@ -530,10 +542,13 @@ func (ix *searchIndex) removePostings(num uint32, terms []string) error {
 	key := docKey(num)
 	for _, t := range terms {
 		b := ix.post.Bucket([]byte(t))
-		if b == nil {
+		if b == nil || b.Get(key) == nil {
 			continue
 		}
 		if err := b.Delete(key); err != nil {
+			return err
+		}
+		if err := b.SetSequence(b.Sequence() - 1); err != nil {
 			return err
 		}
 		if k, _ := b.Cursor().First(); k == nil {
@@ -558,6 +573,11 @@ func (ix *searchIndex) add(num uint32, a *articlesv1.Article) (int, int, error) 
 			return 0, 0, fmt.Errorf("term %q: %w", t, err)
 		}
 		if err := b.Put(key, encodePosting(p, titleLen, bodyLen)); err != nil {
+			return 0, 0, err
+		}
+		// The docnum is new to this bucket: removePostings has taken the
+		// document's old postings out.
+		if err := b.SetSequence(b.Sequence() + 1); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -592,14 +612,17 @@ type hit struct {
 // termHits returns every document containing term, in docnum order, with
 // the raw postings when withValues is set (valid only in tx).
 func termHits(ctx context.Context, post *bbolt.Bucket, term string, withValues bool) ([]hit, [][]byte, error) {
-	var (
-		hits []hit
-		vals [][]byte
-	)
 	tb := post.Bucket([]byte(term))
 	if tb == nil {
 		return nil, nil, nil
 	}
+	return bucketHits(ctx, tb, term, withValues)
+}
+
+// bucketHits returns the postings of term bucket tb, as termHits.
+func bucketHits(ctx context.Context, tb *bbolt.Bucket, term string, withValues bool) ([]hit, [][]byte, error) {
+	hits := make([]hit, 0, min(tb.Sequence(), 1<<20))
+	var vals [][]byte
 	c := tb.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if len(k) != 4 || v == nil {
@@ -858,68 +881,108 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter,
 	}
 	scorer := search.NewScorer(int(stats.docs), stats.titleLen, stats.bodyLen)
 
-	var (
-		included [][]hit
-		idfs     []float64
-		excluded = map[uint32]bool{}
-	)
+	// Evaluate the clauses. A word clause of a version 2 index is only
+	// opened: its bucket's sequence is its document frequency, so it is
+	// read in full only if it is about as rare as the rarest included
+	// clause, and otherwise probed for each candidate.
+	type eval struct {
+		hits    []hit         // every matching document, in docnum order
+		next    int           // how far the walk through hits has got
+		probe   *bbolt.Bucket // or, for a word clause not read: its bucket
+		df      int
+		negated bool
+		idf     float64
+		term    string // of a word clause, for errors
+	}
+	var evals []*eval
 	for _, c := range q.Clauses {
-		hits, err := clauseHits(ctx, ix, c)
-		if err != nil {
-			return 0, nil, err
-		}
-		if c.Negated {
-			for _, h := range hits {
-				excluded[h.doc] = true
+		e := &eval{negated: c.Negated, term: c.Terms[0]}
+		if !c.Prefix && !c.IsPhrase() && stats.version >= 2 {
+			if b := ix.post.Bucket([]byte(c.Terms[0])); b != nil {
+				e.probe, e.df = b, int(b.Sequence())
 			}
-			continue
+		} else {
+			hits, err := clauseHits(ctx, ix, c)
+			if err != nil {
+				return 0, nil, err
+			}
+			e.hits, e.df = hits, len(hits)
 		}
-		if len(hits) == 0 {
+		if e.df == 0 {
+			if c.Negated {
+				continue // excludes nothing
+			}
 			return 0, nil, nil // a required clause matches nothing
 		}
-		included = append(included, hits)
-		idfs = append(idfs, scorer.IDF(len(hits)))
+		evals = append(evals, e)
 	}
-	if len(included) == 0 {
-		return 0, nil, nil
-	}
-
-	// Intersect, walking the shortest list.
-	shortest := 0
-	for i, hs := range included {
-		if len(hs) < len(included[shortest]) {
-			shortest = i
+	var driver *eval // the rarest included clause: its matches are walked
+	for _, e := range evals {
+		if !e.negated && (driver == nil || e.df < driver.df) {
+			driver = e
 		}
 	}
+	if driver == nil {
+		return 0, nil, nil
+	}
+	for _, e := range evals {
+		if e.probe != nil && (e == driver || e.df <= 8*driver.df) {
+			hits, _, err := bucketHits(ctx, e.probe, e.term, false)
+			if err != nil {
+				return 0, nil, err
+			}
+			e.hits, e.probe, e.df = hits, nil, len(hits)
+		}
+		e.idf = scorer.IDF(e.df)
+	}
+	// find reports whether doc matches e, with its frequencies.
+	find := func(e *eval, doc uint32) (hit, bool, error) {
+		if e.probe != nil {
+			v := e.probe.Get(docKey(doc))
+			if v == nil {
+				return hit{}, false, nil
+			}
+			h, _, err := postingHeader(v)
+			return h, true, err
+		}
+		// Walks go in docnum order: search only what is left.
+		rest := e.hits[e.next:]
+		j := sort.Search(len(rest), func(j int) bool { return rest[j].doc >= doc })
+		e.next += j
+		if j == len(rest) || rest[j].doc != doc {
+			return hit{}, false, nil
+		}
+		return rest[j], true, nil
+	}
+
 	var cands []candidate
-	next := make([]int, len(included)) // where each list's walk has got to
-	for n, h := range included[shortest] {
+	for n, h := range driver.hits {
 		if n%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return 0, nil, err
 			}
 		}
-		if excluded[h.doc] {
-			continue
-		}
 		c := candidate{doc: h.doc}
-		all := true
-		for i, hs := range included {
+		ok := true
+		for _, e := range evals {
 			fr := h
-			if i != shortest {
-				// Both lists are in docnum order: search only what is left.
-				rest := hs[next[i]:]
-				j := sort.Search(len(rest), func(j int) bool { return rest[j].doc >= h.doc })
-				next[i] += j
-				if j == len(rest) || rest[j].doc != h.doc {
-					all = false
+			if e != driver {
+				var found bool
+				var err error
+				if fr, found, err = find(e, h.doc); err != nil {
+					return 0, nil, err
+				}
+				if found == e.negated {
+					ok = false
 					break
 				}
-				fr = rest[j]
+				if e.negated {
+					continue
+				}
 			}
-			c.score += scorer.Score(idfs[i], fr.title, fr.body, h.titleLen, h.bodyLen)
+			c.score += scorer.Score(e.idf, fr.title, fr.body, h.titleLen, h.bodyLen)
 		}
-		if !all {
+		if !ok {
 			continue
 		}
 		if !f.IsZero() {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -640,5 +641,107 @@ func TestReindexDuringWrites(t *testing.T) {
 	}
 	if got := doSearch(t, db, "report", articles.Filter{}, 0, 0).GetTotalSize(); got != 450-5 {
 		t.Errorf("report: total_size %d, want %d", got, 450-5)
+	}
+}
+
+func TestSearchRareAndCommonWords(t *testing.T) {
+	t.Parallel()
+	// "common" is in every article and far more frequent than "rare", so
+	// it is probed per candidate rather than read in full; results must be
+	// the same either way.
+	var arts []*articlesv1.Article
+	for i := range 40 {
+		body := "A common story."
+		if i%20 == 0 {
+			body = "A common story, and a rare one."
+		}
+		arts = append(arts, searchArt(fmt.Sprintf("s-%d", i), "Story", body))
+	}
+	db, _ := openSearch(t, arts)
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"rare common", []string{"s-0", "s-20"}},
+		{"common rare", []string{"s-0", "s-20"}},
+		{`rare "common story"`, []string{"s-0", "s-20"}},
+		{"rare -common", nil},
+		{"rare -story*", nil},
+		{"rare -absent", []string{"s-0", "s-20"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			t.Parallel()
+			if got := slugs(doSearch(t, db, tt.query, articles.Filter{}, 0, 10)); !sameSet(got, tt.want) {
+				t.Errorf("Search(%q) = %q, want %q", tt.query, got, tt.want)
+			}
+		})
+	}
+	if got := doSearch(t, db, "common -rare", articles.Filter{}, 0, 0).GetTotalSize(); got != 38 {
+		t.Errorf("common -rare: total_size %d, want 38", got)
+	}
+}
+
+func TestSearchVersion1Index(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "a.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Import(ctx, searchCorpus()); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{"sanctions", "climate change", "climate -policy", "local harbour"}
+	before := map[string][]string{}
+	for _, q := range queries {
+		before[q] = allResults(t, db, q)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Make it look like an index of the first layout: stats without a
+	// version, term buckets without document frequencies.
+	bdb, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bbolt.Tx) error {
+		docs := tx.Bucket([]byte("search_docs"))
+		v := docs.Get([]byte("stats"))
+		var fields []uint64
+		for len(v) > 0 {
+			x, n := binary.Uvarint(v)
+			if n <= 0 {
+				return fmt.Errorf("bad stats %x", v)
+			}
+			fields, v = append(fields, x), v[n:]
+		}
+		var old []byte
+		for _, x := range fields[:3] {
+			old = binary.AppendUvarint(old, x)
+		}
+		if err := docs.Put([]byte("stats"), old); err != nil {
+			return err
+		}
+		post := tx.Bucket([]byte("search_postings"))
+		return post.ForEachBucket(func(k []byte) error { return post.Bucket(k).SetSequence(0) })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, q := range queries {
+		if got := allResults(t, db, q); !slices.Equal(got, before[q]) {
+			t.Errorf("version 1 index: %q gives\n%q\nwant\n%q", q, got, before[q])
+		}
 	}
 }
