@@ -143,6 +143,7 @@ code; the exit status is 0 on success, 1 on an error and 2 on a usage error.`,
 		a.importCommand(),
 		a.searchCommand(),
 		a.watchCommand(),
+		a.benchCommand(),
 	)
 	return root
 }
@@ -174,8 +175,9 @@ func (a *app) setup(*cobra.Command) error {
 	return nil
 }
 
-// dial connects to the server. The caller closes the client.
-func (a *app) dial(ctx context.Context) (*client.Client, error) {
+// dial connects to the server; extra options go last, so they win. The
+// caller closes the client.
+func (a *app) dial(ctx context.Context, extra ...client.Option) (*client.Client, error) {
 	opts := []client.Option{client.WithTimeout(a.timeout)}
 	switch {
 	case a.caFile != "":
@@ -201,7 +203,7 @@ func (a *app) dial(ctx context.Context) (*client.Client, error) {
 	if a.token != "" {
 		opts = append(opts, client.WithToken(a.token))
 	}
-	return client.New(ctx, a.addr, opts...)
+	return client.New(ctx, a.addr, append(opts, extra...)...)
 }
 
 // isTerminal reports whether w is a terminal, for choosing the default
