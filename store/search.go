@@ -46,8 +46,12 @@ import (
 // characters) then lies in exactly one bucket. All integers in the values
 // below are uvarints.
 //
-//   - posting: title count, body count, then the title positions and the
-//     body positions, each delta-encoded.
+//   - term bucket: its sequence is its number of postings (the term's
+//     document frequency), so ranking knows which clause is rarest
+//     without reading any posting.
+//   - posting: the document's title and body lengths (so that scoring
+//     needs no doc record), the term's title and body counts, then its
+//     title positions and body positions, each delta-encoded.
 //   - doc record: a format byte (1), title and body lengths in tokens, the
 //     publish time (0, or 1 then seconds as a zigzag varint and nanos), the
 //     id, source, authors and tags (length-prefixed strings, counts first;
@@ -61,7 +65,7 @@ import (
 //     only added: one that no longer occurs anywhere stays until Reindex,
 //     and expands to a term without postings, which is harmless.
 //   - corpus stats: number of documents, total title length, total body
-//     length (for BM25's average document length).
+//     length (for BM25's average document length), index version.
 //
 // Caveats: while Reindex runs, searches see only the articles it has
 // reached. A prefix expands to at most maxPrefixTerms distinct terms (the
