@@ -569,9 +569,14 @@ func (ix *searchIndex) removePostings(num uint32, terms []string) error {
 func (ix *searchIndex) add(num uint32, a *articlesv1.Article) (int, int, error) {
 	terms, titleLen, bodyLen, vocab := analyzeArticle(a)
 	sorted := make([]string, 0, len(terms))
-	key := docKey(num)
-	for t, p := range terms {
+	for t := range terms {
 		sorted = append(sorted, t)
+	}
+	// In key order, successive bucket lookups walk nearby pages.
+	slices.Sort(sorted)
+	key := docKey(num)
+	for _, t := range sorted {
+		p := terms[t]
 		b, err := ix.post.CreateBucketIfNotExists([]byte(t))
 		if err != nil {
 			return 0, 0, fmt.Errorf("term %q: %w", t, err)
@@ -585,7 +590,6 @@ func (ix *searchIndex) add(num uint32, a *articlesv1.Article) (int, int, error) 
 			return 0, 0, err
 		}
 	}
-	slices.Sort(sorted)
 	for w, t := range vocab {
 		wb, err := ix.words.CreateBucketIfNotExists(wordBucketName(w))
 		if err != nil {
