@@ -1089,3 +1089,173 @@ func TestShutdownUnderLoad(t *testing.T) {
 		t.Errorf("exit code after the restart's SIGTERM = %d, want 0; log:\n%s", code, d2.logs)
 	}
 }
+
+// rssAnon returns the anonymous resident memory of process pid in bytes
+// (its heap and stacks, not the pages of the mapped database file), from
+// /proc/<pid>/status.
+func rssAnon(t *testing.T, pid int) int64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("cannot read the daemon's memory use: %v", err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("parsing %q: %v", line, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Skipf("no RssAnon line in /proc/%d/status", pid)
+	return 0
+}
+
+// importBig imports n articles named prefix-0 ... of about size bytes each
+// and returns the error the stream ends with. Their bodies draw on a small
+// vocabulary of long words, so they are big on disk but cheap to index.
+func importBig(ctx context.Context, c articlesv1.ArticleServiceClient, prefix string, n, size int) error {
+	var vocab []string
+	for i := range 40 {
+		vocab = append(vocab, strings.Repeat(string(rune('a'+i%26)), 60)+strconv.Itoa(i))
+	}
+	stream, err := c.ImportArticles(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		var body strings.Builder
+		for j := 0; body.Len() < size; j++ {
+			body.WriteString(vocab[(i*7+j*13)%len(vocab)])
+			body.WriteByte(' ')
+		}
+		a := &articlesv1.Article{
+			Slug:  fmt.Sprintf("%s-%d", prefix, i),
+			Title: fmt.Sprintf("Big %s %d", prefix, i),
+			Body:  strings.TrimSpace(body.String()),
+		}
+		if err := stream.Send(&articlesv1.ImportArticlesRequest{Article: a}); err != nil {
+			break // the real error comes from CloseAndRecv
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	if err == nil && (int(resp.GetCreated()) != n || len(resp.GetFailures()) > 0) {
+		err = fmt.Errorf("import of %d articles answered %v", n, resp)
+	}
+	return err
+}
+
+// TestStalledStream opens StreamArticles and WatchArticles streams that
+// never read past their first message, then imports enough to grow the
+// database file several times over. bbolt must remap the file to grow it,
+// which waits for every read transaction to end: if a blocked send held
+// one, the import would hang (the timeout here is a hang detector, not a
+// speed requirement). The daemon's memory must not grow by anything like
+// what the stalled streams would buffer if flow control did not hold them
+// back, and the stalled streams must still deliver once read.
+func TestStalledStream(t *testing.T) {
+	t.Parallel()
+	const (
+		initial = 100
+		grow    = 500
+		size    = 16 << 10
+		lists   = 16  // stalled StreamArticles streams, each from before the growth
+		watches = 128 // stalled WatchArticles streams from revision 1: each is owed every event
+		// Unbounded, the watches alone would buffer 128 x 600 x 16 KB, some
+		// 1.2 GB. The import itself costs tens of MB (three times that
+		// under the race detector, whose shadow memory grows with the heap).
+		maxGrowth = 200 << 20
+		hang      = 3 * time.Minute // far beyond what the import needs
+		// Below 1 GB bbolt doubles its mmap, so a file that grows 3x over
+		// has been remapped at least once.
+		fileGrows = 3
+	)
+	db := newDB(t)
+	d := start(t, db, nil, "--no-seed", "--grace-period", "5s")
+	cc := dial(t, d.addr)
+	defer cc.Close()
+	c := articlesv1.NewArticleServiceClient(cc)
+
+	ctx, cancel := context.WithTimeout(t.Context(), hang)
+	defer cancel()
+	if err := importBig(ctx, c, "before", initial, size); err != nil {
+		t.Fatalf("initial import: %v", err)
+	}
+	fi, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizeBefore := fi.Size()
+	rssBefore := rssAnon(t, d.cmd.Process.Pid)
+
+	// The stalled streams get their own connection, which the client never
+	// reads either; each stream proves it is open by one message.
+	stallCC := dial(t, d.addr)
+	defer stallCC.Close()
+	sc := articlesv1.NewArticleServiceClient(stallCC)
+	var listed []grpc.ServerStreamingClient[articlesv1.StreamArticlesResponse]
+	for i := range lists {
+		s, err := sc.StreamArticles(ctx, &articlesv1.StreamArticlesRequest{View: articlesv1.ArticleView_ARTICLE_VIEW_FULL})
+		if err != nil {
+			t.Fatalf("StreamArticles %d: %v", i, err)
+		}
+		if _, err := s.Recv(); err != nil {
+			t.Fatalf("StreamArticles %d: first message: %v", i, err)
+		}
+		listed = append(listed, s)
+	}
+	for i := range watches {
+		w, err := sc.WatchArticles(ctx, &articlesv1.WatchArticlesRequest{StartRevision: 1})
+		if err != nil {
+			t.Fatalf("WatchArticles %d: %v", i, err)
+		}
+		if _, err := w.Recv(); err != nil {
+			t.Fatalf("WatchArticles %d: first event: %v", i, err)
+		}
+	}
+
+	if err := importBig(ctx, c, "during", grow, size); err != nil {
+		if ctx.Err() != nil {
+			t.Fatalf("the import did not finish within %v while streams were stalled: is a read transaction held during a blocked send? %v", hang, err)
+		}
+		t.Fatalf("import while streams were stalled: %v", err)
+	}
+	if fi, err = os.Stat(db); err != nil {
+		t.Fatal(err)
+	}
+	rssAfter := rssAnon(t, d.cmd.Process.Pid)
+	t.Logf("file %d -> %d bytes; daemon anonymous RSS %d -> %d MB", sizeBefore, fi.Size(), rssBefore>>20, rssAfter>>20)
+	if fi.Size() < fileGrows*sizeBefore {
+		t.Errorf("the file grew from %d to only %d bytes: the test did not force bbolt to remap it", sizeBefore, fi.Size())
+	}
+	limit := int64(maxGrowth)
+	if raceEnabled {
+		limit *= 3
+	}
+	if growth := rssAfter - rssBefore; growth > limit {
+		t.Errorf("daemon's anonymous memory grew by %d MB with %d stalled streams, want under %d MB", growth>>20, lists+watches, limit>>20)
+	}
+
+	// A stalled stream was only waiting: read to its end it delivers at
+	// least every article that existed when it began.
+	n := 1
+	for ; n < initial+grow+10; n++ {
+		if _, err := listed[0].Recv(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("reading the stalled stream after %d messages: %v", n, err)
+		}
+	}
+	if n < initial {
+		t.Errorf("the stalled stream delivered %d articles, want at least %d", n, initial)
+	}
+
+	if code := d.signal(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit code after SIGTERM with stalled streams = %d, want 0; log:\n%s", code, d.logs)
+	}
+	// Documented (server.GracefulStop): a stream whose client stopped reading
+	// holds the graceful stop up until the grace period ends.
+	t.Logf("grace period ran out at the stop: %v", strings.Contains(d.logs.String(), "grace period ended"))
+	checkBolt(t, db)
+}
