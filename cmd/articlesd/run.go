@@ -36,6 +36,8 @@ type config struct {
 	history          int64
 	progressInterval time.Duration
 	gracePeriod      time.Duration
+	metricsListen    string
+	pprof            bool
 
 	// Security (security.go).
 	tlsCert, tlsKey     string
@@ -110,6 +112,8 @@ on the command line wins.`,
 	f.Int64Var(&cfg.history, "history", 100_000, "how many recent `revisions` the change log keeps for WatchArticles")
 	f.DurationVar(&cfg.progressInterval, "progress-interval", server.DefaultProgressInterval, "how often idle watch streams get a PROGRESS event")
 	f.DurationVar(&cfg.gracePeriod, "grace-period", 10*time.Second, "how long in-flight calls may run on at shutdown")
+	f.StringVar(&cfg.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://`ADDR`/metrics (empty: no metrics listener)")
+	f.BoolVar(&cfg.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on the --metrics-listen listener")
 	addSecurityFlags(f, &cfg)
 	addLimitFlags(f, &cfg)
 

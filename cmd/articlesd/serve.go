@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/seed9c1868aa/articles/metrics"
 	"github.com/seed9c1868aa/articles/seeds"
 	"github.com/seed9c1868aa/articles/server"
 	"github.com/seed9c1868aa/articles/store"
@@ -37,10 +38,30 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		log.Warn(w)
 	}
 
-	db, err := store.Open(cfg.db,
+	// Metrics read the store and the server through closures: both are
+	// set before the metrics listener starts, and commits only start with
+	// seeding, after m exists.
+	var (
+		db  *store.DB
+		srv *server.Server
+		m   *metrics.Metrics
+	)
+	storeOpts := []store.Option{
 		store.WithHistory(cfg.history),
 		store.WithLogger(log.With("component", "store")),
-	)
+	}
+	if cfg.metricsListen != "" {
+		m = metrics.New(
+			metrics.WithLogger(log.With("component", "metrics")),
+			metrics.WithStoreStats(func() metrics.StoreStats {
+				s := db.Stats()
+				return metrics.StoreStats{Articles: s.Articles, FileSize: s.FileSize, Revision: s.Revision, Compacted: s.Compacted}
+			}),
+			metrics.WithWatchers(func() int { return srv.Watchers() }),
+		)
+		storeOpts = append(storeOpts, store.WithCommitObserver(m.ObserveCommit))
+	}
+	db, err = store.Open(cfg.db, storeOpts...)
 	if err != nil {
 		return err
 	}
@@ -50,7 +71,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		}
 	}()
 
-	srv, err := server.New(ctx, db,
+	srv, err = server.New(ctx, db,
 		server.WithLogger(log.With("component", "server")),
 		server.WithMaxBodyBytes(cfg.maxBodyBytes),
 		server.WithProgressInterval(cfg.progressInterval),
@@ -84,7 +105,25 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	}
 	addr := lis.Addr().String()
 	lis = cfg.limitListener(lis)
-	gs := srv.GRPCServer(append(cfg.limitOptions(), sec.opts...)...)
+	gopts := cfg.limitOptions()
+	if m != nil {
+		// Before the auth interceptors, so rejected calls are counted too.
+		gopts = append(gopts, m.ServerOptions()...)
+	}
+	gs := srv.GRPCServer(append(gopts, sec.opts...)...)
+	metricsDone := make(chan error, 1)
+	if m != nil {
+		m.InitializeMetrics(gs)
+		mlis, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.metricsListen)
+		if err != nil {
+			gs.Stop()
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		log.Info("serving metrics", "addr", mlis.Addr().String(), "pprof", cfg.pprof)
+		go func() { metricsDone <- m.Serve(ctx, mlis, cfg.pprof) }()
+	} else {
+		metricsDone <- nil
+	}
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
 	log.Info("listening", "addr", addr, "tls", cfg.useTLS(), "db", cfg.db,
@@ -110,6 +149,9 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	}
 	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		log.Warn("serve returned", "err", err)
+	}
+	if err := <-metricsDone; err != nil {
+		log.Warn("metrics listener", "err", err)
 	}
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("closing the database: %w", err)
