@@ -38,7 +38,9 @@ type Token struct {
 // order. See the package documentation for what analysis does. It never
 // fails: invalid UTF-8 and punctuation separate words.
 func Analyze(text string) []Token {
-	var toks []Token
+	// About one indexed word per seven bytes of English prose: one
+	// allocation for most texts rather than a dozen regrowths.
+	toks := make([]Token, 0, len(text)/7+1)
 	scan(text, true, func(w word) {
 		if !w.stop {
 			toks = append(toks, Token{Term: w.term, Word: w.folded, Pos: w.pos, Start: w.start, End: w.end})
@@ -46,6 +48,23 @@ func Analyze(text string) []Token {
 	})
 	return toks
 }
+
+// ScanWords calls fn with each indexed word of text, in order: the Word and
+// Pos of each Token that Analyze returns, without stemming it. Stem(word)
+// is the Token's Term. An indexer that stems each distinct word of a text
+// once, rather than every occurrence, does less work than with Analyze.
+func ScanWords(text string, fn func(word string, pos int)) {
+	scan(text, false, func(w word) {
+		if !w.stop {
+			fn(w.folded, w.pos)
+		}
+	})
+}
+
+// Stem returns the index term of a folded word (a Token's Word, or a word
+// from ScanWords): its Snowball English stem, or the word itself when
+// stemming leaves nothing.
+func Stem(word string) string { return stem(word) }
 
 // word is one word of a text, stop words included.
 type word struct {
@@ -55,41 +74,91 @@ type word struct {
 	stop         bool
 }
 
+// asciiWord reports which ASCII bytes are word characters (letters and
+// digits), so that the scanner decodes and classifies runes only outside
+// ASCII.
+var asciiWord = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = isWordRune(rune(c))
+	}
+	return t
+}()
+
 // scan calls fn for every word of text, stop words included, in order.
 // Without withTerms, it leaves word.term empty: stemming is the costly part
 // of analysis, and a snippet needs it for few words.
+//
+// ASCII is handled byte by byte: a word of lower-case ASCII letters and
+// digits is folded by slicing text, without copying or decoding it.
 func scan(text string, withTerms bool, fn func(word)) {
 	pos := 0
 	for i := 0; i < len(text); {
-		r, size := utf8.DecodeRuneInString(text[i:])
-		if !isWordRune(r) {
-			i += size
-			continue
+		var (
+			start    = i
+			j        int
+			r        rune
+			size     int
+			plain    = true // only lower-case ASCII letters and digits so far
+			ideogram bool
+		)
+		if c := text[i]; c < utf8.RuneSelf {
+			if !asciiWord[c] {
+				i++
+				continue
+			}
+			j = i + 1
+			plain = c < 'A' || c > 'Z'
+		} else {
+			r, size = utf8.DecodeRuneInString(text[i:])
+			if !isWordRune(r) {
+				i += size
+				continue
+			}
+			j, plain, ideogram = i+size, false, isIdeograph(r)
 		}
-		start, j := i, i+size
-		if !isIdeograph(r) {
-			for j < len(text) {
-				r, size := utf8.DecodeRuneInString(text[j:])
+		for !ideogram && j < len(text) {
+			if c := text[j]; c < utf8.RuneSelf {
+				if asciiWord[c] {
+					if c >= 'A' && c <= 'Z' {
+						plain = false
+					}
+					j++
+					continue
+				}
+				if c != '\'' {
+					break
+				}
+				size = 1
+			} else {
+				r, size = utf8.DecodeRuneInString(text[j:])
 				if isWordRune(r) && !isIdeograph(r) {
+					plain = false
 					j += size
 					continue
 				}
-				if isApostrophe(r) && j+size < len(text) {
-					r2, size2 := utf8.DecodeRuneInString(text[j+size:])
-					if isWordRune(r2) && !isIdeograph(r2) {
-						j += size + size2
-						continue
-					}
+				if !isApostrophe(r) {
+					break
 				}
+			}
+			// An apostrophe joins the word when a word character follows.
+			if j+size >= len(text) {
 				break
 			}
+			r2, size2 := utf8.DecodeRuneInString(text[j+size:])
+			if !isWordRune(r2) || isIdeograph(r2) {
+				break
+			}
+			plain = false
+			j += size + size2
 		}
 		i = j
-		folded := foldWord(text[start:j])
-		if folded == "" {
+		var folded string
+		if plain {
+			folded = text[start:min(j, start+MaxWordLen)]
+		} else if folded = foldWord(text[start:j]); folded == "" {
 			continue // only combining marks: nothing left to index
 		}
-		w := word{folded: folded, pos: pos, start: start, end: j, stop: stopWords[folded]}
+		w := word{folded: folded, pos: pos, start: start, end: j, stop: isStop(folded)}
 		if !w.stop && withTerms {
 			w.term = stem(folded)
 		}
@@ -97,6 +166,10 @@ func scan(text string, withTerms bool, fn func(word)) {
 		pos++
 	}
 }
+
+// isStop reports whether the folded word w is a stop word. Stop words are
+// short, so longer words skip the map.
+func isStop(w string) bool { return len(w) <= 5 && stopWords[w] }
 
 func isWordRune(r rune) bool {
 	return !isApostrophe(r) && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))

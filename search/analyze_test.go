@@ -96,13 +96,27 @@ func TestIsStopWord(t *testing.T) {
 }
 
 func FuzzAnalyze(f *testing.F) {
-	for _, s := range []string{"", "ICC’s ruling", "Milošević", "a'b'c's", "中文", "ab\xffcd", "e\u0301\u0301", "'''", "ʼs"} {
+	for _, s := range []string{"", "ICC’s ruling", "Milošević", "a'b'c's", "中文", "ab\xffcd", "e\u0301\u0301", "'''", "ʼs",
+		"The UN's 2024 report", "x'", "'a", "a''b", "a'中", "Ab'É", "AbcDef ghi", "It's THE end.", strings.Repeat("Ab", 40)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		toks := search.Analyze(text)
 		if again := search.Analyze(text); !slices.Equal(toks, again) {
 			t.Fatalf("Analyze(%q) is not deterministic", text)
+		}
+		if ref := search.ReferenceAnalyze(text); !slices.Equal(toks, ref) && len(toks)+len(ref) > 0 {
+			t.Fatalf("Analyze(%q) = %+v, reference analyser %+v", text, toks, ref)
+		}
+		var words []search.Token
+		search.ScanWords(text, func(w string, pos int) { words = append(words, search.Token{Word: w, Pos: pos}) })
+		if len(words) != len(toks) {
+			t.Fatalf("ScanWords(%q) gave %d words, Analyze %d tokens", text, len(words), len(toks))
+		}
+		for i, w := range words {
+			if w.Word != toks[i].Word || w.Pos != toks[i].Pos || search.Stem(w.Word) != toks[i].Term {
+				t.Fatalf("ScanWords(%q) word %d is %q at %d (stem %q); Analyze: %+v", text, i, w.Word, w.Pos, search.Stem(w.Word), toks[i])
+			}
 		}
 		lastPos, lastEnd := -1, 0
 		for _, tok := range toks {
