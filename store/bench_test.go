@@ -10,6 +10,7 @@ import (
 
 	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"github.com/seed9c1868aa/articles/store"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -57,6 +58,9 @@ func BenchmarkCreate(b *testing.B) {
 	})
 }
 
+// BenchmarkImport10k imports 10,000 articles of about 5 KB into a new
+// store in the server's batches of 500, with the full-text index and
+// without it (the v1 import), for issue 4's comparison.
 func BenchmarkImport10k(b *testing.B) {
 	ctx := context.Background()
 	const n = 10_000
@@ -64,19 +68,28 @@ func BenchmarkImport10k(b *testing.B) {
 	for i := range batch {
 		batch[i] = bigArticle(fmt.Sprintf("imp-%d", i), i)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		b.StopTimer()
-		db := mustOpen(b)
-		b.StartTimer()
-		// The server imports in batches of at most 500.
-		for i := 0; i < n; i += 500 {
-			if _, err := db.Import(ctx, batch[i:min(i+500, n)]); err != nil {
-				b.Fatal(err)
+	for _, bc := range []struct {
+		name  string
+		index bool
+	}{{"indexed", true}, {"unindexed", false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			store.SetSearchIndexing(bc.index)
+			defer store.SetSearchIndexing(true)
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				db := mustOpen(b)
+				b.StartTimer()
+				// The server imports in batches of at most 500.
+				for i := 0; i < n; i += 500 {
+					if _, err := db.Import(ctx, batch[i:min(i+500, n)]); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
-		}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "articles/s")
+		})
 	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "articles/s")
 }
 
 func BenchmarkGet(b *testing.B) {

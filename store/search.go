@@ -10,7 +10,10 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seed9c1868aa/articles"
@@ -331,60 +334,166 @@ func writeStats(root *bbolt.Bucket, s corpusStats) error {
 	return root.Put(searchDocsStats, b)
 }
 
-// fieldPositions maps each term of an article to its positions in the title
-// and in the body.
-type fieldPositions struct {
-	title, body []int
+// analysis is what indexing needs from an article's text, computed from the
+// title and body alone: no transaction, no id. Writers compute it before
+// they queue their op, in parallel for an import, so that the single
+// committer only writes postings.
+type analysis struct {
+	// title and body are the analysed texts: an analysis applies to an
+	// article only if they are still its texts.
+	title, body       string
+	titleLen, bodyLen int
+	// terms are the article's distinct terms, sorted; postings[i] is the
+	// encoded posting of terms[i].
+	terms    []string
+	postings [][]byte
+	// vocab holds word, term pairs for the words that stemming changes.
+	vocab [][2]string
 }
 
-// analyzeArticle returns the positions of each term of a's title and body,
-// the number of tokens in each, and the vocabulary: each folded word with
-// its term, for the words that stemming changes.
-func analyzeArticle(a *articlesv1.Article) (terms map[string]*fieldPositions, titleLen, bodyLen int, vocab map[string]string) {
-	terms = map[string]*fieldPositions{}
-	vocab = map[string]string{}
-	at := func(t string) *fieldPositions {
-		p := terms[t]
-		if p == nil {
-			p = &fieldPositions{}
-			terms[t] = p
-		}
-		return p
-	}
-	title := search.Analyze(a.GetTitle())
-	for _, tok := range title {
-		p := at(tok.Term)
-		p.title = append(p.title, tok.Pos)
-		if tok.Word != tok.Term {
-			vocab[tok.Word] = tok.Term
-		}
-	}
-	body := search.Analyze(a.GetBody())
-	for _, tok := range body {
-		p := at(tok.Term)
-		p.body = append(p.body, tok.Pos)
-		if tok.Word != tok.Term {
-			vocab[tok.Word] = tok.Term
-		}
-	}
-	return terms, len(title), len(body), vocab
+// matches reports whether an is the analysis of a's current text.
+func (an *analysis) matches(a *articlesv1.Article) bool {
+	return an != nil && an.title == a.GetTitle() && an.body == a.GetBody()
 }
 
-// encodePosting encodes the posting of a term with positions p in a
-// document whose title and body have titleLen and bodyLen tokens.
-func encodePosting(p *fieldPositions, titleLen, bodyLen int) []byte {
-	b := binary.AppendUvarint(nil, uint64(titleLen))
+// occurrence is one indexed word of an article: the index of its distinct
+// word, and its position in its field.
+type occurrence struct {
+	word  int32
+	pos   int32
+	title bool
+}
+
+// analyze analyses the title and body of a. Each distinct word is stemmed
+// once, and the positions of every term are gathered with a counting sort
+// into one array, rather than one growing slice per term.
+func analyze(a *articlesv1.Article) *analysis {
+	an := &analysis{title: a.GetTitle(), body: a.GetBody()}
+	wordIdx := make(map[string]int32, 256)
+	var words []string
+	occs := make([]occurrence, 0, (len(an.title)+len(an.body))/7+1)
+	for _, f := range []struct {
+		text  string
+		title bool
+		n     *int
+	}{{an.title, true, &an.titleLen}, {an.body, false, &an.bodyLen}} {
+		search.ScanWords(f.text, func(w string, pos int) {
+			i, ok := wordIdx[w]
+			if !ok {
+				i = int32(len(words))
+				wordIdx[w] = i
+				words = append(words, w)
+			}
+			occs = append(occs, occurrence{word: i, pos: int32(pos), title: f.title})
+			*f.n++
+		})
+	}
+	// Stem each distinct word; number the distinct terms.
+	termIdx := make(map[string]int32, len(words))
+	wordTerm := make([]int32, len(words))
+	var terms []string
+	for i, w := range words {
+		t := search.Stem(w)
+		ti, ok := termIdx[t]
+		if !ok {
+			ti = int32(len(terms))
+			termIdx[t] = ti
+			terms = append(terms, t)
+		}
+		wordTerm[i] = ti
+		if t != w {
+			an.vocab = append(an.vocab, [2]string{w, t})
+		}
+	}
+	// Count each term's occurrences per field, then place positions: the
+	// title ones of a term before its body ones, each in text order.
+	nTitle := make([]int32, len(terms))
+	nBody := make([]int32, len(terms))
+	for _, o := range occs {
+		if o.title {
+			nTitle[wordTerm[o.word]]++
+		} else {
+			nBody[wordTerm[o.word]]++
+		}
+	}
+	off := make([]int32, len(terms)+1)
+	for t := range terms {
+		off[t+1] = off[t] + nTitle[t] + nBody[t]
+	}
+	next := slices.Clone(off[:len(terms)])
+	positions := make([]int32, len(occs))
+	for _, o := range occs { // title occurrences come first in occs
+		t := wordTerm[o.word]
+		positions[next[t]] = o.pos
+		next[t]++
+	}
+	// Encode the postings in term order, into one buffer.
+	order := make([]int32, len(terms))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(terms[x], terms[y]) })
+	an.terms = make([]string, len(terms))
+	an.postings = make([][]byte, len(terms))
+	buf := make([]byte, 0, 4*len(occs)+16*len(terms))
+	for i, t := range order {
+		start := len(buf)
+		ps := positions[off[t]:off[t+1]]
+		buf = appendPosting(buf, ps[:nTitle[t]], ps[nTitle[t]:], an.titleLen, an.bodyLen)
+		an.terms[i] = terms[t]
+		an.postings[i] = buf[start:len(buf):len(buf)]
+	}
+	return an
+}
+
+// appendPosting appends the posting of a term with the given title and
+// body positions in a document whose title and body have titleLen and
+// bodyLen tokens.
+func appendPosting(b []byte, title, body []int32, titleLen, bodyLen int) []byte {
+	b = binary.AppendUvarint(b, uint64(titleLen))
 	b = binary.AppendUvarint(b, uint64(bodyLen))
-	b = binary.AppendUvarint(b, uint64(len(p.title)))
-	b = binary.AppendUvarint(b, uint64(len(p.body)))
-	for _, ps := range [][]int{p.title, p.body} {
-		prev := 0
+	b = binary.AppendUvarint(b, uint64(len(title)))
+	b = binary.AppendUvarint(b, uint64(len(body)))
+	for _, ps := range [2][]int32{title, body} {
+		prev := int32(0)
 		for _, x := range ps {
 			b = binary.AppendUvarint(b, uint64(x-prev))
 			prev = x
 		}
 	}
 	return b
+}
+
+// analyzeAll analyses arts (nil entries are skipped) on up to GOMAXPROCS
+// goroutines. The returned wait blocks until arts[i] is analysed and
+// returns its analysis; done blocks until every worker has finished.
+func analyzeAll(arts []*articlesv1.Article) (wait func(i int) *analysis, done func()) {
+	res := make([]*analysis, len(arts))
+	ready := make([]chan struct{}, len(arts))
+	for i := range ready {
+		ready[i] = make(chan struct{})
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(arts)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(arts) {
+					return
+				}
+				if arts[i] != nil {
+					res[i] = analyze(arts[i])
+				}
+				close(ready[i])
+			}
+		})
+	}
+	wait = func(i int) *analysis {
+		<-ready[i]
+		return res[i]
+	}
+	return wait, wg.Wait
 }
 
 // postingHeader decodes the start of a posting: the document's field
@@ -438,8 +547,10 @@ func postingPositions(v []byte, title, body []int) ([]int, []int, error) {
 
 // indexArticle brings the search index from old to new: old nil indexes a
 // created article, new nil removes a deleted one. It runs in the article's
-// write transaction.
-func indexArticle(tx *bbolt.Tx, old, new *articlesv1.Article) error {
+// write transaction. pre, if it is the analysis of new's text, saves
+// analysing it here; otherwise (nil, or the text changed since) new is
+// analysed in the transaction.
+func indexArticle(tx *bbolt.Tx, old, new *articlesv1.Article, pre *analysis) error {
 	ix, err := openIndex(tx)
 	if err != nil {
 		return err
@@ -492,7 +603,10 @@ func indexArticle(tx *bbolt.Tx, old, new *articlesv1.Article) error {
 				return err
 			}
 		}
-		titleLen, bodyLen, err := ix.add(num, new)
+		if !pre.matches(new) {
+			pre = analyze(new)
+		}
+		titleLen, bodyLen, err := ix.add(num, new, pre)
 		if err != nil {
 			return err
 		}
@@ -565,23 +679,17 @@ func (ix *searchIndex) removePostings(num uint32, terms []string) error {
 }
 
 // add writes the postings, vocabulary and doc record of a as document num,
-// and returns its title and body lengths.
-func (ix *searchIndex) add(num uint32, a *articlesv1.Article) (int, int, error) {
-	terms, titleLen, bodyLen, vocab := analyzeArticle(a)
-	sorted := make([]string, 0, len(terms))
-	for t := range terms {
-		sorted = append(sorted, t)
-	}
-	// In key order, successive bucket lookups walk nearby pages.
-	slices.Sort(sorted)
+// from an, the analysis of a's text, and returns its title and body
+// lengths.
+func (ix *searchIndex) add(num uint32, a *articlesv1.Article, an *analysis) (int, int, error) {
 	key := docKey(num)
-	for _, t := range sorted {
-		p := terms[t]
-		b, err := ix.post.CreateBucketIfNotExists([]byte(t))
+	// In key order, successive bucket lookups walk nearby pages.
+	for i, t := range an.terms {
+		b, err := ix.termBucket(t)
 		if err != nil {
 			return 0, 0, fmt.Errorf("term %q: %w", t, err)
 		}
-		if err := b.Put(key, encodePosting(p, titleLen, bodyLen)); err != nil {
+		if err := b.Put(key, an.postings[i]); err != nil {
 			return 0, 0, err
 		}
 		// The docnum is new to this bucket: removePostings has taken the
@@ -590,10 +698,14 @@ func (ix *searchIndex) add(num uint32, a *articlesv1.Article) (int, int, error) 
 			return 0, 0, err
 		}
 	}
-	for w, t := range vocab {
-		wb, err := ix.words.CreateBucketIfNotExists(wordBucketName(w))
-		if err != nil {
-			return 0, 0, err
+	for _, v := range an.vocab {
+		w, t := v[0], v[1]
+		wb := ix.words.Bucket(wordBucketName(w))
+		if wb == nil {
+			var err error
+			if wb, err = ix.words.CreateBucket(wordBucketName(w)); err != nil {
+				return 0, 0, err
+			}
 		}
 		if wb.Get([]byte(w)) != nil {
 			continue
@@ -602,11 +714,22 @@ func (ix *searchIndex) add(num uint32, a *articlesv1.Article) (int, int, error) 
 			return 0, 0, err
 		}
 	}
-	rec := recordOf(a, titleLen, bodyLen, sorted)
+	rec := recordOf(a, an.titleLen, an.bodyLen, an.terms)
 	if err := ix.docs.Put(key, rec.encode()); err != nil {
 		return 0, 0, err
 	}
-	return titleLen, bodyLen, nil
+	return an.titleLen, an.bodyLen, nil
+}
+
+// termBucket returns the posting bucket of term t, creating it if needed.
+// It looks the bucket up before creating it: bbolt caches the buckets a
+// write transaction has opened, but CreateBucketIfNotExists copies its key
+// on every call.
+func (ix *searchIndex) termBucket(t string) (*bbolt.Bucket, error) {
+	if b := ix.post.Bucket([]byte(t)); b != nil {
+		return b, nil
+	}
+	return ix.post.CreateBucket([]byte(t))
 }
 
 // hit is one document matching one clause: how often in each field, and
@@ -1160,7 +1283,7 @@ func (db *DB) Reindex(ctx context.Context) error {
 				}
 				// Indexing a as an update of itself: a write made since the
 				// clear may have indexed it already.
-				if err := indexArticle(b.tx, a, a); err != nil {
+				if err := indexArticle(b.tx, a, a, nil); err != nil {
 					return mutated(fmt.Errorf("index %q: %w", id, err))
 				}
 				last = []byte(id)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/seed9c1868aa/articles"
@@ -28,10 +29,17 @@ func stamp(a *articlesv1.Article, now time.Time, rev int64) {
 	a.Etag = etagOf(rev)
 }
 
+// skipSearchIndex, set only by tests (export_test.go), makes writes skip
+// the full-text index, so that benchmarks can measure what indexing costs.
+// There is deliberately no user-facing switch: Search would be silently
+// wrong.
+var skipSearchIndex atomic.Bool
+
 // writeArticle stores the write from old to new (old nil: create; new nil:
-// delete) with its indexes and its event, at revision rev. Its errors are
-// mutation errors: the batch must roll back.
-func writeArticle(b *batch, old, new *articlesv1.Article, rev int64) error {
+// delete) with its indexes and its event, at revision rev. pre, if not nil,
+// is the analysis of new's text made before the op was queued (see
+// indexArticle). Its errors are mutation errors: the batch must roll back.
+func writeArticle(b *batch, old, new *articlesv1.Article, rev int64, pre *analysis) error {
 	tx := b.tx
 	var (
 		typ     articlesv1.ArticleEvent_Type
@@ -63,7 +71,10 @@ func writeArticle(b *batch, old, new *articlesv1.Article, rev int64) error {
 	if err := reindex(tx, old, new); err != nil {
 		return mutated(err)
 	}
-	if err := indexArticle(tx, old, new); err != nil {
+	if skipSearchIndex.Load() {
+		return mutated(putEvent(tx, typ, rev, payload))
+	}
+	if err := indexArticle(tx, old, new, pre); err != nil {
 		return mutated(fmt.Errorf("search index: %w", err))
 	}
 	return mutated(putEvent(tx, typ, rev, payload))
@@ -86,6 +97,13 @@ func (db *DB) Create(ctx context.Context, in *articlesv1.Article, requestID stri
 		if hash, err = requestHash(in); err != nil {
 			return nil, err
 		}
+	}
+	// Analyse outside the write transaction, which is the store's one
+	// serial resource; a retry that finds the article already created
+	// wastes it, which is rare.
+	var pre *analysis
+	if !skipSearchIndex.Load() {
+		pre = analyze(in)
 	}
 	var out *articlesv1.Article
 	err := db.submit(ctx, func(b *batch) error {
@@ -111,7 +129,7 @@ func (db *DB) Create(ctx context.Context, in *articlesv1.Article, requestID stri
 			return err
 		}
 		// Checks passed: mutate.
-		if err := writeArticle(b, nil, a, a.GetRevision()); err != nil {
+		if err := writeArticle(b, nil, a, a.GetRevision(), pre); err != nil {
 			return err
 		}
 		if requestID != "" {
@@ -185,7 +203,7 @@ func (db *DB) Update(ctx context.Context, id, etag string, mutate func(*articles
 		}
 		rev := b.nextRev()
 		stamp(a, time.Now(), rev)
-		if err := writeArticle(b, old, a, rev); err != nil {
+		if err := writeArticle(b, old, a, rev, nil); err != nil {
 			return err
 		}
 		out = a
@@ -212,7 +230,7 @@ func (db *DB) Delete(ctx context.Context, id, etag string) error {
 		if etag != "" && etag != old.GetEtag() {
 			return fmt.Errorf("%w: id %q has etag %q, not %q", articles.ErrConflict, id, old.GetEtag(), etag)
 		}
-		return writeArticle(b, old, nil, b.nextRev())
+		return writeArticle(b, old, nil, b.nextRev(), nil)
 	})
 }
 
@@ -220,7 +238,17 @@ func (db *DB) Delete(ctx context.Context, id, etag string) error {
 // an existing one has its settable fields replaced, or is counted unchanged
 // (taking no revision and making no event) when they are equal. Articles
 // without a slug are reported as failures, by position in batch.
+//
+// The articles' texts are analysed for the search index by worker
+// goroutines while the write transaction runs, so that the committer, which
+// writes one op at a time, waits for analysis only when it overtakes it.
 func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error) {
+	analysed := func(int) *analysis { return nil }
+	if !skipSearchIndex.Load() {
+		var done func()
+		analysed, done = analyzeAll(arts)
+		defer done()
+	}
 	var resp *articlesv1.ImportArticlesResponse
 	err := db.submit(ctx, func(b *batch) error {
 		resp = &articlesv1.ImportArticlesResponse{}
@@ -243,7 +271,7 @@ func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articles
 					fail(i, err.Error())
 					continue
 				}
-				if err := writeArticle(b, nil, a, a.GetRevision()); err != nil {
+				if err := writeArticle(b, nil, a, a.GetRevision(), analysed(i)); err != nil {
 					return err
 				}
 				resp.Created++
@@ -265,7 +293,7 @@ func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articles
 			a.CreateTime = old.GetCreateTime()
 			rev := b.nextRev()
 			stamp(a, time.Now(), rev)
-			if err := writeArticle(b, old, a, rev); err != nil {
+			if err := writeArticle(b, old, a, rev, analysed(i)); err != nil {
 				return err
 			}
 			resp.Updated++
