@@ -1189,9 +1189,18 @@ func TestStalledStream(t *testing.T) {
 	sizeBefore := fi.Size()
 	rssBefore := rssAnon(t, d.cmd.Process.Pid)
 
-	// The stalled streams get their own connection, which the client never
-	// reads either; each stream proves it is open by one message.
-	stallCC := dial(t, d.addr)
+	// The stalled streams get their own connection; each proves it is open
+	// by one message and is never read again. Fixed 64 KB flow-control
+	// windows turn off grpc's BDP estimation, which would otherwise let the
+	// client buffer up to 16 MB per stream and the server finish sending.
+	stallCC, err := grpc.NewClient(d.addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(64<<10),
+		grpc.WithInitialConnWindowSize(64<<10),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer stallCC.Close()
 	sc := articlesv1.NewArticleServiceClient(stallCC)
 	var listed []grpc.ServerStreamingClient[articlesv1.StreamArticlesResponse]
