@@ -1160,7 +1160,7 @@ func TestStalledStream(t *testing.T) {
 		initial = 100
 		grow    = 500
 		size    = 16 << 10
-		lists   = 16  // stalled StreamArticles streams, each from before the growth
+		lists   = 8   // stalled StreamArticles streams; each pins a List page of 256 articles
 		watches = 128 // stalled WatchArticles streams from revision 1: each is owed every event
 		// Unbounded, the watches alone would buffer 128 x 600 x 16 KB, some
 		// 1.2 GB. The import itself costs tens of MB (three times that
