@@ -4,15 +4,19 @@ package main_test
 // real articlesd binary on 127.0.0.1:
 //
 //   - TestCrashCycles kills the daemon with SIGKILL again and again under a
-//     concurrent mix of writes and checks a client-side ledger after every
-//     restart, plus bbolt's own consistency check of the file.
-//   - TestDiskFull fills a small tmpfs under the daemon.
+//     concurrent mix of creates, updates, deletes, imports and writes that
+//     must fail, and checks a client-side ledger after every restart, plus
+//     bbolt's own consistency check (Tx.Check) of the file.
+//   - TestDiskFull fills a small tmpfs under the daemon (it mounts one, so
+//     it needs root; elsewhere it skips, saying why).
 //   - TestShutdownUnderLoad sends SIGTERM with hundreds of streams open and
 //     unary calls in flight.
-//   - TestStalledStream opens streams it never reads and makes the file grow.
+//   - TestStalledStream opens streams it never reads and makes the file
+//     grow, which would hang if a blocked send held a read transaction.
 //
 // The CI form is bounded in cycles and in time; ARTICLES_SOAK=1 runs the
-// crash test for ARTICLES_SOAK_CYCLES cycles (default 300) instead.
+// crash test for ARTICLES_SOAK_CYCLES cycles (default 300) instead, and
+// ARTICLES_FAULTS_SEED repeats a run's random choices.
 
 import (
 	"context"
