@@ -21,6 +21,8 @@ const maxChanges = 1000
 // article keys, read with a watch from revision from (WithPrevKV, so a
 // delete carries the article's last content) that is ended as soon as it
 // has delivered limit events or reached the revision of the last write.
+// Recent events (the live feed's) come from the copy the local index's
+// watch keeps, without a watch of their own.
 //
 // Revisions are etcd's, shared by the whole cluster: writes of other
 // prefixes (other stores, other programs) take revisions too, so ours have
@@ -41,6 +43,19 @@ func (s *Store) Changes(ctx context.Context, from int64, limit int) ([]*articles
 	}
 	if from > last {
 		return nil, nil
+	}
+	// The live feed asks for the newest events: serve them from those the
+	// index's watch delivered, once it has caught up with last (moments),
+	// rather than open a watch per call.
+	if last-from < recentEvents && s.retained(ctx, from) {
+		if s.WaitRevision(ctx, last) == nil {
+			if evs, ok := s.ix.recentFrom(from, last, limit); ok {
+				return evs, nil
+			}
+		}
+		if err := s.check(ctx); err != nil {
+			return nil, err
+		}
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -81,6 +96,15 @@ func (s *Store) Changes(ctx context.Context, from int64, limit int) ([]*articles
 			}
 		}
 	}
+}
+
+// retained reports whether etcd still has history at from (from must not
+// be after the cluster's revision), so that whether a revision is
+// compacted is etcd's answer on every server, whatever the local copy
+// holds.
+func (s *Store) retained(ctx context.Context, from int64) bool {
+	_, err := s.cli.Get(ctx, s.prefix+revisionPart, clientv3.WithRev(from), clientv3.WithCountOnly())
+	return err == nil
 }
 
 // event converts an etcd event on an article key.

@@ -56,7 +56,15 @@ type index struct {
 	rev      int64
 	// wake is closed and replaced whenever rev advances.
 	wake chan struct{}
+	// recent are the newest change events the watch delivered, oldest
+	// first: every event with floor < revision <= rev. Changes serves the
+	// server's live feed from them without a watch of its own.
+	recent []*articlesv1.ArticleEvent
+	floor  int64
 }
+
+// recentEvents bounds index.recent.
+const recentEvents = 1024
 
 func newIndex() *index {
 	return &index{
@@ -177,6 +185,8 @@ func (s *Store) loadIndex(ctx context.Context) (int64, error) {
 	defer ix.mu.Unlock()
 	ix.docs, ix.postings, ix.words = fresh.docs, fresh.postings, fresh.words
 	ix.titleLen, ix.bodyLen = fresh.titleLen, fresh.bodyLen
+	// Events before rev are not known: recent starts empty after it.
+	ix.recent, ix.floor = nil, max(rev, ix.rev)
 	ix.advanceLocked(rev)
 	return rev, nil
 }
@@ -225,7 +235,7 @@ func (s *Store) followFrom(ctx context.Context, rev *int64) error {
 	// RequireLeader: a member cut off from the cluster ends the watch, and
 	// the retry finds a member that is not.
 	wch := s.cli.Watch(clientv3.WithRequireLeader(wctx), s.prefix+articlePart,
-		clientv3.WithPrefix(), clientv3.WithRev(*rev+1), clientv3.WithProgressNotify())
+		clientv3.WithPrefix(), clientv3.WithRev(*rev+1), clientv3.WithPrevKV())
 	for wr := range wch {
 		if wr.CompactRevision != 0 {
 			return errCompactedIndex
@@ -236,11 +246,25 @@ func (s *Store) followFrom(ctx context.Context, rev *int64) error {
 		ix := s.ix
 		ix.mu.Lock()
 		for _, ev := range wr.Events {
-			id := strings.TrimPrefix(string(ev.Kv.Key), s.prefix+articlePart)
+			if ev.Kv.ModRevision <= *rev {
+				continue // a resumed watch may repeat what was applied
+			}
+			e, err := s.event(ev)
+			if err != nil {
+				// A corrupt value: leave the index without it rather than
+				// stop following; Get and Changes report the corruption.
+				*rev = max(*rev, ev.Kv.ModRevision)
+				continue
+			}
 			if ev.Type == mvccpb.DELETE {
-				ix.removeLocked(id)
-			} else if a, err := decodeArticle(ev.Kv.Value, ev.Kv.ModRevision); err == nil {
-				ix.putLocked(a)
+				ix.removeLocked(e.GetArticle().GetId())
+			} else {
+				ix.putLocked(e.GetArticle())
+			}
+			ix.recent = append(ix.recent, e)
+			if n := len(ix.recent); n > recentEvents {
+				ix.floor = ix.recent[n-recentEvents-1].GetRevision()
+				ix.recent = slices.Delete(ix.recent, 0, n-recentEvents)
 			}
 			*rev = max(*rev, ev.Kv.ModRevision)
 		}
@@ -442,4 +466,26 @@ func countClause(toks []search.Token, pos map[int]string, c search.Clause) int {
 // cloneArticle returns a copy the caller may keep.
 func cloneArticle(a *articlesv1.Article) *articlesv1.Article {
 	return proto.Clone(a).(*articlesv1.Article)
+}
+
+// recentFrom returns the events with revision >= from that the index
+// holds, at most limit, copied for the caller, and whether the index can
+// answer: it must have reached last and hold every event from from on.
+func (ix *index) recentFrom(from, last int64, limit int) ([]*articlesv1.ArticleEvent, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.rev < last || from <= ix.floor {
+		return nil, false
+	}
+	i, _ := slices.BinarySearchFunc(ix.recent, from, func(e *articlesv1.ArticleEvent, rev int64) int {
+		return cmp.Compare(e.GetRevision(), rev)
+	})
+	var out []*articlesv1.ArticleEvent
+	for _, e := range ix.recent[i:] {
+		if len(out) >= limit {
+			break
+		}
+		out = append(out, proto.Clone(e).(*articlesv1.ArticleEvent))
+	}
+	return out, true
 }

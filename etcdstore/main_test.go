@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,13 +33,37 @@ func TestMain(m *testing.M) {
 	if shared != nil {
 		shared.Close()
 	}
+	os.RemoveAll(binDir)
 	os.Exit(code)
+}
+
+// The etcd binary of the tests' clusters, built once per test process:
+// members run as processes, not instrumented by -race and killable.
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  = filepath.Join(os.TempDir(), fmt.Sprintf("etcdstore-test-%d", os.Getpid()))
+)
+
+func etcdBinary() (string, error) {
+	binOnce.Do(func() {
+		if binErr = os.MkdirAll(binDir, 0o755); binErr == nil {
+			binPath, binErr = etcdtest.Binary(binDir)
+		}
+	})
+	return binPath, binErr
 }
 
 // sharedCluster returns the shared cluster, starting it on first use.
 func sharedCluster(t testing.TB) *etcdtest.Cluster {
 	t.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = etcdtest.Start(1, "") })
+	sharedOnce.Do(func() {
+		var bin string
+		if bin, sharedErr = etcdBinary(); sharedErr == nil {
+			shared, sharedErr = etcdtest.StartBinary(bin, 1, "")
+		}
+	})
 	if sharedErr != nil {
 		t.Fatalf("start etcd: %v", sharedErr)
 	}

@@ -5,7 +5,10 @@
 //
 // # Basics
 //
-// Start starts a cluster and waits until it has a leader. Client returns a
+// Start starts a cluster in this process; StartBinary starts one whose
+// members are processes of an etcd binary (Binary builds one from this
+// repository's etcd module, or names $ETCD_BIN). Both wait until every
+// member serves. Client returns a
 // client for all its members. Stop and Restart stop and start one member,
 // keeping its data, for failure tests. Close stops them all.
 //
@@ -19,12 +22,14 @@
 package etcdtest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -51,8 +56,13 @@ type Cluster struct {
 
 type member struct {
 	cfg  *embed.Config
-	etcd *embed.Etcd // nil while stopped
+	etcd *embed.Etcd // in-process member; nil while stopped
 	url  string      // client URL
+	// For a member run as a process (StartBinary): the binary and its
+	// process, nil while stopped.
+	bin  string
+	proc *exec.Cmd
+	exit chan struct{} // closed when proc has been waited for
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -65,10 +75,38 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Start starts an n-member cluster with its data under dir (a new
-// temporary directory, removed by Close, when dir is empty) and waits until
-// every member is ready.
-func Start(n int, dir string) (*Cluster, error) {
+// Start starts an n-member cluster in this process with its data under
+// dir (a new temporary directory, removed by Close, when dir is empty) and
+// waits until every member is ready.
+func Start(n int, dir string) (*Cluster, error) { return start("", n, dir) }
+
+// StartBinary is Start with each member a process of the etcd binary bin
+// (see Binary). Such members cost the test binary nothing under -race and
+// die like real ones when stopped.
+func StartBinary(bin string, n int, dir string) (*Cluster, error) {
+	if bin == "" {
+		return nil, errors.New("etcdtest: no etcd binary")
+	}
+	return start(bin, n, dir)
+}
+
+// Binary returns the path of an etcd binary: $ETCD_BIN when set, else
+// the server of this repository's etcd module (./etcd, a main package),
+// built into dir with the go command of $PATH. Building takes seconds
+// when the build cache is warm.
+func Binary(dir string) (string, error) {
+	if bin := os.Getenv("ETCD_BIN"); bin != "" {
+		return bin, nil
+	}
+	out := filepath.Join(dir, "etcd")
+	cmd := exec.Command("go", "build", "-o", out, "github.com/seed9c1868aa/articles/etcdstore/etcdtest/etcd")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("etcdtest: build etcd: %v: %s", err, b)
+	}
+	return out, nil
+}
+
+func start(bin string, n int, dir string) (*Cluster, error) {
 	if n < 1 {
 		return nil, errors.New("etcdtest: need at least one member")
 	}
@@ -106,26 +144,111 @@ func Start(n int, dir string) (*Cluster, error) {
 		cfg.TickMs = 50
 		cfg.ElectionMs = 500
 		initial = append(initial, fmt.Sprintf("%s=%s", cfg.Name, purl.String()))
-		c.members = append(c.members, &member{cfg: cfg, url: curl.String()})
+		c.members = append(c.members, &member{cfg: cfg, url: curl.String(), bin: bin})
 	}
 	for _, m := range c.members {
 		m.cfg.InitialCluster = strings.Join(initial, ",")
 	}
 	for _, m := range c.members {
-		e, err := embed.StartEtcd(m.cfg)
-		if err != nil {
+		if err := m.start(); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("etcdtest: start %s: %w", m.cfg.Name, err)
 		}
-		m.etcd = e
 	}
 	for _, m := range c.members {
-		if err := waitReady(m.etcd); err != nil {
+		if err := m.waitReady(); err != nil {
 			c.Close()
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// start starts m, in process or as a process.
+func (m *member) start() error {
+	if m.bin == "" {
+		e, err := embed.StartEtcd(m.cfg)
+		if err != nil {
+			return err
+		}
+		m.etcd = e
+		return nil
+	}
+	cfg := m.cfg
+	cmd := exec.Command(m.bin,
+		"--name", cfg.Name,
+		"--data-dir", cfg.Dir,
+		"--listen-client-urls", cfg.ListenClientUrls[0].String(),
+		"--advertise-client-urls", cfg.AdvertiseClientUrls[0].String(),
+		"--listen-peer-urls", cfg.ListenPeerUrls[0].String(),
+		"--initial-advertise-peer-urls", cfg.AdvertisePeerUrls[0].String(),
+		"--initial-cluster", cfg.InitialCluster,
+		"--initial-cluster-state", cmp.Or(cfg.ClusterState, embed.ClusterStateFlagNew),
+		"--initial-cluster-token", cfg.InitialClusterToken,
+		"--heartbeat-interval", fmt.Sprint(cfg.TickMs),
+		"--election-timeout", fmt.Sprint(cfg.ElectionMs),
+		"--unsafe-no-fsync",
+		"--log-level", "error",
+	)
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	m.proc = cmd
+	m.exit = make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(m.exit)
+	}()
+	return nil
+}
+
+// waitReady waits until m serves requests.
+func (m *member) waitReady() error {
+	if m.etcd != nil {
+		return waitReady(m.etcd)
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   []string{m.url},
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := cli.Get(ctx, "health")
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-m.exit:
+			return fmt.Errorf("etcdtest: member %s exited", m.cfg.Name)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("etcdtest: member %s not ready in time: %w", m.cfg.Name, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop stops m: an in-process member closes; a process is killed (as a
+// crash would) and waited for.
+func (m *member) stop() {
+	if m.etcd != nil {
+		m.etcd.Close()
+		m.etcd = nil
+	}
+	if m.proc != nil {
+		m.proc.Process.Kill()
+		<-m.exit
+		m.proc = nil
+	}
 }
 
 func waitReady(e *embed.Etcd) error {
@@ -159,15 +282,12 @@ func (c *Cluster) Client() (*clientv3.Client, error) {
 	})
 }
 
-// Stop stops member i, keeping its data.
+// Stop stops member i, keeping its data. A member run as a process is
+// killed, as in a crash.
 func (c *Cluster) Stop(i int) {
 	c.mu.Lock()
-	e := c.members[i].etcd
-	c.members[i].etcd = nil
-	c.mu.Unlock()
-	if e != nil {
-		e.Close()
-	}
+	defer c.mu.Unlock()
+	c.members[i].stop()
 }
 
 // Restart starts stopped member i again on its data and waits until it has
@@ -176,19 +296,17 @@ func (c *Cluster) Restart(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m := c.members[i]
-	if m.etcd != nil {
+	if m.etcd != nil || m.proc != nil {
 		return nil
 	}
 	m.cfg.ClusterState = embed.ClusterStateFlagExisting
-	e, err := embed.StartEtcd(m.cfg)
-	if err != nil {
+	if err := m.start(); err != nil {
 		return fmt.Errorf("etcdtest: restart %s: %w", m.cfg.Name, err)
 	}
-	if err := waitReady(e); err != nil {
-		e.Close()
+	if err := m.waitReady(); err != nil {
+		m.stop()
 		return err
 	}
-	m.etcd = e
 	return nil
 }
 
