@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -25,7 +26,14 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	code := runBackends(m) // see backends_test.go
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 var _ server.Store = (*store.DB)(nil)
@@ -33,7 +41,7 @@ var _ server.Store = (*store.DB)(nil)
 // env is a Server on a fresh store, served over bufconn, with a client.
 type env struct {
 	srv    *server.Server
-	db     *store.DB
+	db     server.Store // the store newEnv opened (of the current backend), or nil
 	client articlesv1.ArticleServiceClient
 	conn   *grpc.ClientConn
 	logs   *syncBuffer
@@ -58,19 +66,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// openStore opens a store in a temporary directory, closed at cleanup.
+// openStore opens a bbolt store in a temporary directory, closed at
+// cleanup. A test that calls it is bbolt-specific and runs in the bbolt
+// pass only (see backends_test.go).
 func openStore(t testing.TB) *store.DB {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatalf("store.Open: %v", err)
+	if current.name != "bbolt" {
+		t.Skipf("bbolt-specific: runs in the bbolt pass only")
 	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Errorf("db.Close: %v", err)
-		}
-	})
-	return db
+	return openBolt(t)
 }
 
 // newEnv serves a new Server over st (a fresh store when nil). It takes a
@@ -79,7 +83,8 @@ func newEnv(t testing.TB, st server.Store, opts ...server.Option) *env {
 	t.Helper()
 	e := &env{logs: &syncBuffer{}}
 	if st == nil {
-		e.db = openStore(t)
+		t.Logf("backend: %s", current.name)
+		e.db = current.open(t)
 		st = e.db
 	}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

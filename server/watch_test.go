@@ -113,6 +113,7 @@ func article(title string) *articlesv1.Article {
 
 func TestWatchOrderedUniqueNoGaps(t *testing.T) {
 	t.Parallel()
+	bboltOnly(t, "revisions start at 1 and are consecutive")
 	e := newEnv(t, nil)
 	ctx := testCtx(t)
 	// Several watchers share each event's encoded form; one asks for gzip,
@@ -184,6 +185,7 @@ func TestWatchOrderedUniqueNoGaps(t *testing.T) {
 
 func TestWatchStartRevision(t *testing.T) {
 	t.Parallel()
+	bboltOnly(t, "revisions start at 1 and are consecutive")
 	e := newEnv(t, nil)
 	ctx := testCtx(t)
 	for i := range 20 {
@@ -331,6 +333,7 @@ func TestWatchCompacted(t *testing.T) {
 
 func TestWatchProgress(t *testing.T) {
 	t.Parallel()
+	bboltOnly(t, "revisions start at 1")
 	e := newEnv(t, nil, server.WithProgressInterval(50*time.Millisecond))
 	ctx := testCtx(t)
 	e.create(t, article("one"))
@@ -361,6 +364,7 @@ func TestWatchProgress(t *testing.T) {
 
 func TestWatchFilters(t *testing.T) {
 	t.Parallel()
+	bboltOnly(t, "consecutive revisions; deletes sent to every filtered watcher")
 	e := newEnv(t, nil, server.WithProgressInterval(20*time.Millisecond))
 	ctx := testCtx(t)
 	mk := func(title, author, tag, source string) *articlesv1.Article {
@@ -442,6 +446,7 @@ func TestWatchEventContent(t *testing.T) {
 
 func TestWatchFailedWriteHasNoEvent(t *testing.T) {
 	t.Parallel()
+	bboltOnly(t, "consecutive revisions")
 	e := newEnv(t, nil)
 	ctx := testCtx(t)
 	s, _ := openWatch(t, ctx, e.client, &articlesv1.WatchArticlesRequest{}, 0)
