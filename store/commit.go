@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 
 	"github.com/seed9c1868aa/articles"
@@ -206,11 +207,30 @@ func (db *DB) writeError(err error) error {
 		err = me.err
 	}
 	switch {
-	case errors.Is(err, syscall.ENOSPC):
+	case noSpace(err):
 		db.log.Error("store: commit failed: disk full", "err", err)
 		return fmt.Errorf("%w: the write was not committed", articles.ErrNoSpace)
 	}
 	return err
+}
+
+// noSpaceErrnos are the errors that mean the file cannot grow: a full disk,
+// a full quota, or the process's file size limit (RLIMIT_FSIZE). To a
+// client they are all the same: writes fail until an operator makes room,
+// reads keep working.
+var noSpaceErrnos = []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG}
+
+// noSpace reports whether err is one of noSpaceErrnos. bbolt reports a
+// failure to grow the file ("file resize error: ...", "file sync error:
+// ...") with the errno formatted into the text, not wrapped, so the text is
+// matched too.
+func noSpace(err error) bool {
+	for _, errno := range noSpaceErrnos {
+		if errors.Is(err, errno) || strings.Contains(err.Error(), errno.Error()) {
+			return true
+		}
+	}
+	return false
 }
 
 // published records that revision rev is committed and wakes waiters.

@@ -24,6 +24,11 @@ func TestWriteErrorNoSpace(t *testing.T) {
 	}{
 		{"ENOSPC", &os.PathError{Op: "write", Path: "/secret/dir/a.db", Err: syscall.ENOSPC}, articles.ErrNoSpace},
 		{"wrapped ENOSPC", fmt.Errorf("commit: %w", &os.PathError{Op: "sync", Path: "/secret/dir/a.db", Err: syscall.ENOSPC}), articles.ErrNoSpace},
+		{"EDQUOT", &os.PathError{Op: "write", Path: "/secret/dir/a.db", Err: syscall.EDQUOT}, articles.ErrNoSpace},
+		{"EFBIG", &os.PathError{Op: "write", Path: "/secret/dir/a.db", Err: syscall.EFBIG}, articles.ErrNoSpace},
+		// bbolt's grow formats the errno into text (%s), dropping the wrapping.
+		{"bbolt resize", fmt.Errorf("file resize error: %s", &os.PathError{Op: "truncate", Path: "/secret/dir/a.db", Err: syscall.EFBIG}), articles.ErrNoSpace},
+		{"bbolt sync", fmt.Errorf("file sync error: %s", &os.PathError{Op: "sync", Path: "/secret/dir/a.db", Err: syscall.ENOSPC}), articles.ErrNoSpace},
 		{"other", errors.New("boom"), nil},
 	}
 	for _, tt := range tests {

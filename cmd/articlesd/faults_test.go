@@ -1272,3 +1272,79 @@ func TestStalledStream(t *testing.T) {
 	t.Logf("grace period ran out at the stop: %v", strings.Contains(d.logs.String(), "grace period ended"))
 	checkBolt(t, db)
 }
+
+// setFileSizeLimit sets the soft RLIMIT_FSIZE of process pid ("unlimited"
+// or a number of bytes) with prlimit(1), or skips the test where that is
+// not possible.
+func setFileSizeLimit(t *testing.T, pid int, limit string) {
+	t.Helper()
+	out, err := exec.Command("prlimit", "--pid", strconv.Itoa(pid), "--fsize="+limit+":").CombinedOutput()
+	if err != nil {
+		t.Skipf("cannot set the daemon's file size limit with prlimit: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+}
+
+// TestFileSizeLimit caps the size of the daemon's files (RLIMIT_FSIZE) so
+// that bbolt fails to grow the database: by truncating it (an error bbolt
+// reports with the errno flattened into text) or by writing past the
+// limit (EFBIG). Either must reach the client as RESOURCE_EXHAUSTED, like a
+// full disk, not INTERNAL; reads keep working and writes recover once the
+// limit is lifted.
+func TestFileSizeLimit(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	d := start(t, db, nil, "--no-seed")
+	c := d.client()
+	fi, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := d.cmd.Process.Pid
+	// Room for a few writes first, so that reads of them can be checked.
+	setFileSizeLimit(t, pid, strconv.FormatInt(fi.Size()+256<<10, 10))
+
+	var acked []*articlesv1.Article
+	var failure error
+	for i := range 2000 {
+		a, err := c.CreateArticle(callCtx(t), &articlesv1.CreateArticleRequest{
+			Article: &articlesv1.Article{
+				Slug:  fmt.Sprintf("limit-%d", i),
+				Title: fmt.Sprintf("Size limit %d", i),
+				Body:  strings.TrimSpace(strings.Repeat(fmt.Sprintf("Size limit filler %d. ", i), 400)),
+			},
+		})
+		if err != nil {
+			failure = err
+			break
+		}
+		acked = append(acked, a)
+	}
+	if failure == nil {
+		t.Fatalf("2000 writes of 8 KB succeeded with the file size capped at %d bytes", fi.Size())
+	}
+	t.Logf("after %d acknowledged writes: %v", len(acked), failure)
+	if got := status.Code(failure); got != codes.ResourceExhausted {
+		t.Errorf("write past the file size limit: %v (code %v), want RESOURCE_EXHAUSTED", failure, got)
+	}
+	for _, want := range acked {
+		got, err := c.GetArticle(callCtx(t), &articlesv1.GetArticleRequest{
+			Key: &articlesv1.GetArticleRequest_Id{Id: want.GetId()}, View: articlesv1.ArticleView_ARTICLE_VIEW_FULL,
+		})
+		if err != nil || !proto.Equal(got, want) {
+			t.Errorf("reading %s at the limit: %.200v, %v; want the acknowledged %.200v", want.GetSlug(), got, err, want)
+		}
+	}
+
+	setFileSizeLimit(t, pid, "unlimited")
+	for i := range 20 {
+		if _, err := c.CreateArticle(callCtx(t), &articlesv1.CreateArticleRequest{
+			Article: &articlesv1.Article{Slug: fmt.Sprintf("after-%d", i), Title: fmt.Sprintf("After the limit %d", i), Body: "Room again."},
+		}); err != nil {
+			t.Fatalf("write %d after the limit was lifted: %v", i, err)
+		}
+	}
+	if code := d.signal(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code after SIGTERM = %d, want 0; log:\n%s", code, d.logs)
+	}
+	checkBolt(t, db)
+}
