@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if shared != nil {
 		shared.Close()
 	}
+	if cluster3 != nil {
+		cluster3.Close()
+	}
 	os.RemoveAll(binDir)
 	os.Exit(code)
 }

@@ -329,6 +329,27 @@ func (c *Cluster) MemberRevision(ctx context.Context, i int) (int64, error) {
 	return resp.Header.Revision, nil
 }
 
+// Leader returns the index of the member that leads the cluster.
+func (c *Cluster) Leader(ctx context.Context) (int, error) {
+	cli, err := c.Client()
+	if err != nil {
+		return 0, err
+	}
+	defer cli.Close()
+	var lastErr error
+	for i, m := range c.members {
+		st, err := cli.Status(ctx, m.url)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if st.Leader == st.Header.MemberId {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("etcdtest: no leader found: %v", lastErr)
+}
+
 // Close stops every member and removes the data directory Start made.
 func (c *Cluster) Close() {
 	for i := range c.members {
