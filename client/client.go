@@ -61,6 +61,9 @@ type config struct {
 	timeout     time.Duration
 	maxAttempts int
 	dialOpts    []grpc.DialOption
+	// addresses, set by WithAddresses, are servers to balance over
+	// (balance.go).
+	addresses []string
 }
 
 // Option configures a Client in New.
@@ -170,22 +173,25 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 	}
 	plaintext := creds.Info().SecurityProtocol == "insecure"
 
+	dialTarget, resolveOpts, addrs, err := balancedTarget(target, cfg.addresses)
+	if err != nil {
+		return nil, err
+	}
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithChainUnaryInterceptor(timeoutInterceptor(cfg.timeout)),
+		grpc.WithDefaultServiceConfig(serviceConfig(min(cfg.maxAttempts, maxRetryAttempts))),
 	}
-	if cfg.maxAttempts > 1 {
-		dialOpts = append(dialOpts, grpc.WithDefaultServiceConfig(retryServiceConfig(min(cfg.maxAttempts, maxRetryAttempts))))
-	}
+	dialOpts = append(dialOpts, resolveOpts...)
 	if cfg.token != "" {
-		if plaintext && !isLoopbackTarget(target) {
+		if plaintext && !loopbackTargets(target, addrs) {
 			return nil, fmt.Errorf("client: refusing to send a token in plaintext to %q: use WithTLS or a loopback address", target)
 		}
 		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(bearerToken{token: cfg.token, secure: !plaintext}))
 	}
 	dialOpts = append(dialOpts, cfg.dialOpts...)
 
-	conn, err := grpc.NewClient(target, dialOpts...)
+	conn, err := grpc.NewClient(dialTarget, dialOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
