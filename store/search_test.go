@@ -525,7 +525,9 @@ func benchCorpus(n int) []*articlesv1.Article {
 }
 
 // BenchmarkSearch measures query latency over a generated corpus; set its
-// size with -search.docs (the figures use 100000).
+// size with -search.docs (the figures use 100000). Each query
+// reports its p50 and p99 latency besides the mean, and the parent reports
+// the size of the search index against that of the articles.
 func BenchmarkSearch(b *testing.B) {
 	ctx := context.Background()
 	db := mustOpen(b)
@@ -537,6 +539,13 @@ func BenchmarkSearch(b *testing.B) {
 		}
 	}
 	b.Logf("imported %d articles in %v", len(arts), time.Since(start))
+	sizes, err := db.BucketSizes()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("bytes allocated: articles %d, events %d, search index %d (postings %d, docs %d)",
+		sizes["articles"], sizes["events"], sizes["search_postings"]+sizes["search_docs"],
+		sizes["search_postings"], sizes["search_docs"])
 	for _, bc := range []struct{ name, query string }{
 		{"rare", "zyzzyva"},
 		{"common", benchWord(1)},
@@ -549,11 +558,21 @@ func BenchmarkSearch(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(bc.name, func(b *testing.B) {
+			var lat []time.Duration
 			for b.Loop() {
+				t0 := time.Now()
 				if _, err := db.Search(ctx, q, articles.Filter{}, 0, 20); err != nil {
 					b.Fatal(err)
 				}
+				lat = append(lat, time.Since(t0))
 			}
+			slices.Sort(lat)
+			pct := func(p float64) float64 {
+				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+			}
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+			b.ReportMetric(float64(sizes["search_postings"]+sizes["search_docs"])/float64(sizes["articles"]), "index/articles")
 		})
 	}
 }

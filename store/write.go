@@ -38,8 +38,9 @@ var skipSearchIndex atomic.Bool
 // writeArticle stores the write from old to new (old nil: create; new nil:
 // delete) with its indexes and its event, at revision rev. pre, if not nil,
 // is the analysis of new's text made before the op was queued (see
-// indexArticle). Its errors are mutation errors: the batch must roll back.
-func writeArticle(b *batch, old, new *articlesv1.Article, rev int64, pre *analysis) error {
+// indexArticle). pb, if not nil, defers new's postings to pb.flush. Its
+// errors are mutation errors: the batch must roll back.
+func writeArticle(b *batch, old, new *articlesv1.Article, rev int64, pre *analysis, pb *postingBatch) error {
 	tx := b.tx
 	var (
 		typ     articlesv1.ArticleEvent_Type
@@ -74,7 +75,7 @@ func writeArticle(b *batch, old, new *articlesv1.Article, rev int64, pre *analys
 	if skipSearchIndex.Load() {
 		return mutated(putEvent(tx, typ, rev, payload))
 	}
-	if err := indexArticle(tx, old, new, pre); err != nil {
+	if err := indexArticle(tx, old, new, pre, pb); err != nil {
 		return mutated(fmt.Errorf("search index: %w", err))
 	}
 	return mutated(putEvent(tx, typ, rev, payload))
@@ -129,7 +130,7 @@ func (db *DB) Create(ctx context.Context, in *articlesv1.Article, requestID stri
 			return err
 		}
 		// Checks passed: mutate.
-		if err := writeArticle(b, nil, a, a.GetRevision(), pre); err != nil {
+		if err := writeArticle(b, nil, a, a.GetRevision(), pre, nil); err != nil {
 			return err
 		}
 		if requestID != "" {
@@ -203,7 +204,7 @@ func (db *DB) Update(ctx context.Context, id, etag string, mutate func(*articles
 		}
 		rev := b.nextRev()
 		stamp(a, time.Now(), rev)
-		if err := writeArticle(b, old, a, rev, nil); err != nil {
+		if err := writeArticle(b, old, a, rev, nil, nil); err != nil {
 			return err
 		}
 		out = a
@@ -230,7 +231,7 @@ func (db *DB) Delete(ctx context.Context, id, etag string) error {
 		if etag != "" && etag != old.GetEtag() {
 			return fmt.Errorf("%w: id %q has etag %q, not %q", articles.ErrConflict, id, old.GetEtag(), etag)
 		}
-		return writeArticle(b, old, nil, b.nextRev(), nil)
+		return writeArticle(b, old, nil, b.nextRev(), nil, nil)
 	})
 }
 
@@ -252,6 +253,9 @@ func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articles
 	var resp *articlesv1.ImportArticlesResponse
 	err := db.submit(ctx, func(b *batch) error {
 		resp = &articlesv1.ImportArticlesResponse{}
+		// The postings of the articles created are written together at
+		// the end (see postingBatch).
+		pb := &postingBatch{}
 		fail := func(i int, reason string) {
 			resp.Failures = append(resp.Failures, &articlesv1.ImportFailure{Index: int64(i), Reason: reason})
 		}
@@ -271,7 +275,7 @@ func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articles
 					fail(i, err.Error())
 					continue
 				}
-				if err := writeArticle(b, nil, a, a.GetRevision(), analysed(i)); err != nil {
+				if err := writeArticle(b, nil, a, a.GetRevision(), analysed(i), pb); err != nil {
 					return err
 				}
 				resp.Created++
@@ -293,10 +297,19 @@ func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articles
 			a.CreateTime = old.GetCreateTime()
 			rev := b.nextRev()
 			stamp(a, time.Now(), rev)
-			if err := writeArticle(b, old, a, rev, analysed(i)); err != nil {
+			if err := writeArticle(b, old, a, rev, analysed(i), pb); err != nil {
 				return err
 			}
 			resp.Updated++
+		}
+		if len(pb.docs) > 0 {
+			ix, err := openIndex(b.tx)
+			if err != nil {
+				return mutated(err)
+			}
+			if err := pb.flush(ix); err != nil {
+				return mutated(fmt.Errorf("search index: %w", err))
+			}
 		}
 		return nil
 	})
