@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 	if cluster3 != nil {
 		cluster3.Close()
 	}
+	if benchCluster != nil {
+		benchCluster.Close()
+	}
 	os.RemoveAll(binDir)
 	os.Exit(code)
 }

@@ -281,3 +281,6 @@ func settable(a *articlesv1.Article) *articlesv1.Article {
 
 // now is the time stamped on writes.
 func now() *timestamppb.Timestamp { return timestamppb.Now() }
+
+// Prefix returns the key prefix the store keeps its keys under.
+func (s *Store) Prefix() string { return s.prefix }

@@ -78,16 +78,26 @@ func freePort() (int, error) {
 // Start starts an n-member cluster in this process with its data under
 // dir (a new temporary directory, removed by Close, when dir is empty) and
 // waits until every member is ready.
-func Start(n int, dir string) (*Cluster, error) { return start("", n, dir) }
+func Start(n int, dir string, opts ...Option) (*Cluster, error) { return start("", n, dir, opts) }
+
+// Option changes how Start and StartBinary run members.
+type Option func(*options)
+
+type options struct{ fsync bool }
+
+// WithFsync makes members fsync as a production etcd does (by default
+// they run with --unsafe-no-fsync), for benchmarks whose figures must
+// compare with a store that fsyncs every commit.
+func WithFsync() Option { return func(o *options) { o.fsync = true } }
 
 // StartBinary is Start with each member a process of the etcd binary bin
 // (see Binary). Such members cost the test binary nothing under -race and
 // die like real ones when stopped.
-func StartBinary(bin string, n int, dir string) (*Cluster, error) {
+func StartBinary(bin string, n int, dir string, opts ...Option) (*Cluster, error) {
 	if bin == "" {
 		return nil, errors.New("etcdtest: no etcd binary")
 	}
-	return start(bin, n, dir)
+	return start(bin, n, dir, opts)
 }
 
 // Binary returns the path of an etcd binary: $ETCD_BIN when set, else
@@ -106,7 +116,11 @@ func Binary(dir string) (string, error) {
 	return out, nil
 }
 
-func start(bin string, n int, dir string) (*Cluster, error) {
+func start(bin string, n int, dir string, opts []Option) (*Cluster, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	if n < 1 {
 		return nil, errors.New("etcdtest: need at least one member")
 	}
@@ -137,7 +151,7 @@ func start(bin string, n int, dir string) (*Cluster, error) {
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{purl}, []url.URL{purl}
 		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 		cfg.LogLevel = "error"
-		cfg.UnsafeNoFsync = true
+		cfg.UnsafeNoFsync = !o.fsync
 		cfg.InitialClusterToken = "etcdtest"
 		// Short election timings: tests stop members and wait for a new
 		// leader.
@@ -187,7 +201,7 @@ func (m *member) start() error {
 		"--initial-cluster-token", cfg.InitialClusterToken,
 		"--heartbeat-interval", fmt.Sprint(cfg.TickMs),
 		"--election-timeout", fmt.Sprint(cfg.ElectionMs),
-		"--unsafe-no-fsync",
+		fmt.Sprintf("--unsafe-no-fsync=%t", cfg.UnsafeNoFsync),
 		"--log-level", "error",
 	)
 	dieWithParent(cmd)
