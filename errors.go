@@ -33,8 +33,10 @@ var (
 	// ErrClosed is returned by every method once the store is closed.
 	ErrClosed = errors.New("store is closed")
 
-	// ErrNoSpace is returned when a write fails because the disk is full.
-	// Reads keep working; writes succeed again once space returns.
+	// ErrNoSpace is returned when a write fails because the database file
+	// cannot grow: the disk or the user's quota is full, or the process's
+	// file size limit is reached. Reads keep working; writes succeed again
+	// once space returns.
 	ErrNoSpace = errors.New("no space left for writes")
 
 	// ErrTooLarge is returned when a write is larger than the backend can
