@@ -157,3 +157,29 @@ func TestBalanceBadAddresses(t *testing.T) {
 		c.Close()
 	})
 }
+
+// FuzzNewTarget feeds New arbitrary targets and address lists: New never
+// connects, so it must answer every input with a Client or an error, never
+// a panic, and must refuse a list with an empty or scheme-bearing entry.
+func FuzzNewTarget(f *testing.F) {
+	for _, s := range []string{
+		"127.0.0.1:1,127.0.0.1:2", "a:1, b:2", ",", "dns:///x:1,y:2", "x:1,,y:2", "[::1]:1,[::1]:2", "unix:///tmp/s",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		c, err := client.New(context.Background(), target)
+		if err == nil {
+			c.Close()
+		}
+		c, err = client.New(context.Background(), "", client.WithAddresses(strings.Split(target, ",")...))
+		if err == nil {
+			c.Close()
+			for _, a := range strings.Split(target, ",") {
+				if strings.Contains(a, "://") {
+					t.Fatalf("WithAddresses(%q) accepted an address with a scheme", target)
+				}
+			}
+		}
+	})
+}
