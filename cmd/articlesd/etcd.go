@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/seed9c1868aa/articles/etcdstore"
 	"github.com/seed9c1868aa/articles/server"
+	"github.com/seed9c1868aa/articles/store"
 )
 
 // The etcd backend: --store etcd serves the articles kept in an etcd
@@ -116,4 +118,28 @@ func openEtcdStore(ctx context.Context, c etcdConfig, log *slog.Logger) (*etcdst
 		st.Close()
 		return cli.Close()
 	}, nil
+}
+
+// openStore opens the backend ec.store names: the bbolt file at dbPath
+// with storeOpts (returned as db too, for what only bbolt has: stats,
+// reindex), or the etcd store (db nil). close releases it; it may be
+// called again.
+func openStore(ctx context.Context, ec etcdConfig, dbPath string, log *slog.Logger, storeOpts []store.Option) (db *store.DB, st server.Store, close func() error, err error) {
+	if ec.store == storeEtcd {
+		est, closeEtcd, err := openEtcdStore(ctx, ec, log.With("component", "store"))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		var once sync.Once
+		var cerr error
+		return nil, est, func() error {
+			once.Do(func() { cerr = closeEtcd() })
+			return cerr
+		}, nil
+	}
+	db, err = store.Open(dbPath, storeOpts...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return db, db, db.Close, nil
 }
