@@ -106,16 +106,30 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 		s.log.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})}
+	// The logging interceptors build their fields for every call; when the
+	// logger would discard even an error (a discarding handler), skip them.
+	unaryLog := logging.UnaryServerInterceptor(logger, logOpts...)
+	streamLog := logging.StreamServerInterceptor(logger, logOpts...)
 	all := append([]grpc.ServerOption{
 		grpc.ForceServerCodecV2(newUTF8Codec()),
 		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(logger, logOpts...),
+			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+				if !s.log.Enabled(ctx, slog.LevelError) {
+					return handler(ctx, req)
+				}
+				return unaryLog(ctx, req, info, handler)
+			},
 			recovery.UnaryServerInterceptor(recoverOpts...),
 			checkUTF8Unary,
 			UnaryDefaultTimeout(s.cfg.defaultTimeout),
 		),
 		grpc.ChainStreamInterceptor(
-			logging.StreamServerInterceptor(logger, logOpts...),
+			func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+				if !s.log.Enabled(ss.Context(), slog.LevelError) {
+					return handler(srv, ss)
+				}
+				return streamLog(srv, ss, info, handler)
+			},
 			recovery.StreamServerInterceptor(recoverOpts...),
 			checkUTF8Stream,
 		),
