@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -116,6 +117,15 @@ func Binary(dir string) (string, error) {
 	return out, nil
 }
 
+// startAttempts is how often start tries with fresh ports: a port found
+// free may be taken before etcd binds it.
+const startAttempts = 3
+
+// clusters numbers the clusters of this process, for unique cluster
+// tokens: a member must never join another test's cluster through a
+// reused port.
+var clusters atomic.Int64
+
 func start(bin string, n int, dir string, opts []Option) (*Cluster, error) {
 	var o options
 	for _, f := range opts {
@@ -123,6 +133,20 @@ func start(bin string, n int, dir string, opts []Option) (*Cluster, error) {
 	}
 	if n < 1 {
 		return nil, errors.New("etcdtest: need at least one member")
+	}
+	var err error
+	for attempt := range startAttempts {
+		var c *Cluster
+		if c, err = startAttempt(bin, n, dir, o, attempt); err == nil {
+			return c, nil
+		}
+	}
+	return nil, err
+}
+
+func startAttempt(bin string, n int, dir string, o options, attempt int) (*Cluster, error) {
+	if dir != "" {
+		dir = filepath.Join(dir, fmt.Sprintf("try%d", attempt))
 	}
 	c := &Cluster{dir: dir}
 	if dir == "" {
@@ -132,6 +156,7 @@ func start(bin string, n int, dir string, opts []Option) (*Cluster, error) {
 		}
 		c.dir, c.owned = d, true
 	}
+	token := fmt.Sprintf("etcdtest-%d-%d", os.Getpid(), clusters.Add(1))
 	var initial []string
 	for i := range n {
 		cfg := embed.NewConfig()
@@ -152,7 +177,7 @@ func start(bin string, n int, dir string, opts []Option) (*Cluster, error) {
 		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 		cfg.LogLevel = "error"
 		cfg.UnsafeNoFsync = !o.fsync
-		cfg.InitialClusterToken = "etcdtest"
+		cfg.InitialClusterToken = token
 		// Short election timings: tests stop members and wait for a new
 		// leader.
 		cfg.TickMs = 50
