@@ -48,10 +48,10 @@ func threeMembers(t *testing.T) *etcdtest.Cluster {
 
 // serveStore serves a server.Server over a new store under prefix, with
 // its own etcd client, on a loopback port, and returns a client of it.
-func serveStore(t *testing.T, c *etcdtest.Cluster, prefix string) articlesv1.ArticleServiceClient {
+func serveStore(t *testing.T, c *etcdtest.Cluster, prefix string, opts ...server.Option) articlesv1.ArticleServiceClient {
 	t.Helper()
 	st := openStore(t, newClient(t, c), prefix)
-	srv, err := server.New(context.Background(), st)
+	srv, err := server.New(context.Background(), st, opts...)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
