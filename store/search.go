@@ -975,17 +975,26 @@ func phraseHits(ctx context.Context, post *bbolt.Bucket, c search.Clause) ([]hit
 	var out []hit
 	idx := make([]int, len(lists))
 	pos := make([][2][]int, len(lists)) // buffers, reused for every doc
-	// Walk the first list; find the same doc in the others (all sorted, so
-	// each search starts where the last one ended).
-	for i0, h0 := range lists[0].hits {
+	// Walk the shortest list (the rarest word); find the same doc in the
+	// others (all sorted, so each search starts where the last one ended).
+	w := 0
+	for k := range lists {
+		if len(lists[k].hits) < len(lists[w].hits) {
+			w = k
+		}
+	}
+	for i0, h0 := range lists[w].hits {
 		if i0%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		idx[0] = i0
+		idx[w] = i0
 		all := true
-		for k := 1; k < len(lists); k++ {
+		for k := range lists {
+			if k == w {
+				continue
+			}
 			hs := lists[k].hits[idx[k]:]
 			j := sort.Search(len(hs), func(j int) bool { return hs[j].doc >= h0.doc })
 			idx[k] += j
@@ -1197,7 +1206,9 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter,
 		return rest[j], true, nil
 	}
 
-	var cands []candidate
+	// At most every driver match is a candidate: one allocation, rather
+	// than regrowing through a common term's hundred thousand matches.
+	cands := make([]candidate, 0, len(driver.hits))
 	for n, h := range driver.hits {
 		if n%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
