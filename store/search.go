@@ -865,6 +865,9 @@ func termHits(ctx context.Context, post *bbolt.Bucket, term string, withValues b
 func bucketHits(ctx context.Context, tb *bbolt.Bucket, term string, withValues bool) ([]hit, [][]byte, error) {
 	hits := make([]hit, 0, min(tb.Sequence(), 1<<20))
 	var vals [][]byte
+	if withValues {
+		vals = make([][]byte, 0, cap(hits))
+	}
 	c := tb.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if len(k) != 4 || v == nil {
@@ -975,6 +978,7 @@ func phraseHits(ctx context.Context, post *bbolt.Bucket, c search.Clause) ([]hit
 	var out []hit
 	idx := make([]int, len(lists))
 	pos := make([][2][]int, len(lists)) // buffers, reused for every doc
+	next := make([]int, len(lists))     // merge pointers into pos[k]
 	// Walk the shortest list (the rarest word); find the same doc in the
 	// others (all sorted, so each search starts where the last one ended).
 	w := 0
@@ -1015,11 +1019,18 @@ func phraseHits(ctx context.Context, post *bbolt.Bucket, c search.Clause) ([]hit
 		}
 		h := hit{doc: h0.doc, titleLen: h0.titleLen, bodyLen: h0.bodyLen}
 		for field := range 2 {
+			// Positions are ascending, so one pointer per list walks
+			// forward with p: a merge, not a search per position.
 			n := 0
+			clear(next)
 			for _, p := range pos[0][field] {
 				ok := true
 				for k := 1; k < len(lists) && ok; k++ {
-					_, ok = slices.BinarySearch(pos[k][field], p+c.Pos[k])
+					ps, want := pos[k][field], p+c.Pos[k]
+					for next[k] < len(ps) && ps[next[k]] < want {
+						next[k]++
+					}
+					ok = next[k] < len(ps) && ps[next[k]] == want
 				}
 				if ok {
 					n++
