@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"hash"
+	"sync"
 	"time"
 
 	"github.com/seed9c1868aa/articles"
@@ -65,10 +67,32 @@ func (c tokenCodec) seal(kind tokenKind, fp [fpLen]byte, payload []byte) string 
 	b = append(b, tokenVersion, byte(kind))
 	b = append(b, fp[:]...)
 	b = append(b, payload...)
-	m := hmac.New(sha256.New, c.key)
-	m.Write(b)
-	b = m.Sum(b)[:len(b)+macLen]
+	m := c.mac()
+	m.h.Write(b)
+	b = m.h.Sum(b)[:len(b)+macLen]
+	macs.Put(m)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// macs pools keyed HMAC states for seal: a stream signs a cursor for every
+// article it sends, and hmac.New (two SHA-256 states and the key schedule)
+// cost more than the signing itself.
+var macs sync.Pool // of *pooledMAC
+
+// pooledMAC is an HMAC state and the key it was made with.
+type pooledMAC struct {
+	key []byte
+	h   hash.Hash
+}
+
+// mac returns a reset HMAC-SHA256 state keyed with c.key, from the pool
+// when one with the same key is there. Put it back in macs after use.
+func (c tokenCodec) mac() *pooledMAC {
+	if m, _ := macs.Get().(*pooledMAC); m != nil && bytes.Equal(m.key, c.key) {
+		m.h.Reset()
+		return m
+	}
+	return &pooledMAC{key: c.key, h: hmac.New(sha256.New, c.key)}
 }
 
 // open checks s and returns its payload. The mac is checked before the
