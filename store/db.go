@@ -67,12 +67,6 @@ func Open(path string, opts ...Option) (*DB, error) {
 	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:      cfg.openTimeout,
 		FreelistType: bbolt.FreelistMapType,
-		// Map 1 GB of address space up front (not memory: pages are
-		// read on demand), so that a growing file is not remapped at
-		// each doubling. A remap waits for every read transaction and
-		// first copies every node the write transaction holds out of
-		// the old mapping: 13% of an import's commit CPU.
-		InitialMmapSize: 1 << 30,
 	})
 	if err != nil {
 		if errors.Is(err, bberrors.ErrTimeout) {
