@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"io"
 	"os"
 	"strings"
@@ -231,29 +232,10 @@ func errorLine(err error) string {
 // codeName is the canonical upper-case name of a status code, as in
 // google.rpc.Code ("NOT_FOUND"); codes.Code.String gives Go's CamelCase.
 func codeName(c codes.Code) string {
-	names := map[codes.Code]string{
-		codes.OK:                 "OK",
-		codes.Canceled:           "CANCELLED",
-		codes.Unknown:            "UNKNOWN",
-		codes.InvalidArgument:    "INVALID_ARGUMENT",
-		codes.DeadlineExceeded:   "DEADLINE_EXCEEDED",
-		codes.NotFound:           "NOT_FOUND",
-		codes.AlreadyExists:      "ALREADY_EXISTS",
-		codes.PermissionDenied:   "PERMISSION_DENIED",
-		codes.ResourceExhausted:  "RESOURCE_EXHAUSTED",
-		codes.FailedPrecondition: "FAILED_PRECONDITION",
-		codes.Aborted:            "ABORTED",
-		codes.OutOfRange:         "OUT_OF_RANGE",
-		codes.Unimplemented:      "UNIMPLEMENTED",
-		codes.Internal:           "INTERNAL",
-		codes.Unavailable:        "UNAVAILABLE",
-		codes.DataLoss:           "DATA_LOSS",
-		codes.Unauthenticated:    "UNAUTHENTICATED",
+	if _, known := rpccode.Code_name[int32(c)]; !known {
+		return fmt.Sprintf("CODE_%d", uint32(c))
 	}
-	if n, ok := names[c]; ok {
-		return n
-	}
-	return fmt.Sprintf("CODE_%d", uint32(c))
+	return rpccode.Code(c).String()
 }
 
 // oneLine folds a message onto one line, so that an error report is always
