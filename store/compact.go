@@ -7,7 +7,8 @@ import (
 // Compaction keeps the change log to the most recent cfg.history revisions.
 // The committer nudges the compactor when the log has passed its limit; the
 // compactor deletes the oldest events in transactions of at most
-// compactChunk keys, so it never holds the write lock for long, and records
+// compactChunk keys, so it never holds the write lock for long, never
+// passes the indexed revision (the indexer reads the log), and records
 // the newest removed revision in meta (compacted) in the same transaction.
 
 // compactChunk bounds the events one compaction transaction deletes. It is
@@ -51,6 +52,8 @@ func (db *DB) compact() {
 		db.revMu.Lock()
 		target := db.rev - db.cfg.history
 		db.revMu.Unlock()
+		// Events the indexer has not applied yet are its input: keep them.
+		target = min(target, db.indexedRevision())
 		if target <= db.compacted.Load() {
 			return
 		}

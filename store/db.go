@@ -51,6 +51,17 @@ type DB struct {
 	// log. Only the compactor writes it after Open.
 	compacted atomic.Int64
 
+	// idxMu protects indexed and idxCh, which are to the search index
+	// what rev and revCh are to the store (indexer.go): indexed is the
+	// revision the index reflects, and idxCh is replaced each time it
+	// advances.
+	idxMu   sync.Mutex
+	indexed int64
+	idxCh   chan struct{}
+	// indexPaused stops the indexer (a test hook); indexNudge wakes it.
+	indexPaused atomic.Bool
+	indexNudge  chan struct{}
+
 	// stats is the article count kept for Stats (stats.go).
 	stats statsState
 }
@@ -83,6 +94,8 @@ func Open(path string, opts ...Option) (*DB, error) {
 		quit:       make(chan struct{}),
 		compactNow: make(chan struct{}, 1),
 		revCh:      make(chan struct{}),
+		idxCh:      make(chan struct{}),
+		indexNudge: make(chan struct{}, 1),
 	}
 	err = bdb.Update(func(tx *bbolt.Tx) error {
 		if err := initSchema(tx, newTokenKey); err != nil {
@@ -97,6 +110,19 @@ func Open(path string, opts ...Option) (*DB, error) {
 			return err
 		}
 		db.rev = int64(rev)
+		// A file from before asynchronous indexing has no indexed
+		// revision: it was indexed in each write's transaction, so it is
+		// indexed up to its revision.
+		if tx.Bucket(bucketMeta).Get(metaIndexed) == nil {
+			if err := tx.Bucket(bucketMeta).Put(metaIndexed, encodeUint(rev)); err != nil {
+				return err
+			}
+		}
+		indexed, err := metaUint(tx, metaIndexed)
+		if err != nil {
+			return err
+		}
+		db.indexed = int64(indexed)
 		db.compacted.Store(int64(compacted))
 		db.tokenKey = append([]byte(nil), tx.Bucket(bucketMeta).Get(metaTokenKey)...)
 		return nil
@@ -105,9 +131,10 @@ func Open(path string, opts ...Option) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db.wg.Add(2)
+	db.wg.Add(3)
 	go db.commitLoop()
 	go db.compactLoop()
+	go db.indexerLoop()
 	db.maybeCompact(db.rev)
 	return db, nil
 }
@@ -120,7 +147,7 @@ func newTokenKey() ([]byte, error) {
 	return key, nil
 }
 
-// Close stops the committer and the compactor, waits for them (writes
+// Close stops the committer, the compactor and the indexer, waits for them (writes
 // already queued are committed first) and closes the file. Every method
 // called after Close returns articles.ErrClosed; Close itself may be called
 // more than once.

@@ -11,8 +11,9 @@
 //
 // Every write (create, update, delete, and each changed article of an
 // import) takes the next store-wide revision and, in the same bbolt
-// transaction, stores the article, moves its index entries, updates the
-// search index and appends its event to the change log. A crash therefore
+// transaction, stores the article, moves its index entries and appends its
+// event to the change log. The full-text index follows from the change log
+// in the background (see Caveats). A crash therefore
 // never leaves an article without its indexes or its event, and never an
 // event for a write that did not commit. The article's revision is that
 // revision and its etag is derived from it, so the etag changes on every
@@ -53,6 +54,15 @@
 // the page fills, and a very common value costs a set as large as the
 // index. A publish-time range ordered by publish time seeks straight into
 // the publish index instead.
+//
+// The full-text index is built asynchronously, in batches, by an indexer
+// goroutine that reads the change log (search.go, indexer.go): indexing in
+// each write's transaction made imports some 40 times slower, because
+// every commit rewrote pages all over the index. Search hides the lag: it
+// waits until the index reflects every write committed before it began
+// (or its context ends), so a search after a large import may wait for
+// indexing to catch up. The change log is never compacted past the
+// indexed revision, so a stalled indexer holds events beyond WithHistory.
 //
 // Request ids (for idempotent creates) are kept forever: they are small, and
 // dropping them with the change log would make a late retry create a

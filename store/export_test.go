@@ -1,6 +1,10 @@
 package store
 
-import "go.etcd.io/bbolt"
+import (
+	"context"
+
+	"go.etcd.io/bbolt"
+)
 
 // Tests shrink compaction transactions so that a short log exercises
 // several of them.
@@ -30,3 +34,33 @@ func (db *DB) BucketSizes() (map[string]int64, error) {
 	})
 	return sizes, err
 }
+
+// PauseIndexer stops db's indexer after its current batch until the
+// returned resume is called, so that tests can hold the index behind the
+// store.
+func (db *DB) PauseIndexer() (resume func()) {
+	db.indexPaused.Store(true)
+	return func() {
+		db.indexPaused.Store(false)
+		select {
+		case db.indexNudge <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// IndexedRevision returns the revision the search index reflects.
+func (db *DB) IndexedRevision() int64 { return db.indexedRevision() }
+
+// WaitIndexed blocks until the search index reflects every write committed
+// so far, or ctx ends.
+func (db *DB) WaitIndexed(ctx context.Context) error {
+	rev, err := db.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	return db.waitIndexed(ctx, rev)
+}
+
+// CompactedRevision returns the newest revision compaction has removed.
+func (db *DB) CompactedRevision() int64 { return db.compacted.Load() }

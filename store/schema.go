@@ -18,6 +18,7 @@ import (
 //	                     revision       -> uint64, the last committed revision
 //	                     compacted      -> uint64, the newest revision compaction removed (0: none)
 //	                     token_key      -> 32 random bytes, made at first Open
+//	                     indexed        -> uint64, the revision the search index reflects (indexer.go)
 //	articles             id -> articlesv1.Article
 //	idx_slug             slug -> id (unique: one id per slug)
 //	idx_publish_time     esc(OrderPublishTime.SortKey(a)) + id -> empty
@@ -68,6 +69,7 @@ var (
 	metaRevision      = []byte("revision")
 	metaCompacted     = []byte("compacted")
 	metaTokenKey      = []byte("token_key")
+	metaIndexed       = []byte("indexed")
 )
 
 // schemaVersion is the layout this package reads and writes. Raise it when

@@ -29,18 +29,17 @@ func stamp(a *articlesv1.Article, now time.Time, rev int64) {
 	a.Etag = etagOf(rev)
 }
 
-// skipSearchIndex, set only by tests (export_test.go), makes writes skip
-// the full-text index, so that benchmarks can measure what indexing costs.
-// There is deliberately no user-facing switch: Search would be silently
-// wrong.
+// skipSearchIndex, set only by tests (export_test.go), stops the indexer
+// of every DB (indexer.go), so that benchmarks can measure imports with no
+// indexing work competing. There is deliberately no user-facing switch:
+// Search would wait forever.
 var skipSearchIndex atomic.Bool
 
 // writeArticle stores the write from old to new (old nil: create; new nil:
-// delete) with its indexes and its event, at revision rev. pre, if not nil,
-// is the analysis of new's text made before the op was queued (see
-// indexArticle). pb, if not nil, defers new's postings to pb.flush. Its
+// delete) with its indexes and its event, at revision rev. The search index
+// is not touched: the indexer applies the event later (indexer.go). Its
 // errors are mutation errors: the batch must roll back.
-func writeArticle(b *batch, old, new *articlesv1.Article, rev int64, pre *analysis, pb *postingBatch) error {
+func writeArticle(b *batch, old, new *articlesv1.Article, rev int64) error {
 	tx := b.tx
 	var (
 		typ     articlesv1.ArticleEvent_Type
@@ -72,12 +71,6 @@ func writeArticle(b *batch, old, new *articlesv1.Article, rev int64, pre *analys
 	if err := reindex(tx, old, new); err != nil {
 		return mutated(err)
 	}
-	if skipSearchIndex.Load() {
-		return mutated(putEvent(tx, typ, rev, payload))
-	}
-	if err := indexArticle(tx, old, new, pre, pb); err != nil {
-		return mutated(fmt.Errorf("search index: %w", err))
-	}
 	return mutated(putEvent(tx, typ, rev, payload))
 }
 
@@ -98,13 +91,6 @@ func (db *DB) Create(ctx context.Context, in *articlesv1.Article, requestID stri
 		if hash, err = requestHash(in); err != nil {
 			return nil, err
 		}
-	}
-	// Analyse outside the write transaction, which is the store's one
-	// serial resource; a retry that finds the article already created
-	// wastes it, which is rare.
-	var pre *analysis
-	if !skipSearchIndex.Load() {
-		pre = analyze(in)
 	}
 	var out *articlesv1.Article
 	err := db.submit(ctx, func(b *batch) error {
@@ -130,7 +116,7 @@ func (db *DB) Create(ctx context.Context, in *articlesv1.Article, requestID stri
 			return err
 		}
 		// Checks passed: mutate.
-		if err := writeArticle(b, nil, a, a.GetRevision(), pre, nil); err != nil {
+		if err := writeArticle(b, nil, a, a.GetRevision()); err != nil {
 			return err
 		}
 		if requestID != "" {
@@ -204,7 +190,7 @@ func (db *DB) Update(ctx context.Context, id, etag string, mutate func(*articles
 		}
 		rev := b.nextRev()
 		stamp(a, time.Now(), rev)
-		if err := writeArticle(b, old, a, rev, nil, nil); err != nil {
+		if err := writeArticle(b, old, a, rev); err != nil {
 			return err
 		}
 		out = a
@@ -231,7 +217,7 @@ func (db *DB) Delete(ctx context.Context, id, etag string) error {
 		if etag != "" && etag != old.GetEtag() {
 			return fmt.Errorf("%w: id %q has etag %q, not %q", articles.ErrConflict, id, old.GetEtag(), etag)
 		}
-		return writeArticle(b, old, nil, b.nextRev(), nil, nil)
+		return writeArticle(b, old, nil, b.nextRev())
 	})
 }
 
@@ -239,23 +225,11 @@ func (db *DB) Delete(ctx context.Context, id, etag string) error {
 // an existing one has its settable fields replaced, or is counted unchanged
 // (taking no revision and making no event) when they are equal. Articles
 // without a slug are reported as failures, by position in batch.
-//
-// The articles' texts are analysed for the search index by worker
-// goroutines while the write transaction runs, so that the committer, which
-// writes one op at a time, waits for analysis only when it overtakes it.
+// The search index follows in the background (indexer.go).
 func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error) {
-	analysed := func(int) *analysis { return nil }
-	if !skipSearchIndex.Load() {
-		var done func()
-		analysed, done = analyzeAll(arts)
-		defer done()
-	}
 	var resp *articlesv1.ImportArticlesResponse
 	err := db.submit(ctx, func(b *batch) error {
 		resp = &articlesv1.ImportArticlesResponse{}
-		// The postings of the articles created are written together at
-		// the end (see postingBatch).
-		pb := &postingBatch{}
 		fail := func(i int, reason string) {
 			resp.Failures = append(resp.Failures, &articlesv1.ImportFailure{Index: int64(i), Reason: reason})
 		}
@@ -275,7 +249,7 @@ func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articles
 					fail(i, err.Error())
 					continue
 				}
-				if err := writeArticle(b, nil, a, a.GetRevision(), analysed(i), pb); err != nil {
+				if err := writeArticle(b, nil, a, a.GetRevision()); err != nil {
 					return err
 				}
 				resp.Created++
@@ -297,19 +271,10 @@ func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articles
 			a.CreateTime = old.GetCreateTime()
 			rev := b.nextRev()
 			stamp(a, time.Now(), rev)
-			if err := writeArticle(b, old, a, rev, analysed(i), pb); err != nil {
+			if err := writeArticle(b, old, a, rev); err != nil {
 				return err
 			}
 			resp.Updated++
-		}
-		if len(pb.docs) > 0 {
-			ix, err := openIndex(b.tx)
-			if err != nil {
-				return mutated(err)
-			}
-			if err := pb.flush(ix); err != nil {
-				return mutated(fmt.Errorf("search index: %w", err))
-			}
 		}
 		return nil
 	})

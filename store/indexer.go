@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+)
+
+// The indexer: one goroutine per DB that brings the full-text index up to
+// the change log (see the comment at the top of search.go).
+//
+// It wakes on every commit, reads the events after the indexed revision in
+// short read transactions (at most indexReadChunk events each), keeps the
+// last event of each article, analyses the articles' texts on worker
+// goroutines outside any transaction, and then applies them in one write
+// transaction of its own that also stores the new indexed revision
+// (meta "indexed"). A batch ends at indexBatch events or indexBatchBytes of
+// event payload, whichever comes first, which keeps one indexing
+// transaction, and so the longest a writer waits on search work, to well
+// under a second on the measured corpus.
+
+const (
+	// indexBatch bounds the events one indexing transaction applies.
+	indexBatch = 2000
+	// indexBatchBytes bounds the event bytes one indexing transaction
+	// applies, so that huge articles make shorter batches.
+	indexBatchBytes = 16 << 20
+	// indexReadChunk bounds the events one read transaction of the
+	// indexer reads.
+	indexReadChunk = 500
+	// indexRetry is how long the indexer waits after a failed batch (a
+	// full disk, say) before it tries again.
+	indexRetry = time.Second
+)
+
+// indexerLoop is the indexer goroutine.
+func (db *DB) indexerLoop() {
+	defer db.wg.Done()
+	for {
+		db.revMu.Lock()
+		rev, revCh := db.rev, db.revCh
+		db.revMu.Unlock()
+		if db.indexedRevision() < rev && !db.indexPaused.Load() && !skipSearchIndex.Load() {
+			if err := db.applyBatch(); err != nil {
+				db.log.Error("store: search indexing failed; retrying", "err", err)
+				select {
+				case <-db.quit:
+					return
+				case <-time.After(indexRetry):
+				}
+			}
+			select {
+			case <-db.quit:
+				return
+			default:
+			}
+			continue
+		}
+		select {
+		case <-db.quit:
+			return
+		case <-revCh:
+		case <-db.indexNudge:
+		}
+	}
+}
+
+// indexedRevision returns the revision the search index reflects.
+func (db *DB) indexedRevision() int64 {
+	db.idxMu.Lock()
+	defer db.idxMu.Unlock()
+	return db.indexed
+}
+
+// setIndexed raises the indexed revision to rev and wakes its waiters. It
+// never lowers it.
+func (db *DB) setIndexed(rev int64) {
+	db.idxMu.Lock()
+	if rev <= db.indexed {
+		db.idxMu.Unlock()
+		return
+	}
+	db.indexed = rev
+	close(db.idxCh)
+	db.idxCh = make(chan struct{})
+	db.idxMu.Unlock()
+	db.revMu.Lock()
+	cur := db.rev
+	db.revMu.Unlock()
+	db.maybeCompact(cur) // compaction may have waited for the indexer
+}
+
+// waitIndexed blocks until the index reflects revision rev, ctx is done
+// (returning ctx.Err()) or the store is closed (articles.ErrClosed).
+func (db *DB) waitIndexed(ctx context.Context, rev int64) error {
+	for {
+		if err := db.readable(ctx); err != nil {
+			return err
+		}
+		db.idxMu.Lock()
+		cur, ch := db.indexed, db.idxCh
+		db.idxMu.Unlock()
+		if cur >= rev {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-db.quit:
+			return articles.ErrClosed
+		}
+	}
+}
+
+// pendingEvent is the last event of one article within a batch.
+type pendingEvent struct {
+	id string
+	a  *articlesv1.Article // nil: deleted
+}
+
+// applyBatch applies the next batch of events to the index.
+func (db *DB) applyBatch() error {
+	from := db.indexedRevision()
+	last := from
+	var (
+		byID  = map[string]int{}
+		evs   []pendingEvent
+		size  int
+		count int
+	)
+	for count < indexBatch && size < indexBatchBytes {
+		n := 0
+		err := db.bolt.View(func(tx *bbolt.Tx) error {
+			c := tx.Bucket(bucketEvents).Cursor()
+			for k, v := c.Seek(encodeUint(uint64(last + 1))); k != nil && n < indexReadChunk && count < indexBatch && size < indexBatchBytes; k, v = c.Next() {
+				r, ok := decodeUint(k)
+				if !ok {
+					return fmt.Errorf("corrupt event key %x", k)
+				}
+				if int64(r) != last+1 {
+					return fmt.Errorf("change log has no event %d (found %d): run reindex", last+1, r)
+				}
+				e := new(articlesv1.ArticleEvent)
+				if err := proto.Unmarshal(v, e); err != nil {
+					return fmt.Errorf("corrupt event %d: %w", r, err)
+				}
+				pe := pendingEvent{id: e.GetArticle().GetId()}
+				if e.GetType() != articlesv1.ArticleEvent_DELETED {
+					pe.a = e.GetArticle()
+				}
+				if i, ok := byID[pe.id]; ok {
+					evs[i] = pe // the last event wins
+				} else {
+					byID[pe.id] = len(evs)
+					evs = append(evs, pe)
+				}
+				last = int64(r)
+				n++
+				count++
+				size += len(v)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if last == from {
+		return nil
+	}
+	arts := make([]*articlesv1.Article, len(evs))
+	for i, pe := range evs {
+		arts[i] = pe.a
+	}
+	wait, done := analyzeAll(arts)
+	ans := make([]*analysis, len(arts))
+	for i := range arts {
+		ans[i] = wait(i)
+	}
+	done()
+
+	err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		stored, err := metaUint(tx, metaIndexed)
+		if err != nil {
+			return err
+		}
+		if int64(stored) != from {
+			// Reindex moved the indexed revision meanwhile: start over
+			// from there.
+			last = int64(stored)
+			return nil
+		}
+		ix, err := openIndex(tx)
+		if err != nil {
+			return err
+		}
+		pb := &postingBatch{}
+		for i, pe := range evs {
+			if pe.a == nil {
+				err = indexArticle(tx, &articlesv1.Article{Id: pe.id}, nil, nil, nil)
+			} else {
+				// old nil: the indexed version (if any) is found by id and
+				// its postings removed through its doc record.
+				err = indexArticle(tx, nil, pe.a, ans[i], pb)
+			}
+			if err != nil {
+				return fmt.Errorf("index %q: %w", pe.id, err)
+			}
+		}
+		if err := pb.flush(ix); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(metaIndexed, encodeUint(uint64(last)))
+	})
+	if err != nil {
+		return db.writeError(err)
+	}
+	db.setIndexed(last)
+	return nil
+}
