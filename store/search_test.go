@@ -556,6 +556,10 @@ func BenchmarkSearch(b *testing.B) {
 		}
 		b.Logf("imported %d articles in %v", len(arts), time.Since(start))
 	}
+	// Indexing is asynchronous: measure the complete index.
+	if err := db.WaitIndexed(ctx); err != nil {
+		b.Fatal(err)
+	}
 	sizes, err := db.BucketSizes()
 	if err != nil {
 		b.Fatal(err)
