@@ -43,10 +43,12 @@ import (
 //   - Search waits (bounded by its ctx) until the indexed revision is at
 //     least the store revision it observed on entry, then ranks and loads
 //     its page in one read transaction; the response's revision is the
-//     indexed revision. It loads each result from the articles bucket, so
-//     it returns current versions, and skips an article deleted after the
-//     indexed revision. A search therefore never misses a write
-//     acknowledged before it began.
+//     indexed revision. It loads each result from the articles bucket in
+//     that transaction; one deleted or rewritten after the indexed
+//     revision makes it start over (searchAttempts), and is otherwise
+//     left out. A search therefore never misses a write acknowledged
+//     before it began, and never returns a deleted article, a stale
+//     version, or a version the index did not match.
 //   - The change-log compactor never removes an event the indexer has not
 //     applied (compact.go), and the indexed revision is stored in the same
 //     transaction as the postings, so a crash between a write and its
@@ -117,6 +119,9 @@ const (
 	reindexBatch = 200
 	// docFormat is the format byte of doc records.
 	docFormat = 1
+	// searchAttempts bounds how often Search starts over because
+	// concurrent writes changed articles of its page.
+	searchAttempts = 3
 	// ctxCheckEvery is how many postings a search reads between checks of
 	// its context.
 	ctxCheckEvery = 4096
@@ -1100,8 +1105,10 @@ type candidate struct {
 // transaction. It first waits (bounded by ctx, whose error it returns)
 // until the index reflects every write committed before the call; the
 // articles returned are loaded from the store in the same transaction, so
-// they are current, and an article deleted since the index's revision is
-// left out of the page.
+// they are current. An article of the page deleted or rewritten since
+// the index's revision (by a write during the call) makes it search again
+// once the index has caught up, up to searchAttempts times, and is then
+// left out of the page: a result is always the version the index matched.
 // next_page_token is left empty. limit <= 0 returns no results, only the
 // totals.
 //
@@ -1115,52 +1122,63 @@ func (db *DB) Search(ctx context.Context, q *search.Query, f articles.Filter, of
 		return nil, errors.New("store: search: empty query")
 	}
 	offset = max(offset, 0)
-	// The index follows the store asynchronously: wait until it reflects
-	// every write acknowledged before this call began.
-	if err := db.readable(ctx); err != nil {
-		return nil, err
-	}
-	db.revMu.Lock()
-	start := db.rev
-	db.revMu.Unlock()
-	if err := db.waitIndexed(ctx, start); err != nil {
-		return nil, err
-	}
 	resp := &articlesv1.SearchArticlesResponse{}
 	var page []*articlesv1.Article
 	var scores []float64
-	err := db.view(ctx, func(tx *bbolt.Tx) error {
-		page, scores = nil, nil
-		rev, err := metaUint(tx, metaIndexed)
-		if err != nil {
-			return err
+	for attempt := 1; ; attempt++ {
+		// The index follows the store asynchronously: wait until it
+		// reflects every write committed before this attempt began.
+		if err := db.readable(ctx); err != nil {
+			return nil, err
 		}
-		resp.Revision = int64(rev)
-		total, cands, err := rank(ctx, tx, q, f, offset+max(limit, 0))
-		if err != nil {
-			return err
+		db.revMu.Lock()
+		start := db.rev
+		db.revMu.Unlock()
+		if err := db.waitIndexed(ctx, start); err != nil {
+			return nil, err
 		}
-		resp.TotalSize = int32(min(total, math.MaxInt32))
-		if limit <= 0 || offset >= len(cands) {
-			return nil
-		}
-		for _, c := range cands[offset:min(len(cands), offset+limit)] {
-			a, err := getArticle(tx, string(c.id))
+		var changed bool
+		err := db.view(ctx, func(tx *bbolt.Tx) error {
+			page, scores, changed = nil, nil, false
+			rev, err := metaUint(tx, metaIndexed)
 			if err != nil {
 				return err
 			}
-			if a == nil {
-				// Deleted by a write the indexer has not applied yet:
-				// the articles bucket is the truth.
-				continue
+			resp.Revision = int64(rev)
+			total, cands, err := rank(ctx, tx, q, f, offset+max(limit, 0))
+			if err != nil {
+				return err
 			}
-			page = append(page, a)
-			scores = append(scores, c.score)
+			resp.TotalSize = int32(min(total, math.MaxInt32))
+			if limit <= 0 || offset >= len(cands) {
+				return nil
+			}
+			for _, c := range cands[offset:min(len(cands), offset+limit)] {
+				a, err := getArticle(tx, string(c.id))
+				if err != nil {
+					return err
+				}
+				if a == nil || a.GetRevision() > resp.Revision {
+					// Deleted or rewritten since the index's revision
+					// (after this call began): its indexed version is
+					// gone and the current one may not match.
+					changed = true
+					continue
+				}
+				page = append(page, a)
+				scores = append(scores, c.score)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: search: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: search: %w", err)
+		// Writes made during the search changed articles of the page:
+		// search again once the index has caught up with them, a few
+		// times, then settle for the page without them.
+		if !changed || attempt == searchAttempts {
+			break
+		}
 	}
 	for i, a := range page {
 		text := a.GetBody()
