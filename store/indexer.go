@@ -19,14 +19,19 @@ import (
 // last event of each article, analyses the articles' texts on worker
 // goroutines outside any transaction, and then applies them in one write
 // transaction of its own that also stores the new indexed revision
-// (meta "indexed"). A batch ends at indexBatch events or indexBatchBytes of
-// event payload, whichever comes first, which keeps one indexing
-// transaction, and so the longest a writer waits on search work, to well
-// under a second on the measured corpus.
+// (meta "indexed"). A batch ends at a number of events or at
+// indexBatchBytes of event payload, whichever comes first. The number
+// adapts (between indexBatchMin and indexBatchMax) so that one indexing
+// transaction, and so the longest a writer waits on search work, takes
+// about indexTxTarget: bigger batches amortise more of the pages each
+// commit rewrites, but hold the write lock longer.
 
 const (
-	// indexBatch bounds the events one indexing transaction applies.
-	indexBatch = 2000
+	// indexBatchMin, indexBatchMax and indexBatchStart bound the events
+	// one indexing transaction applies, and are the first bound.
+	indexBatchMin, indexBatchMax, indexBatchStart = 100, 5000, 2000
+	// indexTxTarget is how long an indexing transaction should take.
+	indexTxTarget = 1500 * time.Millisecond
 	// indexBatchBytes bounds the event bytes one indexing transaction
 	// applies, so that huge articles make shorter batches.
 	indexBatchBytes = 16 << 20
@@ -41,12 +46,20 @@ const (
 // indexerLoop is the indexer goroutine.
 func (db *DB) indexerLoop() {
 	defer db.wg.Done()
+	limit := indexBatchStart
 	for {
 		db.revMu.Lock()
 		rev, revCh := db.rev, db.revCh
 		db.revMu.Unlock()
 		if db.indexedRevision() < rev && !db.indexPaused.Load() && !skipSearchIndex.Load() {
-			if err := db.applyBatch(); err != nil {
+			n, took, err := db.applyBatch(limit)
+			if n > 0 && took > 0 {
+				// Scale the batch towards the target duration, at most
+				// doubling at a time.
+				next := int(float64(n) * float64(indexTxTarget) / float64(took))
+				limit = max(indexBatchMin, min(indexBatchMax, next, 2*limit))
+			}
+			if err != nil {
 				db.log.Error("store: search indexing failed; retrying", "err", err)
 				select {
 				case <-db.quit:
@@ -124,8 +137,9 @@ type pendingEvent struct {
 	a  *articlesv1.Article // nil: deleted
 }
 
-// applyBatch applies the next batch of events to the index.
-func (db *DB) applyBatch() error {
+// applyBatch applies the next batch of at most limit events to the index,
+// and returns how many it read and how long its write transaction took.
+func (db *DB) applyBatch(limit int) (int, time.Duration, error) {
 	from := db.indexedRevision()
 	last := from
 	var (
@@ -134,11 +148,11 @@ func (db *DB) applyBatch() error {
 		size  int
 		count int
 	)
-	for count < indexBatch && size < indexBatchBytes {
+	for count < limit && size < indexBatchBytes {
 		n := 0
 		err := db.bolt.View(func(tx *bbolt.Tx) error {
 			c := tx.Bucket(bucketEvents).Cursor()
-			for k, v := c.Seek(encodeUint(uint64(last + 1))); k != nil && n < indexReadChunk && count < indexBatch && size < indexBatchBytes; k, v = c.Next() {
+			for k, v := c.Seek(encodeUint(uint64(last + 1))); k != nil && n < indexReadChunk && count < limit && size < indexBatchBytes; k, v = c.Next() {
 				r, ok := decodeUint(k)
 				if !ok {
 					return fmt.Errorf("corrupt event key %x", k)
@@ -168,14 +182,14 @@ func (db *DB) applyBatch() error {
 			return nil
 		})
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
 		if n == 0 {
 			break
 		}
 	}
 	if last == from {
-		return nil
+		return 0, 0, nil
 	}
 	arts := make([]*articlesv1.Article, len(evs))
 	for i, pe := range evs {
@@ -188,6 +202,7 @@ func (db *DB) applyBatch() error {
 	}
 	done()
 
+	began := time.Now()
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
 		stored, err := metaUint(tx, metaIndexed)
 		if err != nil {
@@ -221,9 +236,10 @@ func (db *DB) applyBatch() error {
 		}
 		return tx.Bucket(bucketMeta).Put(metaIndexed, encodeUint(uint64(last)))
 	})
+	took := time.Since(began)
 	if err != nil {
-		return db.writeError(err)
+		return count, took, db.writeError(err)
 	}
 	db.setIndexed(last)
-	return nil
+	return count, took, nil
 }
