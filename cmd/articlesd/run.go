@@ -53,6 +53,9 @@ type config struct {
 	defaultTimeout      time.Duration
 	keepaliveMinTime    time.Duration
 	keepaliveNoStreamOK bool
+
+	// Storage backend (etcd.go).
+	etcd etcdConfig
 }
 
 // usageError marks an error in how the command was invoked (exit code 2).
@@ -70,7 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Use:   "articlesd",
 		Short: "Serve the Articles gRPC API over a bbolt database",
 		Long: `articlesd serves articles.v1.ArticleService, gRPC health checks and server
-reflection over a bbolt database file.
+reflection over a bbolt database file, or, with --store etcd, over an etcd
+cluster (--etcd-endpoints) that several articlesd processes may share.
 
 On a database that was never written it first loads the embedded seed
 articles (unless --no-seed). Once listening it logs msg=listening with the
@@ -116,6 +120,7 @@ on the command line wins.`,
 	f.BoolVar(&cfg.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on the --metrics-listen listener")
 	addSecurityFlags(f, &cfg)
 	addLimitFlags(f, &cfg)
+	addEtcdFlags(f, &cfg.etcd)
 
 	reindex := &cobra.Command{
 		Use:   "reindex",
@@ -191,6 +196,9 @@ func (c config) check() error {
 	}
 	if c.db == "" {
 		return usageError{errors.New("--db must name a file")}
+	}
+	if err := c.etcd.check(); err != nil {
+		return err
 	}
 	for _, p := range []struct {
 		name string

@@ -42,7 +42,8 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	// set before the metrics listener starts, and commits only start with
 	// seeding, after m exists.
 	var (
-		db  *store.DB
+		db  *store.DB    // the bbolt store, nil with --store etcd
+		st  server.Store // db, or the etcd store
 		srv *server.Server
 		m   *metrics.Metrics
 	)
@@ -54,6 +55,9 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		m = metrics.New(
 			metrics.WithLogger(log.With("component", "metrics")),
 			metrics.WithStoreStats(func() metrics.StoreStats {
+				if db == nil {
+					return metrics.StoreStats{} // etcd: see etcd's own metrics
+				}
 				s := db.Stats()
 				return metrics.StoreStats{Articles: s.Articles, FileSize: s.FileSize, Revision: s.Revision, Compacted: s.Compacted}
 			}),
@@ -61,17 +65,18 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		)
 		storeOpts = append(storeOpts, store.WithCommitObserver(m.ObserveCommit))
 	}
-	db, err = store.Open(cfg.db, storeOpts...)
+	var closeStore func() error
+	db, st, closeStore, err = openStore(ctx, cfg.etcd, cfg.db, log, storeOpts)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := db.Close(); cerr != nil && err == nil {
+		if cerr := closeStore(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing the database: %w", cerr)
 		}
 	}()
 
-	srv, err = server.New(ctx, db,
+	srv, err = server.New(ctx, st,
 		server.WithLogger(log.With("component", "server")),
 		server.WithMaxBodyBytes(cfg.maxBodyBytes),
 		server.WithProgressInterval(cfg.progressInterval),
@@ -89,7 +94,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		srv.GracefulStop(stopCtx)
 	}()
 
-	if err := seed(ctx, cfg, db, srv, log); err != nil {
+	if err := seed(ctx, cfg, st, srv, log); err != nil {
 		if ctx.Err() != nil {
 			// A signal during seeding: the seeds fit in one store transaction, so
 			// nothing half-written stays, and the next start seeds again.
@@ -153,7 +158,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	if err := <-metricsDone; err != nil {
 		log.Warn("metrics listener", "err", err)
 	}
-	if err := db.Close(); err != nil {
+	if err := closeStore(); err != nil {
 		return fmt.Errorf("closing the database: %w", err)
 	}
 	log.Info("stopped")
@@ -163,7 +168,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 // seed loads the embedded seed articles into a database that was never
 // written. Deciding by revision rather than by article count means a
 // database whose articles were all deleted stays empty across restarts.
-func seed(ctx context.Context, cfg config, db *store.DB, srv *server.Server, log *slog.Logger) error {
+func seed(ctx context.Context, cfg config, db server.Store, srv *server.Server, log *slog.Logger) error {
 	if cfg.noSeed {
 		return nil
 	}
