@@ -266,19 +266,6 @@ func decodeArticle(v []byte, modRev int64) (*articlesv1.Article, error) {
 	return a, nil
 }
 
-// settable returns a copy of a without its output-only fields: what a
-// client controls, and what Import and request ids compare.
-func settable(a *articlesv1.Article) *articlesv1.Article {
-	c := proto.Clone(a).(*articlesv1.Article)
-	c.Id = ""
-	c.CreateTime = nil
-	c.UpdateTime = nil
-	c.Revision = 0
-	c.Etag = ""
-	c.WordCount = 0
-	return c
-}
-
 // now is the time stamped on writes.
 func now() *timestamppb.Timestamp { return timestamppb.Now() }
 

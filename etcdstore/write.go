@@ -104,7 +104,7 @@ func (s *Store) putArticle(w *write, old, a *articlesv1.Article) error {
 
 // requestHash returns the digest of what a create asked for.
 func requestHash(a *articlesv1.Article) ([]byte, error) {
-	b, err := marshalOpts.Marshal(settable(a))
+	b, err := marshalOpts.Marshal(articles.Settable(a))
 	if err != nil {
 		return nil, err
 	}
@@ -516,7 +516,7 @@ func (s *Store) upsert(ctx context.Context, in *articlesv1.Article) (upsertOutco
 		if err != nil {
 			return gaveUp, err
 		}
-		if proto.Equal(settable(old), settable(in)) {
+		if proto.Equal(articles.Settable(old), articles.Settable(in)) {
 			return unchanged, nil
 		}
 		a = proto.Clone(in).(*articlesv1.Article)

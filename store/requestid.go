@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 
+	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 )
 
 // The request_ids bucket: request_id -> id + sha256(request). It makes a
@@ -17,25 +17,12 @@ import (
 // requestHash returns the digest of what a create asked for: the article's
 // settable fields, in a deterministic encoding.
 func requestHash(a *articlesv1.Article) ([]byte, error) {
-	b, err := marshalOpts.Marshal(settable(a))
+	b, err := marshalOpts.Marshal(articles.Settable(a))
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(b)
 	return sum[:], nil
-}
-
-// settable returns a copy of a without its output-only fields: what a client
-// controls, and what Import compares.
-func settable(a *articlesv1.Article) *articlesv1.Article {
-	c := proto.Clone(a).(*articlesv1.Article)
-	c.Id = ""
-	c.CreateTime = nil
-	c.UpdateTime = nil
-	c.Revision = 0
-	c.Etag = ""
-	c.WordCount = 0
-	return c
 }
 
 // lookupRequest returns the id created for requestID and whether hash

@@ -262,7 +262,7 @@ func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articles
 			if old == nil {
 				return mutated(fmt.Errorf("slug index names missing article %q", ownerID))
 			}
-			if proto.Equal(settable(old), settable(in)) {
+			if proto.Equal(articles.Settable(old), articles.Settable(in)) {
 				resp.Unchanged++
 				continue
 			}
