@@ -238,7 +238,7 @@ func foldWord(s string) string {
 		if err != nil {
 			out = strings.ToLower(s)
 		}
-		s = mapLetters(out)
+		s = mapLetters(strings.Map(foldCherokee, out))
 	}
 	s = stripApostrophes(s)
 	if len(s) > MaxWordLen {
@@ -249,6 +249,20 @@ func foldWord(s string) string {
 		s = s[:cut]
 	}
 	return s
+}
+
+// foldCherokee maps Cherokee small letters to the capital ones. Unicode
+// case folding folds Cherokee to its capitals (they were encoded first),
+// but cases.Fold maps each case to the other, so folding a folded word
+// again would change it; this keeps folding stable.
+func foldCherokee(r rune) rune {
+	switch {
+	case r >= 0xAB70 && r <= 0xABBF: // ꭰ..ꮿ -> Ꭰ..Ꮿ
+		return r - 0xAB70 + 0x13A0
+	case r >= 0x13F8 && r <= 0x13FD: // ᏸ..ᏽ -> Ᏸ..Ᏽ
+		return r - 8
+	}
+	return r
 }
 
 func mapLetters(s string) string {
