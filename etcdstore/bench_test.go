@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,4 +201,46 @@ func serveBench(b *testing.B, st server.Store) string {
 		srv.GracefulStop(ctx)
 	})
 	return lis.Addr().String()
+}
+
+// BenchmarkServerImportStream is the v1 import and stream benchmarks on
+// the etcd backend: ImportArticles of n articles of about 5 KB through one
+// server, then StreamArticles of all of them (full view).
+func BenchmarkServerImportStream(b *testing.B) {
+	const n = 2000
+	ctx := context.Background()
+	for b.Loop() {
+		st := benchStore(b)
+		c, err := client.New(ctx, serveBench(b, st))
+		if err != nil {
+			b.Fatal(err)
+		}
+		arts := make([]*articlesv1.Article, n)
+		for i := range arts {
+			arts[i] = bigArticle("", i)
+		}
+		start := time.Now()
+		res, err := c.Import(ctx, slices.Values(arts))
+		if err != nil || res.GetCreated() != n {
+			b.Fatalf("import: %v, %v", res, err)
+		}
+		b.ReportMetric(n/time.Since(start).Seconds(), "import-articles/s")
+
+		start = time.Now()
+		got, bytes := 0, 0
+		for a, err := range c.Stream(ctx, &articlesv1.StreamArticlesRequest{View: articlesv1.ArticleView_ARTICLE_VIEW_FULL}) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			got++
+			bytes += len(a.GetBody())
+		}
+		if got != n {
+			b.Fatalf("streamed %d articles, want %d", got, n)
+		}
+		sec := time.Since(start).Seconds()
+		b.ReportMetric(float64(n)/sec, "stream-articles/s")
+		b.ReportMetric(float64(bytes)/sec/1e6, "stream-MB/s")
+		c.Close()
+	}
 }
