@@ -135,9 +135,7 @@ func (db *DB) collect(first *op) []*op {
 
 // commitBatch runs ops in one transaction and answers them.
 func (db *DB) commitBatch(ops []*op) {
-	db.revMu.Lock()
-	start := db.rev
-	db.revMu.Unlock()
+	start := db.rev.value()
 
 	end := start
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
@@ -235,14 +233,7 @@ func noSpace(err error) bool {
 
 // published records that revision rev is committed and wakes waiters.
 func (db *DB) published(rev int64) {
-	db.revMu.Lock()
-	if rev == db.rev {
-		db.revMu.Unlock()
-		return
+	if db.rev.advance(rev) {
+		db.maybeCompact(rev)
 	}
-	db.rev = rev
-	close(db.revCh)
-	db.revCh = make(chan struct{})
-	db.revMu.Unlock()
-	db.maybeCompact(rev)
 }

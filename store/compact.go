@@ -49,9 +49,7 @@ func (db *DB) compact() {
 			return
 		default:
 		}
-		db.revMu.Lock()
-		target := db.rev - db.cfg.history
-		db.revMu.Unlock()
+		target := db.rev.value() - db.cfg.history
 		// Events the indexer has not applied yet are its input: keep them.
 		target = min(target, db.indexedRevision())
 		if target <= db.compacted.Load() {

@@ -40,24 +40,15 @@ type DB struct {
 	compactNow chan struct{} // a nudge to the compactor (capacity 1)
 	wg         sync.WaitGroup
 
-	// revMu protects rev and revCh. rev is the revision of the last
-	// committed write; revCh is closed, and replaced by a new channel, each
-	// time rev advances, so that WaitRevision can sleep on it.
-	revMu sync.Mutex
-	rev   int64
-	revCh chan struct{}
+	// rev is the revision of the last committed write.
+	rev *watermark
 
 	// compacted is the newest revision the compactor has removed from the
 	// log. Only the compactor writes it after Open.
 	compacted atomic.Int64
 
-	// idxMu protects indexed and idxCh, which are to the search index
-	// what rev and revCh are to the store (indexer.go): indexed is the
-	// revision the index reflects, and idxCh is replaced each time it
-	// advances.
-	idxMu   sync.Mutex
-	indexed int64
-	idxCh   chan struct{}
+	// indexed is the revision the search index reflects (indexer.go).
+	indexed *watermark
 	// indexPaused stops the indexer (a test hook); indexNudge wakes it.
 	indexPaused atomic.Bool
 	indexNudge  chan struct{}
@@ -93,8 +84,8 @@ func Open(path string, opts ...Option) (*DB, error) {
 		ops:        make(chan *op, 1024),
 		quit:       make(chan struct{}),
 		compactNow: make(chan struct{}, 1),
-		revCh:      make(chan struct{}),
-		idxCh:      make(chan struct{}),
+		rev:        newWatermark(),
+		indexed:    newWatermark(),
 		indexNudge: make(chan struct{}, 1),
 	}
 	err = bdb.Update(func(tx *bbolt.Tx) error {
@@ -109,7 +100,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		if err != nil {
 			return err
 		}
-		db.rev = int64(rev)
+		db.rev.advance(int64(rev))
 		// A file from before asynchronous indexing has no indexed
 		// revision: it was indexed in each write's transaction, so it is
 		// indexed up to its revision.
@@ -122,7 +113,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		if err != nil {
 			return err
 		}
-		db.indexed = int64(indexed)
+		db.indexed.advance(int64(indexed))
 		db.compacted.Store(int64(compacted))
 		db.tokenKey = append([]byte(nil), tx.Bucket(bucketMeta).Get(metaTokenKey)...)
 		return nil
@@ -135,7 +126,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	go db.commitLoop()
 	go db.compactLoop()
 	go db.indexerLoop()
-	db.maybeCompact(db.rev)
+	db.maybeCompact(db.rev.value())
 	return db, nil
 }
 

@@ -81,31 +81,15 @@ func (db *DB) Revision(ctx context.Context) (int64, error) {
 	if err := db.readable(ctx); err != nil {
 		return 0, err
 	}
-	db.revMu.Lock()
-	defer db.revMu.Unlock()
-	return db.rev, nil
+	return db.rev.value(), nil
 }
 
 // WaitRevision blocks until the store's revision is at least rev, ctx is
 // done (returning ctx.Err()) or the store is closed (returning
 // articles.ErrClosed).
 func (db *DB) WaitRevision(ctx context.Context, rev int64) error {
-	for {
-		if err := db.readable(ctx); err != nil {
-			return err
-		}
-		db.revMu.Lock()
-		cur, ch := db.rev, db.revCh
-		db.revMu.Unlock()
-		if cur >= rev {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-db.quit:
-			return articles.ErrClosed
-		}
+	if err := db.readable(ctx); err != nil {
+		return err
 	}
+	return db.rev.wait(ctx, rev, db.quit)
 }

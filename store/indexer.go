@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -48,9 +47,7 @@ func (db *DB) indexerLoop() {
 	defer db.wg.Done()
 	limit := indexBatchStart
 	for {
-		db.revMu.Lock()
-		rev, revCh := db.rev, db.revCh
-		db.revMu.Unlock()
+		rev, revCh := db.rev.load()
 		if db.indexedRevision() < rev && !db.indexPaused.Load() && !skipSearchIndex.Load() {
 			n, took, err := db.applyBatch(limit)
 			if n > 0 && took > 0 {
@@ -85,50 +82,24 @@ func (db *DB) indexerLoop() {
 
 // indexedRevision returns the revision the search index reflects.
 func (db *DB) indexedRevision() int64 {
-	db.idxMu.Lock()
-	defer db.idxMu.Unlock()
-	return db.indexed
+	return db.indexed.value()
 }
 
 // setIndexed raises the indexed revision to rev and wakes its waiters. It
 // never lowers it.
 func (db *DB) setIndexed(rev int64) {
-	db.idxMu.Lock()
-	if rev <= db.indexed {
-		db.idxMu.Unlock()
-		return
+	if db.indexed.advance(rev) {
+		db.maybeCompact(db.rev.value()) // compaction may have waited for the indexer
 	}
-	db.indexed = rev
-	close(db.idxCh)
-	db.idxCh = make(chan struct{})
-	db.idxMu.Unlock()
-	db.revMu.Lock()
-	cur := db.rev
-	db.revMu.Unlock()
-	db.maybeCompact(cur) // compaction may have waited for the indexer
 }
 
 // waitIndexed blocks until the index reflects revision rev, ctx is done
 // (returning ctx.Err()) or the store is closed (articles.ErrClosed).
 func (db *DB) waitIndexed(ctx context.Context, rev int64) error {
-	for {
-		if err := db.readable(ctx); err != nil {
-			return err
-		}
-		db.idxMu.Lock()
-		cur, ch := db.indexed, db.idxCh
-		db.idxMu.Unlock()
-		if cur >= rev {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-db.quit:
-			return articles.ErrClosed
-		}
+	if err := db.readable(ctx); err != nil {
+		return err
 	}
+	return db.indexed.wait(ctx, rev, db.quit)
 }
 
 // pendingEvent is the last event of one article within a batch.

@@ -1131,9 +1131,7 @@ func (db *DB) Search(ctx context.Context, q *search.Query, f articles.Filter, of
 		if err := db.readable(ctx); err != nil {
 			return nil, err
 		}
-		db.revMu.Lock()
-		start := db.rev
-		db.revMu.Unlock()
+		start := db.rev.value()
 		if err := db.waitIndexed(ctx, start); err != nil {
 			return nil, err
 		}

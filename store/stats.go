@@ -71,9 +71,7 @@ func WithCommitObserver(fn func(ops int, fsync time.Duration)) Option {
 // FileSize of 0.
 func (db *DB) Stats() Stats {
 	st := Stats{Compacted: db.compacted.Load()}
-	db.revMu.Lock()
-	st.Revision = db.rev
-	db.revMu.Unlock()
+	st.Revision = db.rev.value()
 	if path := db.bolt.Path(); path != "" { // bbolt forgets it at Close
 		if fi, err := os.Stat(path); err == nil {
 			st.FileSize = fi.Size()
