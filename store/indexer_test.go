@@ -166,10 +166,7 @@ func TestIndexerCatchesUpAfterReopen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenPath(t, path)
 	importAll(t, db, numbered("first", 100))
 	if err := db.WaitIndexed(ctx); err != nil {
 		t.Fatal(err)
@@ -202,10 +199,7 @@ func TestOpenFileWithoutIndexedRevision(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenPath(t, path)
 	mustCreate(t, db, searchArt("old", "Old heading", "Pelicans of old."))
 	if err := db.WaitIndexed(ctx); err != nil {
 		t.Fatal(err)

@@ -21,10 +21,7 @@ import (
 func TestOpenFileMode(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenPath(t, path)
 	defer db.Close()
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -38,10 +35,7 @@ func TestOpenFileMode(t *testing.T) {
 func TestOpenLockedFailsFast(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenPath(t, path)
 	defer db.Close()
 	// bbolt's lock is per open file, so a second Open in this process
 	// behaves as a second process would.
@@ -59,10 +53,7 @@ func TestReopenKeepsDataAndRevision(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenPath(t, path)
 	a := mustCreate(t, db, art("keep"))
 	mustCreate(t, db, art("other"))
 	key1, _ := db.TokenKey(ctx)
@@ -70,11 +61,7 @@ func TestReopenKeepsDataAndRevision(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err = store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db = mustOpenPath(t, path)
 	if rev, _ := db.Revision(ctx); rev != 2 {
 		t.Errorf("Revision after reopen = %d, want 2", rev)
 	}
@@ -104,10 +91,7 @@ func TestTokenKeyPerDatabase(t *testing.T) {
 func TestOpenNewerSchemaFails(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenPath(t, path)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -140,10 +124,7 @@ func TestConcurrentWriters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenPath(t, path)
 	const workers, each = 8, 25
 	revs := make(chan int64, workers*each*2)
 	var wg sync.WaitGroup

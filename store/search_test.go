@@ -389,10 +389,7 @@ func TestReindex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenPath(t, path)
 	for _, a := range searchCorpus() {
 		if _, err := db.Create(ctx, a, ""); err != nil {
 			t.Fatal(err)
@@ -726,10 +723,7 @@ func TestSearchVersion1Index(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenPath(t, path)
 	if _, err := db.Import(ctx, searchCorpus()); err != nil {
 		t.Fatal(err)
 	}

@@ -129,10 +129,7 @@ func TestStats(t *testing.T) {
 func TestStatsReopen(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenPath(t, path)
 	for i := range 4 {
 		mustCreate(t, db, art(fmt.Sprintf("a-%d", i)))
 	}
