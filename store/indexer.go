@@ -18,12 +18,14 @@ import (
 // last event of each article, analyses the articles' texts on worker
 // goroutines outside any transaction, and then applies them in one write
 // transaction of its own that also stores the new indexed revision
-// (meta "indexed"). A batch ends at a number of events or at
+// (meta "indexed"), as one new segment of the index (segment.go). Between
+// batches it does one step of the index's maintenance: the rebuild after
+// an upgrade, or a merge of segments. A batch ends at a number of events or at
 // indexBatchBytes of event payload, whichever comes first. The number
 // adapts (between indexBatchMin and indexBatchMax) so that one indexing
 // transaction, and so the longest a writer waits on search work, takes
-// about indexTxTarget: bigger batches amortise more of the pages each
-// commit rewrites, but hold the write lock longer.
+// about indexTxTarget: bigger batches make bigger segments, and so fewer
+// merges, but hold the write lock longer.
 
 const (
 	// indexBatchMin, indexBatchMax and indexBatchStart bound the events
@@ -48,7 +50,35 @@ func (db *DB) indexerLoop() {
 	limit := indexBatchStart
 	for {
 		rev, revCh := db.rev.load()
-		if db.indexedRevision() < rev && !db.indexPaused.Load() && !skipSearchIndex.Load() {
+		active := !db.indexPaused.Load() && !skipSearchIndex.Load()
+		if active {
+			// Index maintenance first: a due rebuild, then a step of a
+			// merge. Each is one bounded transaction, and then the loop
+			// applies the next batch, so neither holds the index back
+			// for long.
+			worked, err := db.rebuildStep()
+			if err == nil && !worked {
+				worked, err = db.mergeStep(false)
+			}
+			if err != nil {
+				db.log.Error("store: search index maintenance failed; retrying", "err", err)
+				select {
+				case <-db.quit:
+					return
+				case <-time.After(indexRetry):
+				}
+				continue
+			}
+			if worked && db.indexedRevision() >= rev {
+				select {
+				case <-db.quit:
+					return
+				default:
+				}
+				continue
+			}
+		}
+		if db.indexedRevision() < rev && active {
 			n, took, err := db.applyBatch(limit)
 			if n > 0 && took > 0 {
 				// Scale the batch towards the target duration, at most
@@ -173,6 +203,10 @@ func (db *DB) applyBatch(limit int) (int, time.Duration, error) {
 	}
 	done()
 
+	items := make([]indexItem, len(evs))
+	for i, pe := range evs {
+		items[i] = indexItem{id: pe.id, a: pe.a, an: ans[i]}
+	}
 	began := time.Now()
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
 		stored, err := metaUint(tx, metaIndexed)
@@ -185,24 +219,7 @@ func (db *DB) applyBatch(limit int) (int, time.Duration, error) {
 			last = int64(stored)
 			return nil
 		}
-		ix, err := openIndex(tx)
-		if err != nil {
-			return err
-		}
-		pb := &postingBatch{}
-		for i, pe := range evs {
-			if pe.a == nil {
-				err = indexArticle(tx, &articlesv1.Article{Id: pe.id}, nil, nil, nil)
-			} else {
-				// old nil: the indexed version (if any) is found by id and
-				// its postings removed through its doc record.
-				err = indexArticle(tx, nil, pe.a, ans[i], pb)
-			}
-			if err != nil {
-				return fmt.Errorf("index %q: %w", pe.id, err)
-			}
-		}
-		if err := pb.flush(ix); err != nil {
+		if err := indexItems(tx, items); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketMeta).Put(metaIndexed, encodeUint(uint64(last)))
@@ -213,4 +230,31 @@ func (db *DB) applyBatch(limit int) (int, time.Duration, error) {
 	}
 	db.setIndexed(last)
 	return count, took, nil
+}
+
+// mergeStep does one step of a segment merge in its own write
+// transaction, if one is in progress or due (all: merge every segment into
+// one), and reports whether it did.
+func (db *DB) mergeStep(all bool) (bool, error) {
+	// Most calls find nothing to do: find out in a read transaction, as
+	// committing even an empty write costs an fsync.
+	var due bool
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		var err error
+		due, err = mergeDue(tx, all)
+		return err
+	})
+	if err != nil || !due {
+		return false, err
+	}
+	var worked bool
+	err = db.bolt.Update(func(tx *bbolt.Tx) error {
+		var err error
+		worked, err = mergeStep(tx, all)
+		return err
+	})
+	if err != nil {
+		return false, db.writeError(err)
+	}
+	return worked, nil
 }

@@ -29,9 +29,10 @@ import (
 //	idx_source           esc(source) + id -> empty (articles with a source only)
 //	events               uint64 revision -> articlesv1.ArticleEvent
 //	request_ids          request_id -> id (26 bytes) + sha256 of the request article (32 bytes)
-//	search_postings      full-text index (search.go): term -> bucket of docnum -> positions
-//	search_docs          full-text index (search.go): "docs" docnum -> doc record, "ids" id -> docnum,
-//	                     "words" vocabulary for prefixes, "stats" corpus totals for BM25
+//	search_segments      full-text index (search.go, segment.go): segment id -> bucket of term -> posting list
+//	search_index         full-text index: "docs" docnum -> doc record, "ids" id -> docnum, "segments" the
+//	                     live segments, "dead" killed docnums, "words" vocabulary for prefixes, "stats"
+//	                     corpus totals for BM25, "merge" a merge in progress, "rebuild" a rebuild due
 //
 // The order indexes hold exactly articles.Order.SortKey, so walking one
 // forwards is the ascending order of the query and backwards the descending
@@ -50,8 +51,15 @@ var (
 	bucketSource         = []byte("idx_source")
 	bucketEvents         = []byte("events")
 	bucketRequestIDs     = []byte("request_ids")
-	bucketSearchPostings = []byte("search_postings")
-	bucketSearchDocs     = []byte("search_docs")
+	bucketSearchSegments = []byte("search_segments")
+	bucketSearchIndex    = []byte("search_index")
+)
+
+// The full-text index of schema version 1, one bucket per term, which
+// initSchema drops (see upgradeSearchIndex).
+var (
+	legacySearchPostings = []byte("search_postings")
+	legacySearchDocs     = []byte("search_docs")
 )
 
 // allBuckets is every bucket Open creates.
@@ -60,7 +68,7 @@ var allBuckets = [][]byte{
 	bucketPublishTime, bucketCreateTime, bucketTitle,
 	bucketAuthor, bucketTag, bucketSource,
 	bucketEvents, bucketRequestIDs,
-	bucketSearchPostings, bucketSearchDocs,
+	bucketSearchSegments, bucketSearchIndex,
 }
 
 // Keys of the meta bucket.
@@ -74,13 +82,19 @@ var (
 
 // schemaVersion is the layout this package reads and writes. Raise it when
 // the map above changes incompatibly; an older program then refuses the file
-// instead of misreading it.
-const schemaVersion = 1
+// instead of misreading it. Version 2 replaced the term-ordered full-text
+// index (search_postings, search_docs) with segments; initSchema upgrades a
+// version 1 file.
+const schemaVersion = 2
 
 // initSchema creates the buckets and meta keys a new file lacks and checks
 // the schema version of an existing one. newKey makes the token key of a new
 // database.
 func initSchema(tx *bbolt.Tx, newKey func() ([]byte, error)) error {
+	rebuild, err := upgradeSearchIndex(tx)
+	if err != nil {
+		return err
+	}
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -95,8 +109,18 @@ func initSchema(tx *bbolt.Tx, newKey func() ([]byte, error)) error {
 		if got > schemaVersion {
 			return fmt.Errorf("database schema version %d is newer than this program supports (%d): upgrade the program", got, schemaVersion)
 		}
+		if got < schemaVersion {
+			if err := meta.Put(metaSchemaVersion, encodeUint(schemaVersion)); err != nil {
+				return err
+			}
+		}
 	} else if err := meta.Put(metaSchemaVersion, encodeUint(schemaVersion)); err != nil {
 		return err
+	}
+	if rebuild {
+		if err := tx.Bucket(bucketSearchIndex).Put(searchIndexRebuild, []byte{}); err != nil {
+			return err
+		}
 	}
 	if meta.Get(metaTokenKey) == nil {
 		key, err := newKey()
@@ -108,6 +132,25 @@ func initSchema(tx *bbolt.Tx, newKey func() ([]byte, error)) error {
 		}
 	}
 	return nil
+}
+
+// upgradeSearchIndex drops the full-text index of a schema version 1 file,
+// and reports whether it did: the indexer then rebuilds the index from the
+// articles (the "rebuild" key of search_index, search.go). Searches see
+// only the articles the rebuild has reached until it is done, as during
+// Reindex.
+func upgradeSearchIndex(tx *bbolt.Tx) (bool, error) {
+	dropped := false
+	for _, name := range [][]byte{legacySearchPostings, legacySearchDocs} {
+		if tx.Bucket(name) == nil {
+			continue
+		}
+		if err := tx.DeleteBucket(name); err != nil {
+			return false, fmt.Errorf("drop bucket %s: %w", name, err)
+		}
+		dropped = true
+	}
+	return dropped, nil
 }
 
 // encodeUint returns the 8-byte big-endian form of n, used for every integer

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -27,17 +28,25 @@ import (
 // input. One indexer goroutine per DB (indexer.go, started by Open and
 // stopped by Close) wakes on each commit, reads the events after the
 // indexed revision in short read transactions, keeps each article's last
-// event, and applies them with indexArticle in one write transaction per
-// batch (at most indexBatch events or indexBatchBytes of them), which also
-// stores the new indexed revision (meta "indexed"). An update finds the
-// indexed version by id and removes its postings through its doc record.
+// event, analyses the texts outside any transaction, and applies them in
+// one write transaction per batch (at most indexBatchMax events or
+// indexBatchBytes of them), which also stores the new indexed revision
+// (meta "indexed").
 //
-// Why: a write transaction that indexes touches a bucket per distinct term,
-// spread over the whole vocabulary, and bbolt rewrites every page it
-// touches on commit. Indexing in each write's (or each import's)
-// transaction paid that per write; one batch of thousands of articles pays
-// it once, and writers never wait for search work longer than one
-// indexing transaction.
+// The postings are kept in segments, as in an LSM tree: each batch writes
+// one new, immutable segment holding the posting lists of the documents
+// it indexed, and a background merge (segment.go, run by the indexer
+// between batches in transactions of at most mergeStepBytes) combines
+// segments and drops the postings of documents deleted or replaced since.
+//
+// Why: a layout in term order (one bucket per term, as the index had until
+// schema version 2) makes every batch touch thousands of terms spread over
+// the whole vocabulary, and bbolt rewrites every page it touches on
+// commit, so indexing cost grew with the index. A segment is written in
+// key order into a new bucket at the end of search_segments: a commit
+// appends pages and rewrites almost nothing. Merges rewrite each posting
+// a logarithmic number of times (tiers grow by mergeFactor), in big
+// sequential writes.
 //
 // Invariants, which keep what clients see unchanged:
 //   - Search waits (bounded by its ctx) until the indexed revision is at
@@ -51,74 +60,85 @@ import (
 //     version, or a version the index did not match.
 //   - The change-log compactor never removes an event the indexer has not
 //     applied (compact.go), and the indexed revision is stored in the same
-//     transaction as the postings, so a crash between a write and its
-//     indexing loses nothing: the next Open continues from the stored
-//     indexed revision. A file from before this design (no indexed
-//     revision) was indexed synchronously and counts as indexed.
+//     transaction as the segment of its batch, so a crash between a write
+//     and its indexing loses nothing: the next Open continues from the
+//     stored indexed revision. A merge keeps its progress in the index
+//     (the "merge" key) and its output out of the segment table until its
+//     last step, which swaps them in one transaction, so a crash mid-merge
+//     only delays it.
 //   - Reindex sets the indexed revision to the store's in the transaction
 //     that clears the index, rebuilds from the articles bucket, and leaves
 //     the writes after that revision to the indexer.
+//   - A file of schema version 1 (the term-ordered layout) is upgraded at
+//     Open: initSchema drops its search_postings and search_docs buckets
+//     and leaves a "rebuild" key, and the indexer then rebuilds the index
+//     from the articles bucket as Reindex does, in batches, resuming from
+//     the key after a crash.
 //
-// Each indexed article has a document number (docnum): a uint32 taken from
-// the sequence of the docs bucket when the article is first indexed and
-// kept across updates. Postings are keyed by docnum rather than id to keep
-// the keys of the largest bucket short. Nested buckets are named in
-// quotes; docnums are 4 big-endian bytes.
+// Each indexed version of an article has its own document number
+// (docnum): a uint32 taken from the sequence of the docs bucket. An update
+// or delete kills the old docnum: its doc record goes, and it is added to
+// "dead" (with a kill sequence number), so that searches skip its
+// postings in the segments until a merge drops them. Nested buckets are
+// named in quotes; docnums are 4 big-endian bytes, segment ids 8.
 //
-//	search_postings  term -> bucket: docnum -> posting
-//	search_docs      "docs"  -> bucket: docnum -> doc record
-//	                 "ids"   -> bucket: id -> docnum
-//	                 "words" -> bucket: word[:2] -> bucket: word -> term
-//	                 "stats" -> corpus stats
+//	search_segments  segment id -> bucket: term -> posting list
+//	search_index     "docs"     -> bucket: docnum -> doc record (live documents only)
+//	                 "ids"      -> bucket: id -> docnum of its indexed version
+//	                 "segments" -> bucket: segment id -> segment entry (the live segments)
+//	                 "dead"     -> bucket: docnum -> kill sequence (8 bytes), killed
+//	                               documents whose postings a live segment holds
+//	                 "words"    -> bucket: word[:2] -> bucket: word -> term
+//	                 "stats"    -> corpus stats
+//	                 "merge"    -> the merge in progress, if any
+//	                 "rebuild"  -> id after which the upgrade's rebuild resumes, if one is due
 //
 // Terms are the Token.Term values of search.Analyze over the title and the
-// body. One nested bucket per term (rather than flat term+docnum keys)
-// makes indexing append-only: new docnums are the largest, so a write adds
-// at the end of each term's bucket instead of shifting the keys of other
-// terms, which in one big write transaction (an import, a reindex) costs
-// quadratic time in bbolt. The vocabulary is split by its words' first two
-// bytes for the same reason, and because a prefix (at least two
-// characters) then lies in exactly one bucket. All integers in the values
-// below are uvarints.
+// body. All integers in the values below are uvarints.
 //
-//   - term bucket: its sequence is its number of postings (the term's
-//     document frequency), so ranking knows which clause is rarest
-//     without reading any posting.
+//   - posting list: the number of documents, then for each document in
+//     docnum order the docnum's difference from the previous one, the
+//     length of its posting, and the posting. Queries read a term's list
+//     from every live segment, in docnum order, skipping dead docnums; a
+//     term's document frequency is the number of live documents found.
 //   - posting: the document's title and body lengths (so that scoring
 //     needs no doc record), the term's title and body counts, then its
 //     title positions and body positions, each delta-encoded.
-//   - doc record: a format byte (1), title and body lengths in tokens, the
+//   - segment entry: its first and last docnum (live segments' ranges are
+//     disjoint, as a merge combines segments adjacent in docnum order) and
+//     its number of documents when written, which picks merges.
+//   - doc record: a format byte (2), title and body lengths in tokens, the
 //     publish time (0, or 1 then seconds as a zigzag varint and nanos), the
 //     id, source, authors and tags (length-prefixed strings, counts first;
-//     enough to apply an articles.Filter without loading the article) and
-//     the article's distinct terms, sorted and front-coded, so that an
-//     update or delete removes exactly its old postings without analysing
-//     the old text again.
+//     enough to apply an articles.Filter without loading the article).
 //   - "words" is the vocabulary of the folded, unstemmed words that
 //     stemming changes, which prefix queries (word*) expand; the words it
-//     leaves unchanged are terms, found among the term buckets. Words are
-//     only added: one that no longer occurs anywhere stays until Reindex,
-//     and expands to a term without postings, which is harmless.
-//   - corpus stats: number of documents, total title length, total body
-//     length (for BM25's average document length), index version.
+//     leaves unchanged are terms, found in the segments. Words are only
+//     added: one that no longer occurs anywhere stays until Reindex, and
+//     expands to a term without postings, which is harmless.
+//   - corpus stats: number of live documents, their total title length and
+//     total body length (for BM25's average document length), index
+//     version.
 //
-// Caveats: while Reindex runs, searches see only the articles it has
-// reached. A filter is applied to the doc records as of the indexed
-// revision, so an article whose tags (say) changed during the search may
-// be judged on its old ones, though it is returned as it is now. A
-// search right after a large import waits for the indexer to catch up
-// (about a thousand realistic 5 KB articles a second); if the indexer
-// cannot write (a full disk), searches wait until their deadline. A prefix expands to at most maxPrefixTerms distinct terms (the
-// alphabetically first ones).
+// Caveats: while Reindex (or the rebuild after an upgrade) runs, searches
+// see only the articles it has reached. A filter is applied to the doc
+// records as of the indexed revision, so an article whose tags (say)
+// changed during the search may be judged on its old ones, though it is
+// returned as it is now. A search right after a large import waits for the
+// indexer to catch up; if the indexer cannot write (a full disk), searches
+// wait until their deadline. Many updates or deletes leave dead postings
+// that searches read and skip until the merges reach them. A prefix
+// expands to at most maxPrefixTerms distinct terms (the alphabetically
+// first ones).
 
 const (
 	// maxPrefixTerms bounds the terms one prefix clause expands to.
 	maxPrefixTerms = 256
-	// reindexBatch is how many articles one Reindex transaction indexes:
-	// small enough that writers queued behind it wait well under a second.
-	reindexBatch = 200
+	// reindexBatch bounds the articles one Reindex (or rebuild)
+	// transaction indexes, and reindexBatchBytes their text.
+	reindexBatch, reindexBatchBytes = 2000, 16 << 20
 	// docFormat is the format byte of doc records.
-	docFormat = 1
+	docFormat = 2
 	// searchAttempts bounds how often Search starts over because
 	// concurrent writes changed articles of its page.
 	searchAttempts = 3
@@ -128,12 +148,16 @@ const (
 )
 
 var (
-	searchDocsDocs  = []byte("docs")
-	searchDocsIDs   = []byte("ids")
-	searchDocsWords = []byte("words")
-	searchDocsStats = []byte("stats")
-	errCorruptDoc   = errors.New("corrupt search doc record")
-	errCorruptPost  = errors.New("corrupt search posting")
+	searchIndexDocs     = []byte("docs")
+	searchIndexIDs      = []byte("ids")
+	searchIndexSegments = []byte("segments")
+	searchIndexDead     = []byte("dead")
+	searchIndexWords    = []byte("words")
+	searchIndexStats    = []byte("stats")
+	searchIndexMerge    = []byte("merge")
+	searchIndexRebuild  = []byte("rebuild")
+	errCorruptDoc       = errors.New("corrupt search doc record")
+	errCorruptPost      = errors.New("corrupt search posting")
 )
 
 // docKey returns the key of docnum n.
@@ -143,21 +167,26 @@ func docKey(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 // transaction of a database whose index was never written, the nested
 // buckets are nil.
 type searchIndex struct {
-	post, root       *bbolt.Bucket // search_postings, search_docs
-	docs, ids, words *bbolt.Bucket
+	segs, root                        *bbolt.Bucket // search_segments, search_index
+	docs, ids, segTable, deadB, words *bbolt.Bucket
+	live                              []segment // by loadSegments
+	dead                              deadSet   // by loadDead
 }
 
 // openIndex returns the index's buckets, creating the nested ones when tx
 // is writable.
 func openIndex(tx *bbolt.Tx) (*searchIndex, error) {
-	ix := &searchIndex{post: tx.Bucket(bucketSearchPostings), root: tx.Bucket(bucketSearchDocs)}
-	if ix.post == nil || ix.root == nil {
+	ix := &searchIndex{segs: tx.Bucket(bucketSearchSegments), root: tx.Bucket(bucketSearchIndex)}
+	if ix.segs == nil || ix.root == nil {
 		return nil, errors.New("search buckets are missing")
 	}
 	for _, nb := range []struct {
 		name []byte
 		b    **bbolt.Bucket
-	}{{searchDocsDocs, &ix.docs}, {searchDocsIDs, &ix.ids}, {searchDocsWords, &ix.words}} {
+	}{
+		{searchIndexDocs, &ix.docs}, {searchIndexIDs, &ix.ids}, {searchIndexSegments, &ix.segTable},
+		{searchIndexDead, &ix.deadB}, {searchIndexWords, &ix.words},
+	} {
 		if tx.Writable() {
 			b, err := ix.root.CreateBucketIfNotExists(nb.name)
 			if err != nil {
@@ -181,11 +210,11 @@ type docRecord struct {
 	id, source        string
 	idRaw             []byte // the id's bytes in the value (valid in its tx)
 	authors, tags     []string
-	terms             []string
 }
 
 func (r *docRecord) encode() []byte {
-	b := []byte{docFormat}
+	b := make([]byte, 0, 64+len(r.id)+len(r.source))
+	b = append(b, docFormat)
 	b = binary.AppendUvarint(b, uint64(r.titleLen))
 	b = binary.AppendUvarint(b, uint64(r.bodyLen))
 	if r.publish == nil {
@@ -198,19 +227,7 @@ func (r *docRecord) encode() []byte {
 	b = appendString(b, r.id)
 	b = appendString(b, r.source)
 	b = appendStrings(b, r.authors)
-	b = appendStrings(b, r.tags)
-	b = binary.AppendUvarint(b, uint64(len(r.terms)))
-	prev := ""
-	for _, t := range r.terms {
-		shared := 0
-		for shared < len(prev) && shared < len(t) && prev[shared] == t[shared] {
-			shared++
-		}
-		b = binary.AppendUvarint(b, uint64(shared))
-		b = appendString(b, t[shared:])
-		prev = t
-	}
-	return b
+	return appendStrings(b, r.tags)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -319,26 +336,13 @@ func decodeDoc(v []byte, full bool) (docRecord, error) {
 	r.source = d.string()
 	r.authors = d.strings()
 	r.tags = d.strings()
-	n := d.count()
-	prev := ""
-	for i := 0; i < n && d.err == nil; i++ {
-		shared := int(d.uvarint())
-		if shared > len(prev) {
-			d.err = errCorruptDoc
-			break
-		}
-		t := prev[:shared] + d.string()
-		r.terms = append(r.terms, t)
-		prev = t
-	}
 	return r, d.err
 }
 
-// indexVersion is the version of the index layout this file writes. In
-// version 2 each term bucket's sequence is its number of postings (its
-// document frequency); an index of version 1 (stats without a version)
-// lacks them, and ranking counts postings instead until Reindex.
-const indexVersion = 2
+// indexVersion is the version of the index layout this file writes: 3,
+// segments. (Versions 1 and 2 were the term-ordered layout of schema
+// version 1, which initSchema drops.)
+const indexVersion = 3
 
 // corpusStats are the totals BM25 needs, and the index version.
 type corpusStats struct {
@@ -348,19 +352,16 @@ type corpusStats struct {
 
 func readStats(root *bbolt.Bucket) (corpusStats, error) {
 	s := corpusStats{version: indexVersion}
-	v := root.Get(searchDocsStats)
+	v := root.Get(searchIndexStats)
 	if v == nil {
-		return s, nil // an empty index, made by this version
+		return s, nil // an empty index
 	}
 	d := decoder{b: v}
 	s.docs = int64(d.uvarint())
 	s.titleLen = int64(d.uvarint())
 	s.bodyLen = int64(d.uvarint())
-	s.version = 1
-	if len(d.b) > 0 {
-		s.version = d.uvarint()
-	}
-	if d.err != nil {
+	s.version = d.uvarint()
+	if d.err != nil || s.version != indexVersion {
 		return s, errors.New("corrupt search stats: run reindex")
 	}
 	return s, nil
@@ -370,21 +371,20 @@ func writeStats(root *bbolt.Bucket, s corpusStats) error {
 	b := binary.AppendUvarint(nil, uint64(max(s.docs, 0)))
 	b = binary.AppendUvarint(b, uint64(max(s.titleLen, 0)))
 	b = binary.AppendUvarint(b, uint64(max(s.bodyLen, 0)))
-	b = binary.AppendUvarint(b, s.version)
-	return root.Put(searchDocsStats, b)
+	b = binary.AppendUvarint(b, indexVersion)
+	return root.Put(searchIndexStats, b)
 }
 
 // analysis is what indexing needs from an article's text, computed from the
-// title and body alone: no transaction, no id. Writers compute it before
-// they queue their op, in parallel for an import, so that the single
-// committer only writes postings.
+// title and body alone: no transaction, no id, so that the indexer computes
+// it on worker goroutines before its write transaction.
 type analysis struct {
 	// title and body are the analysed texts: an analysis applies to an
 	// article only if they are still its texts.
 	title, body       string
 	titleLen, bodyLen int
-	// terms are the article's distinct terms, sorted; postings[i] is the
-	// encoded posting of terms[i].
+	// terms are the article's distinct terms, in no particular order;
+	// postings[i] is the encoded posting of terms[i].
 	terms    []string
 	postings [][]byte
 	// vocab holds word, term pairs for the words that stemming changes.
@@ -396,94 +396,149 @@ func (an *analysis) matches(a *articlesv1.Article) bool {
 	return an != nil && an.title == a.GetTitle() && an.body == a.GetBody()
 }
 
-// occurrence is one indexed word of an article: the index of its distinct
-// word, and its position in its field.
+// occurrence is one indexed word of an article: its term's index, and its
+// position in its field.
 type occurrence struct {
-	word  int32
+	term  int32
 	pos   int32
 	title bool
+}
+
+// analyzer holds the scratch space and stem cache of one analysing
+// goroutine, reused from article to article (through analyzers): after
+// the first few articles, analysing one allocates little more than its
+// result.
+type analyzer struct {
+	// stems caches search.Stem of folded words (keys are copies: the
+	// words themselves are slices of texts the cache must not pin). It is
+	// private to its goroutine: no locking, unlike search's own cache.
+	stems map[string]string
+	// wordTerm maps the current article's words to its term indexes.
+	wordTerm map[string]int32
+	termIdx  map[string]int32
+	occs     []occurrence
+	nTitle   []int32
+	nBody    []int32
+	off      []int32
+	next     []int32
+	pos      []int32
+}
+
+// maxAnalyzerStems bounds an analyzer's stem cache; past it the cache
+// starts over.
+const maxAnalyzerStems = 1 << 17
+
+var analyzers = sync.Pool{New: func() any {
+	return &analyzer{
+		stems:    make(map[string]string, 4096),
+		wordTerm: make(map[string]int32, 512),
+		termIdx:  make(map[string]int32, 512),
+	}
+}}
+
+// analyze analyses the title and body of a.
+func analyze(a *articlesv1.Article) *analysis {
+	z := analyzers.Get().(*analyzer)
+	an := z.analyze(a)
+	analyzers.Put(z)
+	return an
+}
+
+// stem returns the term of folded word w.
+func (z *analyzer) stem(w string) string {
+	if t, ok := z.stems[w]; ok {
+		return t
+	}
+	t := search.Stem(w)
+	if len(z.stems) >= maxAnalyzerStems {
+		clear(z.stems)
+	}
+	k := strings.Clone(w)
+	if t == w {
+		t = k
+	} else {
+		t = strings.Clone(t)
+	}
+	z.stems[k] = t
+	return t
 }
 
 // analyze analyses the title and body of a. Each distinct word is stemmed
 // once, and the positions of every term are gathered with a counting sort
 // into one array, rather than one growing slice per term.
-func analyze(a *articlesv1.Article) *analysis {
+func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 	an := &analysis{title: a.GetTitle(), body: a.GetBody()}
-	wordIdx := make(map[string]int32, 256)
-	var words []string
-	occs := make([]occurrence, 0, (len(an.title)+len(an.body))/7+1)
+	clear(z.wordTerm)
+	clear(z.termIdx)
+	occs := z.occs[:0]
+	var terms []string
 	for _, f := range []struct {
 		text  string
 		title bool
 		n     *int
 	}{{an.title, true, &an.titleLen}, {an.body, false, &an.bodyLen}} {
 		search.ScanWords(f.text, func(w string, pos int) {
-			i, ok := wordIdx[w]
+			ti, ok := z.wordTerm[w]
 			if !ok {
-				i = int32(len(words))
-				wordIdx[w] = i
-				words = append(words, w)
+				t := z.stem(w)
+				if ti, ok = z.termIdx[t]; !ok {
+					ti = int32(len(terms))
+					z.termIdx[t] = ti
+					terms = append(terms, t)
+				}
+				z.wordTerm[w] = ti
+				if t != w {
+					an.vocab = append(an.vocab, [2]string{w, t})
+				}
 			}
-			occs = append(occs, occurrence{word: i, pos: int32(pos), title: f.title})
+			occs = append(occs, occurrence{term: ti, pos: int32(pos), title: f.title})
 			*f.n++
 		})
 	}
-	// Stem each distinct word; number the distinct terms.
-	termIdx := make(map[string]int32, len(words))
-	wordTerm := make([]int32, len(words))
-	var terms []string
-	for i, w := range words {
-		t := search.Stem(w)
-		ti, ok := termIdx[t]
-		if !ok {
-			ti = int32(len(terms))
-			termIdx[t] = ti
-			terms = append(terms, t)
-		}
-		wordTerm[i] = ti
-		if t != w {
-			an.vocab = append(an.vocab, [2]string{w, t})
-		}
-	}
+	z.occs = occs
 	// Count each term's occurrences per field, then place positions: the
 	// title ones of a term before its body ones, each in text order.
-	nTitle := make([]int32, len(terms))
-	nBody := make([]int32, len(terms))
+	nt := len(terms)
+	nTitle := resize(&z.nTitle, nt)
+	nBody := resize(&z.nBody, nt)
 	for _, o := range occs {
 		if o.title {
-			nTitle[wordTerm[o.word]]++
+			nTitle[o.term]++
 		} else {
-			nBody[wordTerm[o.word]]++
+			nBody[o.term]++
 		}
 	}
-	off := make([]int32, len(terms)+1)
-	for t := range terms {
+	off := resize(&z.off, nt+1)
+	for t := range nt {
 		off[t+1] = off[t] + nTitle[t] + nBody[t]
 	}
-	next := slices.Clone(off[:len(terms)])
-	positions := make([]int32, len(occs))
+	next := resize(&z.next, nt)
+	copy(next, off[:nt])
+	positions := resize(&z.pos, len(occs))
 	for _, o := range occs { // title occurrences come first in occs
-		t := wordTerm[o.word]
-		positions[next[t]] = o.pos
-		next[t]++
+		positions[next[o.term]] = o.pos
+		next[o.term]++
 	}
-	// Encode the postings in term order, into one buffer.
-	order := make([]int32, len(terms))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(terms[x], terms[y]) })
-	an.terms = make([]string, len(terms))
-	an.postings = make([][]byte, len(terms))
-	buf := make([]byte, 0, 4*len(occs)+16*len(terms))
-	for i, t := range order {
+	an.terms = terms
+	an.postings = make([][]byte, nt)
+	buf := make([]byte, 0, 2*len(occs)+6*nt)
+	for t := range nt {
 		start := len(buf)
 		ps := positions[off[t]:off[t+1]]
 		buf = appendPosting(buf, ps[:nTitle[t]], ps[nTitle[t]:], an.titleLen, an.bodyLen)
-		an.terms[i] = terms[t]
-		an.postings[i] = buf[start:len(buf):len(buf)]
+		an.postings[t] = buf[start:len(buf):len(buf)]
 	}
 	return an
+}
+
+// resize returns (*s)[:n] zeroed, growing *s if needed.
+func resize(s *[]int32, n int) []int32 {
+	if cap(*s) < n {
+		*s = make([]int32, n, n+n/2)
+	}
+	*s = (*s)[:n]
+	clear(*s)
+	return *s
 }
 
 // appendPosting appends the posting of a term with the given title and
@@ -517,13 +572,15 @@ func analyzeAll(arts []*articlesv1.Article) (wait func(i int) *analysis, done fu
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(arts)) {
 		wg.Go(func() {
+			z := analyzers.Get().(*analyzer)
+			defer analyzers.Put(z)
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(arts) {
 					return
 				}
 				if arts[i] != nil {
-					res[i] = analyze(arts[i])
+					res[i] = z.analyze(arts[i])
 				}
 				close(ready[i])
 			}
@@ -585,112 +642,140 @@ func postingPositions(v []byte, title, body []int) ([]int, []int, error) {
 	return title, body, err
 }
 
-// indexArticle brings the search index from old to new: old nil indexes a
-// created article, new nil removes a deleted one, and with old nil an
-// article indexed before is found by id and replaced. It runs in the
-// indexer's or Reindex's write transaction. pre, if it is the analysis of new's text, saves
-// analysing it here; otherwise (nil, or the text changed since) new is
-// analysed in the transaction. pb, if not nil, defers the postings of new
-// to pb.flush, which must run before the transaction commits.
-func indexArticle(tx *bbolt.Tx, old, new *articlesv1.Article, pre *analysis, pb *postingBatch) error {
+// indexItem is one article's last event in a batch: a is nil for a
+// delete; an, if it is the analysis of a's text, saves analysing it in
+// the transaction.
+type indexItem struct {
+	id string
+	a  *articlesv1.Article
+	an *analysis
+}
+
+// indexItems brings the index up to items in tx: it kills the indexed
+// version of each item's article, if any, and indexes the new one (if not
+// deleted) under a new docnum, writing the postings of all of them as one
+// new segment.
+func indexItems(tx *bbolt.Tx, items []indexItem) error {
 	ix, err := openIndex(tx)
 	if err != nil {
 		return err
-	}
-	if old != nil && pb != nil {
-		// old may be an article of pb: its postings must be in place
-		// before they are replaced.
-		if err := pb.flush(ix); err != nil {
-			return err
-		}
 	}
 	stats, err := readStats(ix.root)
 	if err != nil {
 		return err
 	}
-	id := new.GetId()
-	if new == nil {
-		id = old.GetId()
-	}
-	num, rec, hasNum, found, err := ix.lookup(id)
-	if err != nil {
-		return err
-	}
-	if found && new != nil && old != nil && old.GetTitle() == new.GetTitle() && old.GetBody() == new.GetBody() {
-		// Only metadata changed: the postings stand, the filter fields in
-		// the doc record do not.
-		next := recordOf(new, rec.titleLen, rec.bodyLen, rec.terms)
-		return ix.docs.Put(docKey(num), next.encode())
-	}
-	if found {
-		if err := ix.removePostings(num, rec.terms); err != nil {
-			return err
+	var (
+		docs  []segmentDoc
+		vocab = map[string]string{}
+	)
+	for _, it := range items {
+		if err := ix.kill(it.id, &stats); err != nil {
+			return fmt.Errorf("index %q: %w", it.id, err)
 		}
-		stats.docs--
-		stats.titleLen -= int64(rec.titleLen)
-		stats.bodyLen -= int64(rec.bodyLen)
-	}
-	if new == nil && hasNum {
-		if err := ix.docs.Delete(docKey(num)); err != nil {
-			return err
+		if it.a == nil {
+			continue
 		}
-		if err := ix.ids.Delete([]byte(id)); err != nil {
-			return err
+		an := it.an
+		if !an.matches(it.a) {
+			an = analyze(it.a)
 		}
-	}
-	if new != nil {
-		if !hasNum {
-			seq, err := ix.docs.NextSequence()
-			if err != nil {
-				return err
-			}
-			if seq > math.MaxUint32 {
-				return errors.New("search document numbers are exhausted: run reindex")
-			}
-			num = uint32(seq)
-			if err := ix.ids.Put([]byte(id), docKey(num)); err != nil {
-				return err
-			}
-		}
-		if !pre.matches(new) {
-			pre = analyze(new)
-		}
-		titleLen, bodyLen, err := ix.add(num, new, pre, pb)
+		seq, err := ix.docs.NextSequence()
 		if err != nil {
 			return err
 		}
+		if seq > math.MaxUint32 {
+			return errors.New("search document numbers are exhausted: run reindex")
+		}
+		num := uint32(seq)
+		if err := ix.ids.Put([]byte(it.id), docKey(num)); err != nil {
+			return err
+		}
+		rec := recordOf(it.a, an.titleLen, an.bodyLen)
+		if err := ix.docs.Put(docKey(num), rec.encode()); err != nil {
+			return err
+		}
 		stats.docs++
-		stats.titleLen += int64(titleLen)
-		stats.bodyLen += int64(bodyLen)
+		stats.titleLen += int64(an.titleLen)
+		stats.bodyLen += int64(an.bodyLen)
+		if len(an.terms) > 0 {
+			docs = append(docs, segmentDoc{num, an})
+		}
+		for _, v := range an.vocab {
+			vocab[v[0]] = v[1]
+		}
+	}
+	if err := ix.addWords(vocab); err != nil {
+		return err
+	}
+	if err := ix.writeSegment(docs); err != nil {
+		return err
 	}
 	return writeStats(ix.root, stats)
 }
 
-// lookup returns the docnum of the article with the given id (hasNum)
-// and, if it is indexed, its doc record (indexed). An id without its doc
-// record keeps its docnum but counts as not indexed.
-func (ix *searchIndex) lookup(id string) (num uint32, rec docRecord, hasNum, indexed bool, err error) {
+// kill removes the indexed version of article id, if any: its doc record
+// and id entry go, and its docnum is marked dead if a segment holds
+// postings of it.
+func (ix *searchIndex) kill(id string, stats *corpusStats) error {
 	v := ix.ids.Get([]byte(id))
 	if v == nil {
-		return 0, docRecord{}, false, false, nil
+		return nil
 	}
 	if len(v) != 4 {
-		return 0, docRecord{}, false, false, fmt.Errorf("%w: docnum of %q", errCorruptDoc, id)
+		return fmt.Errorf("%w: docnum of %q", errCorruptDoc, id)
 	}
-	num = binary.BigEndian.Uint32(v)
-	dv := ix.docs.Get(docKey(num))
+	key := bytes.Clone(v)
+	if err := ix.ids.Delete([]byte(id)); err != nil {
+		return err
+	}
+	dv := ix.docs.Get(key)
 	if dv == nil {
-		return num, docRecord{}, true, false, nil
+		return nil
 	}
-	rec, err = decodeDoc(dv, true)
+	rec, err := decodeDoc(dv, false)
 	if err != nil {
-		return 0, docRecord{}, false, false, fmt.Errorf("%w: docnum %d", err, num)
+		return fmt.Errorf("%w: docnum %x", err, key)
 	}
-	return num, rec, true, true, nil
+	stats.docs--
+	stats.titleLen -= int64(rec.titleLen)
+	stats.bodyLen -= int64(rec.bodyLen)
+	if err := ix.docs.Delete(key); err != nil {
+		return err
+	}
+	if rec.titleLen+rec.bodyLen == 0 {
+		return nil // no terms, no postings
+	}
+	seq, err := ix.deadB.NextSequence()
+	if err != nil {
+		return err
+	}
+	return ix.deadB.Put(key, encodeUint(seq))
 }
 
-// recordOf returns the doc record of a with the given lengths and terms.
-func recordOf(a *articlesv1.Article, titleLen, bodyLen int, terms []string) *docRecord {
+// addWords adds the word -> term pairs of vocab that the vocabulary lacks,
+// in key order.
+func (ix *searchIndex) addWords(vocab map[string]string) error {
+	for _, w := range slices.Sorted(maps.Keys(vocab)) {
+		name := wordBucketName(w)
+		wb := ix.words.Bucket(name)
+		if wb == nil {
+			var err error
+			if wb, err = ix.words.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		if wb.Get([]byte(w)) != nil {
+			continue
+		}
+		if err := wb.Put([]byte(w), []byte(vocab[w])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordOf returns the doc record of a with the given lengths.
+func recordOf(a *articlesv1.Article, titleLen, bodyLen int) *docRecord {
 	return &docRecord{
 		titleLen: titleLen,
 		bodyLen:  bodyLen,
@@ -699,190 +784,8 @@ func recordOf(a *articlesv1.Article, titleLen, bodyLen int, terms []string) *doc
 		source:   a.GetSource(),
 		authors:  a.GetAuthors(),
 		tags:     a.GetTags(),
-		terms:    terms,
 	}
 }
-
-// removePostings deletes the postings of document num for terms, and the
-// term buckets left empty.
-func (ix *searchIndex) removePostings(num uint32, terms []string) error {
-	key := docKey(num)
-	for _, t := range terms {
-		b := ix.post.Bucket([]byte(t))
-		if b == nil || b.Get(key) == nil {
-			continue
-		}
-		if err := b.Delete(key); err != nil {
-			return err
-		}
-		if err := b.SetSequence(b.Sequence() - 1); err != nil {
-			return err
-		}
-		if k, _ := b.Cursor().First(); k == nil {
-			if err := ix.post.DeleteBucket([]byte(t)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// add writes the postings, vocabulary and doc record of a as document num,
-// from an, the analysis of a's text, and returns its title and body
-// lengths. With pb, the postings are left to pb.flush.
-func (ix *searchIndex) add(num uint32, a *articlesv1.Article, an *analysis, pb *postingBatch) (int, int, error) {
-	key := docKey(num)
-	if pb != nil {
-		pb.docs = append(pb.docs, pendingDoc{key: key, an: an})
-	}
-	// In key order, successive bucket lookups walk nearby pages.
-	for i, t := range an.terms {
-		if pb != nil {
-			break // pb.flush writes them
-		}
-		b, err := ix.termBucket(t)
-		if err != nil {
-			return 0, 0, fmt.Errorf("term %q: %w", t, err)
-		}
-		if err := b.Put(key, an.postings[i]); err != nil {
-			return 0, 0, err
-		}
-		// The docnum is new to this bucket: removePostings has taken the
-		// document's old postings out.
-		if err := b.SetSequence(b.Sequence() + 1); err != nil {
-			return 0, 0, err
-		}
-	}
-	for _, v := range an.vocab {
-		w, t := v[0], v[1]
-		wb := ix.words.Bucket(wordBucketName(w))
-		if wb == nil {
-			var err error
-			if wb, err = ix.words.CreateBucket(wordBucketName(w)); err != nil {
-				return 0, 0, err
-			}
-		}
-		if wb.Get([]byte(w)) != nil {
-			continue
-		}
-		if err := wb.Put([]byte(w), []byte(t)); err != nil {
-			return 0, 0, err
-		}
-	}
-	rec := recordOf(a, an.titleLen, an.bodyLen, an.terms)
-	if err := ix.docs.Put(key, rec.encode()); err != nil {
-		return 0, 0, err
-	}
-	return an.titleLen, an.bodyLen, nil
-}
-
-// postingBatch holds the postings of the articles an op creates, so that
-// they are written term by term rather than article by article: each term
-// bucket is then looked up once per op and receives its new postings in a
-// row, and the vocabulary of term buckets is walked once in key order,
-// instead of once per article. With hundreds of distinct terms per article
-// and tens of thousands in the index, that is most of the cost of
-// indexing an import.
-type postingBatch struct {
-	docs []pendingDoc // in docnum order
-}
-
-// pendingDoc is a document whose postings a postingBatch has yet to write.
-type pendingDoc struct {
-	key []byte // docnum
-	an  *analysis
-}
-
-// flush writes the pending postings and empties pb.
-func (pb *postingBatch) flush(ix *searchIndex) error {
-	if len(pb.docs) == 0 {
-		return nil
-	}
-	// Number the distinct terms, then gather each term's (doc, posting)
-	// pairs with a counting sort: docs stay in docnum order within a term.
-	termIdx := map[string]int32{}
-	var terms []string
-	var counts []int32
-	idx := make([][]int32, len(pb.docs))
-	total := 0
-	for d, pd := range pb.docs {
-		idx[d] = make([]int32, len(pd.an.terms))
-		for i, t := range pd.an.terms {
-			ti, ok := termIdx[t]
-			if !ok {
-				ti = int32(len(terms))
-				termIdx[t] = ti
-				terms = append(terms, t)
-				counts = append(counts, 0)
-			}
-			idx[d][i] = ti
-			counts[ti]++
-		}
-		total += len(pd.an.terms)
-	}
-	type ref struct{ doc, term int32 }
-	off := make([]int32, len(terms)+1)
-	for t := range terms {
-		off[t+1] = off[t] + counts[t]
-	}
-	next := slices.Clone(off[:len(terms)])
-	refs := make([]ref, total)
-	for d, pd := range pb.docs {
-		for i := range pd.an.terms {
-			ti := idx[d][i]
-			refs[next[ti]] = ref{int32(d), int32(i)}
-			next[ti]++
-		}
-	}
-	order := make([]int32, len(terms))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(terms[x], terms[y]) })
-	for _, ti := range order {
-		t := terms[ti]
-		b, err := ix.termBucket(t)
-		if err != nil {
-			return fmt.Errorf("term %q: %w", t, err)
-		}
-		for _, r := range refs[off[ti]:off[ti+1]] {
-			pd := pb.docs[r.doc]
-			if err := b.Put(pd.key, pd.an.postings[r.term]); err != nil {
-				return err
-			}
-		}
-		// The docnums are new to this bucket (see add).
-		if err := b.SetSequence(b.Sequence() + uint64(counts[ti])); err != nil {
-			return err
-		}
-	}
-	pb.docs = pb.docs[:0]
-	return nil
-}
-
-// termBucket returns the posting bucket of term t, creating it if needed.
-// It looks the bucket up before creating it: bbolt caches the buckets a
-// write transaction has opened, but CreateBucketIfNotExists copies its key
-// on every call.
-//
-// Term buckets fill their pages to termFillPercent rather than bbolt's
-// default half: new docnums are the largest, so postings are appended and
-// a split page is never written to again but for an update or delete.
-func (ix *searchIndex) termBucket(t string) (*bbolt.Bucket, error) {
-	b := ix.post.Bucket([]byte(t))
-	if b == nil {
-		var err error
-		if b, err = ix.post.CreateBucket([]byte(t)); err != nil {
-			return nil, err
-		}
-	}
-	b.FillPercent = termFillPercent
-	return b, nil
-}
-
-// termFillPercent is how full term buckets fill their pages; see
-// termBucket.
-const termFillPercent = 0.9
 
 // hit is one document matching one clause: how often in each field, and
 // how long the fields are.
@@ -892,40 +795,20 @@ type hit struct {
 	titleLen, bodyLen int
 }
 
-// termHits returns every document containing term, in docnum order, with
-// the raw postings when withValues is set (valid only in tx).
-func termHits(ctx context.Context, post *bbolt.Bucket, term string, withValues bool) ([]hit, [][]byte, error) {
-	tb := post.Bucket([]byte(term))
-	if tb == nil {
-		return nil, nil, nil
-	}
-	return bucketHits(ctx, tb, term, withValues)
-}
-
-// bucketHits returns the postings of term bucket tb, as termHits.
-func bucketHits(ctx context.Context, tb *bbolt.Bucket, term string, withValues bool) ([]hit, [][]byte, error) {
-	hits := make([]hit, 0, min(tb.Sequence(), 1<<20))
-	var vals [][]byte
-	if withValues {
-		vals = make([][]byte, 0, cap(hits))
-	}
-	c := tb.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if len(k) != 4 || v == nil {
-			return nil, nil, fmt.Errorf("%w: term %q", errCorruptPost, term)
-		}
-		h, _, err := postingHeader(v)
-		if err != nil {
-			return nil, nil, err
-		}
-		h.doc = binary.BigEndian.Uint32(k)
-		hits = append(hits, h)
-		if withValues {
-			vals = append(vals, v)
-		}
-		if len(hits)%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, nil, err
+// termHits returns every live document containing term, in docnum order,
+// with the raw postings when withValues is set (valid only in tx). ix's
+// segments and dead set must be loaded.
+func termHits(ctx context.Context, ix *searchIndex, term string, withValues bool) ([]hit, [][]byte, error) {
+	var (
+		hits []hit
+		vals [][]byte
+		key  = []byte(term)
+		err  error
+	)
+	for _, s := range ix.live {
+		if v := s.b.Get(key); v != nil {
+			if hits, vals, err = appendHits(ctx, hits, vals, v, ix.dead, withValues); err != nil {
+				return nil, nil, fmt.Errorf("%w: term %q", err, term)
 			}
 		}
 	}
@@ -936,14 +819,13 @@ func bucketHits(ctx context.Context, tb *bbolt.Bucket, term string, withValues b
 // its frequency in each field (for a phrase: occurrences of the whole
 // phrase; for a prefix: of all the words it expands to).
 func clauseHits(ctx context.Context, ix *searchIndex, c search.Clause) ([]hit, error) {
-	post := ix.post
 	switch {
 	case c.Prefix:
 		return prefixHits(ctx, ix, c.Terms[0])
 	case c.IsPhrase():
-		return phraseHits(ctx, post, c)
+		return phraseHits(ctx, ix, c)
 	case len(c.Terms) == 1:
-		hits, _, err := termHits(ctx, post, c.Terms[0], false)
+		hits, _, err := termHits(ctx, ix, c.Terms[0], false)
 		return hits, err
 	}
 	return nil, nil
@@ -952,16 +834,26 @@ func clauseHits(ctx context.Context, ix *searchIndex, c search.Clause) ([]hit, e
 // prefixHits returns the documents with a word starting with prefix.
 //
 // The words stemming leaves unchanged are terms themselves, and are found
-// among the term buckets; the others are in the vocabulary. A term that
+// in the segments (the alphabetically first maxPrefixTerms of them); the
+// others are in the vocabulary. A term that
 // starts with prefix while none of its words does is matched too (rare:
 // "happi*" finds "happy"), as stems are prefixes of their words but for
 // their last letters.
 func prefixHits(ctx context.Context, ix *searchIndex, prefix string) ([]hit, error) {
 	terms := map[string]bool{}
 	seek := []byte(prefix)
-	c := ix.post.Cursor()
-	for k, _ := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek) && len(terms) < maxPrefixTerms; k, _ = c.Next() {
-		terms[string(k)] = true
+	for _, s := range ix.live {
+		c := s.b.Cursor()
+		n := 0
+		for k, _ := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek) && n < maxPrefixTerms; k, _ = c.Next() {
+			terms[string(k)] = true
+			n++
+		}
+	}
+	if len(terms) > maxPrefixTerms {
+		for _, t := range slices.Sorted(maps.Keys(terms))[maxPrefixTerms:] {
+			delete(terms, t)
+		}
 	}
 	if ix.words != nil {
 		if wb := ix.words.Bucket(wordBucketName(prefix)); wb != nil {
@@ -971,10 +863,9 @@ func prefixHits(ctx context.Context, ix *searchIndex, prefix string) ([]hit, err
 			}
 		}
 	}
-	post := ix.post
 	sum := map[uint32]hit{}
 	for t := range terms {
-		hits, _, err := termHits(ctx, post, t, false)
+		hits, _, err := termHits(ctx, ix, t, false)
 		if err != nil {
 			return nil, err
 		}
@@ -1000,14 +891,14 @@ func prefixHits(ctx context.Context, ix *searchIndex, prefix string) ([]hit, err
 // phraseHits returns the documents where c's terms occur at c's relative
 // positions, counting occurrences in each field. A phrase never spans the
 // title and the body.
-func phraseHits(ctx context.Context, post *bbolt.Bucket, c search.Clause) ([]hit, error) {
+func phraseHits(ctx context.Context, ix *searchIndex, c search.Clause) ([]hit, error) {
 	type list struct {
 		hits []hit
 		vals [][]byte
 	}
 	lists := make([]list, len(c.Terms))
 	for i, t := range c.Terms {
-		hits, vals, err := termHits(ctx, post, t, true)
+		hits, vals, err := termHits(ctx, ix, t, true)
 		if err != nil {
 			return nil, err
 		}
@@ -1213,33 +1104,30 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter,
 	}
 	scorer := search.NewScorer(int(stats.docs), stats.titleLen, stats.bodyLen)
 
-	// Evaluate the clauses. A word clause of a version 2 index is only
-	// opened: its bucket's sequence is its document frequency, so it is
-	// read in full only if it is about as rare as the rarest included
-	// clause, and otherwise probed for each candidate.
+	if err := ix.loadSegments(); err != nil {
+		return 0, nil, err
+	}
+	if _, err := ix.loadDead(0, math.MaxUint32); err != nil {
+		return 0, nil, err
+	}
+
+	// Evaluate the clauses: each reads its terms' posting lists from every
+	// live segment, which gives its exact document frequency.
 	type eval struct {
-		hits    []hit         // every matching document, in docnum order
-		next    int           // how far the walk through hits has got
-		probe   *bbolt.Bucket // or, for a word clause not read: its bucket
+		hits    []hit // every matching document, in docnum order
+		next    int   // how far the walk through hits has got
 		df      int
 		negated bool
 		idf     float64
-		term    string // of a word clause, for errors
 	}
 	var evals []*eval
 	for _, c := range q.Clauses {
-		e := &eval{negated: c.Negated, term: c.Terms[0]}
-		if !c.Prefix && !c.IsPhrase() && stats.version >= 2 {
-			if b := ix.post.Bucket([]byte(c.Terms[0])); b != nil {
-				e.probe, e.df = b, int(b.Sequence())
-			}
-		} else {
-			hits, err := clauseHits(ctx, ix, c)
-			if err != nil {
-				return 0, nil, err
-			}
-			e.hits, e.df = hits, len(hits)
+		e := &eval{negated: c.Negated}
+		hits, err := clauseHits(ctx, ix, c)
+		if err != nil {
+			return 0, nil, err
 		}
+		e.hits, e.df = hits, len(hits)
 		if e.df == 0 {
 			if c.Negated {
 				continue // excludes nothing
@@ -1258,25 +1146,10 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter,
 		return 0, nil, nil
 	}
 	for _, e := range evals {
-		if e.probe != nil && (e == driver || e.df <= 8*driver.df) {
-			hits, _, err := bucketHits(ctx, e.probe, e.term, false)
-			if err != nil {
-				return 0, nil, err
-			}
-			e.hits, e.probe, e.df = hits, nil, len(hits)
-		}
 		e.idf = scorer.IDF(e.df)
 	}
 	// find reports whether doc matches e, with its frequencies.
 	find := func(e *eval, doc uint32) (hit, bool, error) {
-		if e.probe != nil {
-			v := e.probe.Get(docKey(doc))
-			if v == nil {
-				return hit{}, false, nil
-			}
-			h, _, err := postingHeader(v)
-			return h, true, err
-		}
 		// Walks go in docnum order: search only what is left.
 		rest := e.hits[e.next:]
 		j := sort.Search(len(rest), func(j int) bool { return rest[j].doc >= doc })
@@ -1435,11 +1308,11 @@ func kthLargest(xs []float64, k int) float64 {
 // Reindex rebuilds the search index from the articles: it clears the
 // search buckets in one write, which also sets the indexed revision to the
 // store's, then indexes the articles (as they are when it reaches them) in
-// id order, at most reindexBatch per write, checking ctx between writes.
-// The indexer applies the writes made since the clear, so the index is
-// complete and consistent once Reindex returns and the indexer has caught
-// up (which Search waits for); until then, searches miss the articles it
-// has not reached. An interrupted Reindex
+// id order, at most reindexBatch per write (each write a segment),
+// checking ctx between writes. The indexer applies the writes made since
+// the clear, so the index is complete and consistent once Reindex returns
+// and the indexer has caught up (which Search waits for); until then,
+// searches miss the articles it has not reached. An interrupted Reindex
 // (error, cancelled ctx, crash) leaves a partial index: run it again.
 func (db *DB) Reindex(ctx context.Context) error {
 	var from int64
@@ -1450,70 +1323,148 @@ func (db *DB) Reindex(ctx context.Context) error {
 		if err := b.tx.Bucket(bucketMeta).Put(metaIndexed, encodeUint(uint64(from))); err != nil {
 			return mutated(err)
 		}
-		for _, name := range [][]byte{bucketSearchPostings, bucketSearchDocs} {
-			if b.tx.Bucket(name) != nil {
-				if err := b.tx.DeleteBucket(name); err != nil {
-					return mutated(err)
-				}
-			}
-			if _, err := b.tx.CreateBucket(name); err != nil {
-				return mutated(err)
-			}
-		}
-		return nil
+		return mutated(clearSearchIndex(b.tx))
 	})
 	if err != nil {
 		return fmt.Errorf("store: reindex: clear: %w", err)
 	}
 	db.setIndexed(from)
 	var after []byte // the last id indexed
-	for {
+	for range math.MaxInt {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var (
-			last []byte
-			done bool
-		)
-		err := db.submit(ctx, func(b *batch) error {
-			last, done = nil, false
-			c := b.tx.Bucket(bucketArticles).Cursor()
-			k, _ := c.First()
-			if after != nil {
-				if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
-					k, _ = c.Next()
-				}
-			}
-			for n := 0; n < reindexBatch; n++ {
-				if k == nil {
-					done = true
-					return nil
-				}
-				id := string(k)
-				a, err := getArticle(b.tx, id)
-				if err != nil {
-					return err
-				}
-				// Indexing a as an update of itself: the indexer may have
-				// indexed it already, from an event after the clear, which
-				// it will apply again up to a's current version if a's
-				// postings are older.
-				if err := indexArticle(b.tx, a, a, nil, nil); err != nil {
-					return mutated(fmt.Errorf("index %q: %w", id, err))
-				}
-				last = []byte(id)
-				k, _ = c.Next()
-			}
-			return nil
+		last, done, err := db.rebuildChunk(ctx, after, func(_ []byte, _ bool, apply func(*bbolt.Tx) error) error {
+			return db.submit(ctx, func(b *batch) error { return mutated(apply(b.tx)) })
 		})
 		if err != nil {
 			return fmt.Errorf("store: reindex: %w", err)
 		}
-		if last != nil {
-			after = last
-		}
 		if done {
 			return nil
 		}
+		after = last
 	}
+	return nil
+}
+
+// clearSearchIndex empties the search buckets.
+func clearSearchIndex(tx *bbolt.Tx) error {
+	for _, name := range [][]byte{bucketSearchSegments, bucketSearchIndex} {
+		if tx.Bucket(name) != nil {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildChunk indexes the articles after id after (all from the first
+// with after nil), at most reindexBatch of them or reindexBatchBytes of
+// text: it reads them in a read transaction, analyses them outside any,
+// and has write run apply, which indexes them as they are in its
+// transaction, as one segment. It returns the last id read and whether
+// no article follows it (both passed to write too).
+func (db *DB) rebuildChunk(ctx context.Context, after []byte, write func(last []byte, done bool, apply func(*bbolt.Tx) error) error) ([]byte, bool, error) {
+	var (
+		arts []*articlesv1.Article
+		last []byte
+		done bool
+	)
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketArticles).Cursor()
+		k, _ := c.First()
+		if after != nil {
+			if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
+				k, _ = c.Next()
+			}
+		}
+		size := 0
+		for ; k != nil && len(arts) < reindexBatch && size < reindexBatchBytes; k, _ = c.Next() {
+			a, err := getArticle(tx, string(k))
+			if err != nil {
+				return err
+			}
+			if a == nil {
+				continue
+			}
+			arts = append(arts, a)
+			size += len(a.GetTitle()) + len(a.GetBody())
+			last = bytes.Clone(k)
+		}
+		done = k == nil
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	wait, finish := analyzeAll(arts)
+	ans := make([]*analysis, len(arts))
+	for i := range arts {
+		ans[i] = wait(i)
+	}
+	finish()
+	err = write(last, done, func(tx *bbolt.Tx) error {
+		items := make([]indexItem, 0, len(arts))
+		for i, a := range arts {
+			// Index the article as it is now: the indexer applies the
+			// events after the clear, if any, again on top.
+			cur, err := getArticle(tx, a.GetId())
+			if err != nil {
+				return err
+			}
+			if cur != nil {
+				items = append(items, indexItem{id: a.GetId(), a: cur, an: ans[i]})
+			}
+		}
+		return indexItems(tx, items)
+	})
+	return last, done, err
+}
+
+// rebuildStep does one step of the rebuild that initSchema leaves due when
+// it drops an index of the old layout (the "rebuild" key), if one is due,
+// and reports whether it did.
+func (db *DB) rebuildStep() (bool, error) {
+	var (
+		after []byte
+		due   bool
+	)
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		if root := tx.Bucket(bucketSearchIndex); root != nil {
+			v := root.Get(searchIndexRebuild)
+			due, after = v != nil, bytes.Clone(v)
+		}
+		return nil
+	})
+	if err != nil || !due {
+		return false, err
+	}
+	cursor := after
+	if len(after) == 0 {
+		cursor = nil // from the first article
+	}
+	_, _, err = db.rebuildChunk(context.Background(), cursor, func(last []byte, done bool, apply func(*bbolt.Tx) error) error {
+		return db.bolt.Update(func(tx *bbolt.Tx) error {
+			root := tx.Bucket(bucketSearchIndex)
+			if v := root.Get(searchIndexRebuild); v == nil || !bytes.Equal(v, after) {
+				return nil // Reindex cleared the index meanwhile: it rebuilds
+			}
+			if err := apply(tx); err != nil {
+				return err
+			}
+			if done {
+				return root.Delete(searchIndexRebuild)
+			}
+			return root.Put(searchIndexRebuild, last)
+		})
+	})
+	if err != nil {
+		return false, db.writeError(err)
+	}
+	return true, nil
 }

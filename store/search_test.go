@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -411,13 +410,13 @@ func TestReindex(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = bdb.Update(func(tx *bbolt.Tx) error {
-		if err := tx.DeleteBucket([]byte("search_postings")); err != nil {
+		if err := tx.DeleteBucket([]byte("search_segments")); err != nil {
 			return err
 		}
-		if _, err := tx.CreateBucket([]byte("search_postings")); err != nil {
+		if _, err := tx.CreateBucket([]byte("search_segments")); err != nil {
 			return err
 		}
-		return tx.Bucket([]byte("search_docs")).Put([]byte("stats"), []byte{0xff})
+		return tx.Bucket([]byte("search_index")).Put([]byte("stats"), []byte{0xff})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -561,9 +560,9 @@ func BenchmarkSearch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("bytes allocated: articles %d, events %d, search index %d (postings %d, docs %d)",
-		sizes["articles"], sizes["events"], sizes["search_postings"]+sizes["search_docs"],
-		sizes["search_postings"], sizes["search_docs"])
+	b.Logf("bytes allocated: articles %d, events %d, search index %d (segments %d, docs %d)",
+		sizes["articles"], sizes["events"], sizes["search_segments"]+sizes["search_index"],
+		sizes["search_segments"], sizes["search_index"])
 	for _, bc := range []struct{ name, query string }{
 		{"rare", "zyzzyva"},
 		{"common", benchWord(1)},
@@ -590,7 +589,7 @@ func BenchmarkSearch(b *testing.B) {
 			}
 			b.ReportMetric(pct(0.50), "p50-ms")
 			b.ReportMetric(pct(0.99), "p99-ms")
-			b.ReportMetric(float64(sizes["search_postings"]+sizes["search_docs"])/float64(sizes["articles"]), "index/articles")
+			b.ReportMetric(float64(sizes["search_segments"]+sizes["search_index"])/float64(sizes["articles"]), "index/articles")
 		})
 	}
 }
@@ -719,63 +718,3 @@ func TestSearchRareAndCommonWords(t *testing.T) {
 	}
 }
 
-func TestSearchVersion1Index(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "a.db")
-	db := mustOpenPath(t, path)
-	if _, err := db.Import(ctx, searchCorpus()); err != nil {
-		t.Fatal(err)
-	}
-	queries := []string{"sanctions", "climate change", "climate -policy", "local harbour"}
-	before := map[string][]string{}
-	for _, q := range queries {
-		before[q] = allResults(t, db, q)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	// Make it look like an index of the first layout: stats without a
-	// version, term buckets without document frequencies.
-	bdb, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(tx *bbolt.Tx) error {
-		docs := tx.Bucket([]byte("search_docs"))
-		v := docs.Get([]byte("stats"))
-		var fields []uint64
-		for len(v) > 0 {
-			x, n := binary.Uvarint(v)
-			if n <= 0 {
-				return fmt.Errorf("bad stats %x", v)
-			}
-			fields, v = append(fields, x), v[n:]
-		}
-		var old []byte
-		for _, x := range fields[:3] {
-			old = binary.AppendUvarint(old, x)
-		}
-		if err := docs.Put([]byte("stats"), old); err != nil {
-			return err
-		}
-		post := tx.Bucket([]byte("search_postings"))
-		return post.ForEachBucket(func(k []byte) error { return post.Bucket(k).SetSequence(0) })
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err = store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, q := range queries {
-		if got := allResults(t, db, q); !slices.Equal(got, before[q]) {
-			t.Errorf("version 1 index: %q gives\n%q\nwant\n%q", q, got, before[q])
-		}
-	}
-}

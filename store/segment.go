@@ -1,0 +1,568 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.etcd.io/bbolt"
+)
+
+// Segments of the full-text index (see the comment at the top of
+// search.go for the layout and why).
+//
+// A segment is written once, by one indexing transaction, and then only
+// read, until a merge replaces it. Its postings are those of the documents
+// that transaction indexed, whose docnums (taken from one sequence) form
+// the segment's range; merges combine segments adjacent in docnum order,
+// so live segments have disjoint ranges, and reading them in range order
+// reads every posting list in docnum order.
+
+const (
+	// mergeFactor is how many segments of one tier a merge combines: at
+	// rest there are fewer than mergeFactor segments per tier, and tiers
+	// grow by mergeFactor, so the number of segments grows with the
+	// logarithm of the number of documents.
+	mergeFactor = 4
+	// mergeTierBase is the size in documents under which segments are
+	// all of the lowest tier.
+	mergeTierBase = 1024
+	// mergeStepBytes bounds the posting bytes one merge transaction
+	// reads, so that writers wait on a merge about as long as on one
+	// indexing batch.
+	mergeStepBytes = 24 << 20
+)
+
+// segmentInfo is a live segment's entry in the segment table.
+type segmentInfo struct {
+	id     uint64
+	lo, hi uint32 // its first and last docnum
+	docs   int    // documents with postings in it (some may be dead)
+}
+
+func (s segmentInfo) encode() []byte {
+	b := binary.AppendUvarint(nil, uint64(s.lo))
+	b = binary.AppendUvarint(b, uint64(s.hi))
+	return binary.AppendUvarint(b, uint64(s.docs))
+}
+
+func decodeSegmentInfo(k, v []byte) (segmentInfo, error) {
+	id, ok := decodeUint(k)
+	d := decoder{b: v}
+	s := segmentInfo{id: id, lo: uint32(d.uvarint()), hi: uint32(d.uvarint()), docs: int(d.uvarint())}
+	if !ok || d.err != nil || s.lo > s.hi {
+		return s, fmt.Errorf("corrupt search segment entry %x: run reindex", k)
+	}
+	return s, nil
+}
+
+// segment is a live segment in one transaction.
+type segment struct {
+	segmentInfo
+	b *bbolt.Bucket // term -> posting list
+}
+
+// loadSegments reads the segment table into ix.live, in docnum order.
+func (ix *searchIndex) loadSegments() error {
+	ix.live = ix.live[:0]
+	if ix.segTable == nil {
+		return nil
+	}
+	c := ix.segTable.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		info, err := decodeSegmentInfo(k, v)
+		if err != nil {
+			return err
+		}
+		b := ix.segs.Bucket(k)
+		if b == nil {
+			return fmt.Errorf("search segment %d is missing: run reindex", info.id)
+		}
+		ix.live = append(ix.live, segment{info, b})
+	}
+	slices.SortFunc(ix.live, func(a, b segment) int { return int(int64(a.lo) - int64(b.lo)) })
+	return nil
+}
+
+// segmentDoc is a document to write into a new segment.
+type segmentDoc struct {
+	num uint32
+	an  *analysis
+}
+
+// writeSegment writes docs, in docnum order, as a new segment. It gathers
+// each term's postings with a counting sort (docs stay in docnum order
+// within a term) and writes the terms in key order into a new bucket, at
+// the end of search_segments: bbolt then only appends pages.
+func (ix *searchIndex) writeSegment(docs []segmentDoc) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	keys, vals := buildSegment(docs)
+	id, err := ix.segTable.NextSequence()
+	if err != nil {
+		return err
+	}
+	b, err := ix.segs.CreateBucket(encodeUint(id))
+	if err != nil {
+		return err
+	}
+	b.FillPercent = 1 // written once, in key order
+	for i, k := range keys {
+		if err := b.Put(k, vals[i]); err != nil {
+			return err
+		}
+	}
+	info := segmentInfo{id: id, lo: docs[0].num, hi: docs[len(docs)-1].num, docs: len(docs)}
+	return ix.segTable.Put(encodeUint(id), info.encode())
+}
+
+// buildSegment returns the terms of docs (in docnum order) in key order,
+// and the posting list of each, all in one arena (bbolt keeps keys and
+// values until commit).
+//
+// It works document by document rather than term by term: a first pass
+// numbers the terms and sizes each list, a second copies each document's
+// postings to the end of their lists. Reading the postings in the order
+// they were written is what makes it fast: gathering each term's postings
+// from thousands of documents misses the cache on almost every one.
+func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
+	termIdx := make(map[string]int32, 4096)
+	var (
+		terms  []string
+		counts []int32
+		sizes  []int
+		last   []uint32 // per term: the docnum of its previous posting
+	)
+	idx := make([][]int32, len(docs))
+	for d, sd := range docs {
+		idx[d] = make([]int32, len(sd.an.terms))
+		for i, t := range sd.an.terms {
+			ti, ok := termIdx[t]
+			if !ok {
+				ti = int32(len(terms))
+				termIdx[t] = ti
+				terms = append(terms, t)
+				counts = append(counts, 0)
+				sizes = append(sizes, 0)
+				last = append(last, 0)
+			}
+			idx[d][i] = ti
+			p := sd.an.postings[i]
+			counts[ti]++
+			sizes[ti] += uvarintLen(uint64(sd.num-last[ti])) + uvarintLen(uint64(len(p))) + len(p)
+			last[ti] = sd.num
+		}
+	}
+	order := make([]int32, len(terms))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(terms[x], terms[y]) })
+	start := make([]int, len(terms))
+	total := 0
+	for _, ti := range order {
+		start[ti] = total
+		total += uvarintLen(uint64(counts[ti])) + sizes[ti]
+	}
+	arena := make([]byte, total)
+	pos := make([]int, len(terms))
+	for ti := range terms {
+		pos[ti] = start[ti] + binary.PutUvarint(arena[start[ti]:], uint64(counts[ti]))
+		last[ti] = 0
+	}
+	for d, sd := range docs {
+		for i, ti := range idx[d] {
+			p := sd.an.postings[i]
+			w := pos[ti]
+			w += binary.PutUvarint(arena[w:], uint64(sd.num-last[ti]))
+			w += binary.PutUvarint(arena[w:], uint64(len(p)))
+			w += copy(arena[w:], p)
+			pos[ti] = w
+			last[ti] = sd.num
+		}
+	}
+	keys = make([][]byte, len(order))
+	vals = make([][]byte, len(order))
+	for i, ti := range order {
+		keys[i] = []byte(terms[ti])
+		vals[i] = arena[start[ti]:pos[ti]:pos[ti]]
+	}
+	return keys, vals
+}
+
+// uvarintLen returns the length of the uvarint encoding of x.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// deadSet is the dead docnums that live segments still hold, sorted.
+type deadSet []uint32
+
+// has reports whether docnum n is dead.
+func (d deadSet) has(n uint32) bool {
+	if len(d) == 0 {
+		return false
+	}
+	i := sort.Search(len(d), func(i int) bool { return d[i] >= n })
+	return i < len(d) && d[i] == n
+}
+
+// loadDead reads the dead docnums in [lo, hi] into ix.dead, and returns
+// the kill sequence of each.
+func (ix *searchIndex) loadDead(lo, hi uint32) ([]uint64, error) {
+	ix.dead = ix.dead[:0]
+	if ix.deadB == nil {
+		return nil, nil
+	}
+	var seqs []uint64
+	c := ix.deadB.Cursor()
+	for k, v := c.Seek(docKey(lo)); k != nil; k, v = c.Next() {
+		if len(k) != 4 {
+			return nil, fmt.Errorf("%w: dead docnum %x", errCorruptDoc, k)
+		}
+		n := binary.BigEndian.Uint32(k)
+		if n > hi {
+			break
+		}
+		seq, ok := decodeUint(v)
+		if !ok {
+			return nil, fmt.Errorf("%w: dead docnum %d", errCorruptDoc, n)
+		}
+		ix.dead = append(ix.dead, n)
+		seqs = append(seqs, seq)
+	}
+	return seqs, nil
+}
+
+// postingEntry is one document of a posting list.
+type postingEntry struct {
+	doc     uint32
+	posting []byte
+	raw     []byte // the whole entry as stored, delta included
+}
+
+// postingIter walks an encoded posting list.
+type postingIter struct {
+	v    []byte
+	left int
+	doc  uint32
+	err  error
+}
+
+func newPostingIter(v []byte) postingIter {
+	n, k := binary.Uvarint(v)
+	if k <= 0 || n > uint64(len(v)) {
+		return postingIter{err: errCorruptPost}
+	}
+	return postingIter{v: v[k:], left: int(n)}
+}
+
+// next returns the next entry; ok is false at the end or on error (in
+// it.err).
+func (it *postingIter) next() (e postingEntry, ok bool) {
+	if it.left == 0 || it.err != nil {
+		return e, false
+	}
+	start := it.v
+	delta, k := binary.Uvarint(it.v)
+	if k <= 0 || delta > 1<<32 {
+		it.err = errCorruptPost
+		return e, false
+	}
+	it.v = it.v[k:]
+	n, k := binary.Uvarint(it.v)
+	if k <= 0 || n > uint64(len(it.v)-k) {
+		it.err = errCorruptPost
+		return e, false
+	}
+	it.v = it.v[k:]
+	it.doc += uint32(delta)
+	e = postingEntry{doc: it.doc, posting: it.v[:n:n]}
+	it.v = it.v[n:]
+	e.raw = start[:len(start)-len(it.v)]
+	it.left--
+	return e, true
+}
+
+// appendHits appends the live documents of posting list v to hits (and
+// their postings to vals when withValues).
+func appendHits(ctx context.Context, hits []hit, vals [][]byte, v []byte, dead deadSet, withValues bool) ([]hit, [][]byte, error) {
+	it := newPostingIter(v)
+	for n := 1; ; n++ {
+		e, ok := it.next()
+		if !ok {
+			break
+		}
+		if dead.has(e.doc) {
+			continue
+		}
+		h, _, err := postingHeader(e.posting)
+		if err != nil {
+			return nil, nil, err
+		}
+		h.doc = e.doc
+		hits = append(hits, h)
+		if withValues {
+			vals = append(vals, e.posting)
+		}
+		if n%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return hits, vals, it.err
+}
+
+// mergeState is a merge in progress, kept in search_index under "merge"
+// so that it continues across transactions and restarts.
+type mergeState struct {
+	out     uint64   // the output segment, not yet in the segment table
+	sources []uint64 // the segments it replaces, in docnum order
+	// deadSeq is the kill sequence when the merge began: documents dead
+	// by then are left out of every part of the output.
+	deadSeq uint64
+	started bool   // whether after is set
+	after   []byte // the last term written to out
+}
+
+func (m *mergeState) encode() []byte {
+	b := binary.AppendUvarint(nil, m.out)
+	b = binary.AppendUvarint(b, m.deadSeq)
+	b = binary.AppendUvarint(b, uint64(len(m.sources)))
+	for _, s := range m.sources {
+		b = binary.AppendUvarint(b, s)
+	}
+	if !m.started {
+		return append(b, 0)
+	}
+	return append(append(b, 1), m.after...)
+}
+
+func decodeMergeState(v []byte) (*mergeState, error) {
+	d := decoder{b: v}
+	m := &mergeState{out: d.uvarint(), deadSeq: d.uvarint()}
+	n := d.count()
+	for i := 0; i < n && d.err == nil; i++ {
+		m.sources = append(m.sources, d.uvarint())
+	}
+	if d.err != nil || len(d.b) == 0 {
+		return nil, errors.New("corrupt search merge state: run reindex")
+	}
+	m.started = d.b[0] == 1
+	m.after = bytes.Clone(d.b[1:])
+	return m, nil
+}
+
+// tier returns the merge tier of a segment of n documents.
+func tier(n int) int {
+	t := 0
+	for x := n / mergeTierBase; x >= mergeFactor; x /= mergeFactor {
+		t++
+	}
+	return t
+}
+
+// pickMerge returns the segments to merge next, or nil: the newest run of
+// at least mergeFactor segments of one tier. New segments arrive at the
+// end, and outputs replace their run, so segments get smaller from the
+// oldest to the newest and a full run forms at the end. With all, any two
+// or more segments are merged into one (a test hook).
+func pickMerge(live []segment, all bool) []segment {
+	if all {
+		if len(live) < 2 {
+			return nil
+		}
+		return live
+	}
+	if len(live) < mergeFactor {
+		return nil
+	}
+	last := tier(live[len(live)-1].docs)
+	i := len(live) - 1
+	for i > 0 && tier(live[i-1].docs) == last {
+		i--
+	}
+	if len(live)-i < mergeFactor {
+		return nil
+	}
+	return live[i:]
+}
+
+// mergeDue reports whether mergeStep has work to do.
+func mergeDue(tx *bbolt.Tx, all bool) (bool, error) {
+	ix, err := openIndex(tx)
+	if err != nil || ix.segTable == nil {
+		return false, err
+	}
+	if ix.root.Get(searchIndexMerge) != nil {
+		return true, nil
+	}
+	if err := ix.loadSegments(); err != nil {
+		return false, err
+	}
+	return pickMerge(ix.live, all) != nil, nil
+}
+
+// mergeStep does one bounded step of the current merge, starting one (as
+// pickMerge chooses) if none is in progress. It reports whether it did
+// anything.
+func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
+	ix, err := openIndex(tx)
+	if err != nil {
+		return false, err
+	}
+	if err := ix.loadSegments(); err != nil {
+		return false, err
+	}
+	var m *mergeState
+	if v := ix.root.Get(searchIndexMerge); v != nil {
+		if m, err = decodeMergeState(v); err != nil {
+			return false, err
+		}
+	} else {
+		srcs := pickMerge(ix.live, all)
+		if srcs == nil {
+			return false, nil
+		}
+		out, err := ix.segTable.NextSequence()
+		if err != nil {
+			return false, err
+		}
+		m = &mergeState{out: out, deadSeq: ix.deadB.Sequence()}
+		for _, s := range srcs {
+			m.sources = append(m.sources, s.id)
+		}
+		if _, err := ix.segs.CreateBucket(encodeUint(out)); err != nil {
+			return false, err
+		}
+	}
+	out := ix.segs.Bucket(encodeUint(m.out))
+	var srcs []segment
+	for _, id := range m.sources {
+		i := slices.IndexFunc(ix.live, func(s segment) bool { return s.id == id })
+		if i < 0 || out == nil {
+			// Not in a consistent index: drop the merge.
+			if out != nil {
+				if err := ix.segs.DeleteBucket(encodeUint(m.out)); err != nil {
+					return false, err
+				}
+			}
+			return true, ix.root.Delete(searchIndexMerge)
+		}
+		srcs = append(srcs, ix.live[i])
+	}
+	out.FillPercent = 1
+	lo, hi := srcs[0].lo, srcs[len(srcs)-1].hi
+	deadSeqs, err := ix.loadDead(lo, hi)
+	if err != nil {
+		return false, err
+	}
+
+	// Walk the sources' terms in key order, all cursors together.
+	type src struct {
+		c    *bbolt.Cursor
+		k, v []byte
+	}
+	cs := make([]src, len(srcs))
+	for i, s := range srcs {
+		c := s.b.Cursor()
+		var k, v []byte
+		if m.started {
+			k, v = c.Seek(m.after)
+			if k != nil && bytes.Equal(k, m.after) {
+				k, v = c.Next()
+			}
+		} else {
+			k, v = c.First()
+		}
+		cs[i] = src{c, k, v}
+	}
+	read := 0
+	var buf []byte
+	for read < mergeStepBytes {
+		var term []byte
+		for _, s := range cs {
+			if s.k != nil && (term == nil || bytes.Compare(s.k, term) < 0) {
+				term = s.k
+			}
+		}
+		if term == nil {
+			return true, finishMerge(ix, m, srcs, deadSeqs)
+		}
+		term = bytes.Clone(term)
+		buf = buf[:0]
+		count := 0
+		prev := uint32(0)
+		for i := range cs {
+			s := &cs[i]
+			if s.k == nil || !bytes.Equal(s.k, term) {
+				continue
+			}
+			read += len(s.v)
+			it := newPostingIter(s.v)
+			for {
+				e, ok := it.next()
+				if !ok {
+					break
+				}
+				if ix.dead.has(e.doc) {
+					continue
+				}
+				buf = binary.AppendUvarint(buf, uint64(e.doc-prev))
+				buf = binary.AppendUvarint(buf, uint64(len(e.posting)))
+				buf = append(buf, e.posting...)
+				prev = e.doc
+				count++
+			}
+			if it.err != nil {
+				return false, fmt.Errorf("%w: term %q", it.err, term)
+			}
+			s.k, s.v = s.c.Next()
+		}
+		if count > 0 {
+			val := binary.AppendUvarint(make([]byte, 0, len(buf)+binary.MaxVarintLen64), uint64(count))
+			if err := out.Put(term, append(val, buf...)); err != nil {
+				return false, err
+			}
+		}
+		m.started, m.after = true, term
+	}
+	return true, ix.root.Put(searchIndexMerge, m.encode())
+}
+
+// finishMerge makes merge m's output live in place of srcs, and forgets
+// the dead documents it left out.
+func finishMerge(ix *searchIndex, m *mergeState, srcs []segment, deadSeqs []uint64) error {
+	info := segmentInfo{id: m.out, lo: srcs[0].lo, hi: srcs[len(srcs)-1].hi}
+	for _, s := range srcs {
+		info.docs += s.docs
+		if err := ix.segTable.Delete(encodeUint(s.id)); err != nil {
+			return err
+		}
+		if err := ix.segs.DeleteBucket(encodeUint(s.id)); err != nil {
+			return err
+		}
+	}
+	for i, n := range ix.dead {
+		if deadSeqs[i] > m.deadSeq {
+			continue // died during the merge: out may hold it
+		}
+		if err := ix.deadB.Delete(docKey(n)); err != nil {
+			return err
+		}
+		info.docs--
+	}
+	if err := ix.root.Delete(searchIndexMerge); err != nil {
+		return err
+	}
+	if k, _ := ix.segs.Bucket(encodeUint(m.out)).Cursor().First(); k == nil || info.docs <= 0 {
+		return ix.segs.DeleteBucket(encodeUint(m.out)) // every document died
+	}
+	return ix.segTable.Put(encodeUint(m.out), info.encode())
+}
