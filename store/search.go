@@ -428,19 +428,38 @@ type analyzer struct {
 // starts over.
 const maxAnalyzerStems = 1 << 17
 
-var analyzers = sync.Pool{New: func() any {
-	return &analyzer{
-		stems:    make(map[string]string, 4096),
-		wordTerm: make(map[string]int32, 512),
-		termIdx:  make(map[string]int32, 512),
+// analyzers keeps idle analyzers. Not a sync.Pool: that empties at every
+// garbage collection, and a cold stem cache costs more than the scratch
+// space saves.
+var analyzers = make(chan *analyzer, 8)
+
+// getAnalyzer returns an idle analyzer, or a new one.
+func getAnalyzer() *analyzer {
+	select {
+	case z := <-analyzers:
+		return z
+	default:
+		return &analyzer{
+			stems:    make(map[string]string, 4096),
+			wordTerm: make(map[string]int32, 512),
+			termIdx:  make(map[string]int32, 512),
+		}
 	}
-}}
+}
+
+// putAnalyzer keeps z for reuse, or drops it when enough are kept.
+func putAnalyzer(z *analyzer) {
+	select {
+	case analyzers <- z:
+	default:
+	}
+}
 
 // analyze analyses the title and body of a.
 func analyze(a *articlesv1.Article) *analysis {
-	z := analyzers.Get().(*analyzer)
+	z := getAnalyzer()
 	an := z.analyze(a)
-	analyzers.Put(z)
+	putAnalyzer(z)
 	return an
 }
 
@@ -572,8 +591,8 @@ func analyzeAll(arts []*articlesv1.Article) (wait func(i int) *analysis, done fu
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(arts)) {
 		wg.Go(func() {
-			z := analyzers.Get().(*analyzer)
-			defer analyzers.Put(z)
+			z := getAnalyzer()
+			defer putAnalyzer(z)
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(arts) {
