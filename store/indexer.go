@@ -44,10 +44,18 @@ const (
 	indexRetry = time.Second
 )
 
-// indexerLoop is the indexer goroutine.
+// indexerLoop is the indexer goroutine. While it commits one batch, a
+// second goroutine prepares the next (reads and analyses it, and builds its
+// segment), so that analysis, the costly part, overlaps the writes.
 func (db *DB) indexerLoop() {
 	defer db.wg.Done()
 	limit := indexBatchStart
+	var next chan *preparedBatch // the batch being prepared, if any
+	defer func() {
+		if next != nil {
+			<-next // the preparing goroutine ends with its batch
+		}
+	}()
 	for {
 		rev, revCh := db.rev.load()
 		active := !db.indexPaused.Load() && !skipSearchIndex.Load()
@@ -79,12 +87,33 @@ func (db *DB) indexerLoop() {
 			}
 		}
 		if db.indexedRevision() < rev && active {
-			n, took, err := db.applyBatch(limit)
-			if n > 0 && took > 0 {
-				// Scale the batch towards the target duration, at most
-				// doubling at a time.
-				next := int(float64(n) * float64(indexTxTarget) / float64(took))
-				limit = max(indexBatchMin, min(indexBatchMax, next, 2*limit))
+			var pb *preparedBatch
+			if next != nil {
+				pb = <-next
+				next = nil
+				if pb.err != nil || pb.from != db.indexedRevision() {
+					pb = nil // prepared for a state that did not come
+				}
+			}
+			if pb == nil {
+				pb = db.prepareBatch(db.indexedRevision(), -1, limit)
+			}
+			err := pb.err
+			if err == nil && pb.count > 0 {
+				if pb.last < db.rev.value() {
+					ch := make(chan *preparedBatch, 1)
+					from, seq, lim := pb.last, int64(pb.pre.seqAfter), limit
+					go func() { ch <- db.prepareBatch(from, seq, lim) }()
+					next = ch
+				}
+				var took time.Duration
+				took, err = db.commitIndexBatch(pb)
+				if took > 0 {
+					// Scale the batch towards the target duration, at
+					// most doubling at a time.
+					n := int(float64(pb.count) * float64(indexTxTarget) / float64(took))
+					limit = max(indexBatchMin, min(indexBatchMax, n, 2*limit))
+				}
 			}
 			if err != nil {
 				db.log.Error("store: search indexing failed; retrying", "err", err)
@@ -138,28 +167,46 @@ type pendingEvent struct {
 	a  *articlesv1.Article // nil: deleted
 }
 
-// applyBatch applies the next batch of at most limit events to the index,
-// and returns how many it read and how long its write transaction took.
-func (db *DB) applyBatch(limit int) (int, time.Duration, error) {
-	from := db.indexedRevision()
-	last := from
+// preparedBatch is the next batch of events for the index, read and
+// analysed outside any write transaction, with its segment built in
+// advance for the docnums it expects to get.
+type preparedBatch struct {
+	from, last int64 // it applies the events (from, last]
+	count      int   // events read
+	items      []indexItem
+	pre        *prebuiltSegment
+	err        error
+}
+
+// prepareBatch reads the events after revision from, at most limit of them
+// or indexBatchBytes, analyses them, and builds their segment assuming
+// the docs sequence is seq when they are applied (seq < 0: as it is now).
+func (db *DB) prepareBatch(from int64, seq int64, limit int) *preparedBatch {
+	pb := &preparedBatch{from: from, last: from}
 	var (
-		byID  = map[string]int{}
-		evs   []pendingEvent
-		size  int
-		count int
+		byID = map[string]int{}
+		evs  []pendingEvent
+		size int
 	)
-	for count < limit && size < indexBatchBytes {
+	for pb.count < limit && size < indexBatchBytes {
 		n := 0
 		err := db.bolt.View(func(tx *bbolt.Tx) error {
+			if seq < 0 {
+				seq = 0
+				if root := tx.Bucket(bucketSearchIndex); root != nil {
+					if docs := root.Bucket(searchIndexDocs); docs != nil {
+						seq = int64(docs.Sequence())
+					}
+				}
+			}
 			c := tx.Bucket(bucketEvents).Cursor()
-			for k, v := c.Seek(encodeUint(uint64(last + 1))); k != nil && n < indexReadChunk && count < limit && size < indexBatchBytes; k, v = c.Next() {
+			for k, v := c.Seek(encodeUint(uint64(pb.last + 1))); k != nil && n < indexReadChunk && pb.count < limit && size < indexBatchBytes; k, v = c.Next() {
 				r, ok := decodeUint(k)
 				if !ok {
 					return fmt.Errorf("corrupt event key %x", k)
 				}
-				if int64(r) != last+1 {
-					return fmt.Errorf("change log has no event %d (found %d): run reindex", last+1, r)
+				if int64(r) != pb.last+1 {
+					return fmt.Errorf("change log has no event %d (found %d): run reindex", pb.last+1, r)
 				}
 				e := new(articlesv1.ArticleEvent)
 				if err := proto.Unmarshal(v, e); err != nil {
@@ -175,61 +222,65 @@ func (db *DB) applyBatch(limit int) (int, time.Duration, error) {
 					byID[pe.id] = len(evs)
 					evs = append(evs, pe)
 				}
-				last = int64(r)
+				pb.last = int64(r)
 				n++
-				count++
+				pb.count++
 				size += len(v)
 			}
 			return nil
 		})
 		if err != nil {
-			return 0, 0, err
+			pb.err = err
+			return pb
 		}
 		if n == 0 {
 			break
 		}
 	}
-	if last == from {
-		return 0, 0, nil
+	if pb.count == 0 {
+		return pb
 	}
 	arts := make([]*articlesv1.Article, len(evs))
 	for i, pe := range evs {
 		arts[i] = pe.a
 	}
 	wait, done := analyzeAll(arts)
-	ans := make([]*analysis, len(arts))
-	for i := range arts {
-		ans[i] = wait(i)
+	pb.items = make([]indexItem, len(evs))
+	for i, pe := range evs {
+		pb.items[i] = indexItem{id: pe.id, a: pe.a, an: wait(i)}
 	}
 	done()
+	pb.pre = prebuildSegment(pb.items, uint64(seq))
+	return pb
+}
 
-	items := make([]indexItem, len(evs))
-	for i, pe := range evs {
-		items[i] = indexItem{id: pe.id, a: pe.a, an: ans[i]}
-	}
+// commitIndexBatch applies pb in one write transaction, and returns how
+// long it took.
+func (db *DB) commitIndexBatch(pb *preparedBatch) (time.Duration, error) {
+	last := pb.last
 	began := time.Now()
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
 		stored, err := metaUint(tx, metaIndexed)
 		if err != nil {
 			return err
 		}
-		if int64(stored) != from {
+		if int64(stored) != pb.from {
 			// Reindex moved the indexed revision meanwhile: start over
 			// from there.
 			last = int64(stored)
 			return nil
 		}
-		if err := indexItems(tx, items); err != nil {
+		if err := indexItems(tx, pb.items, pb.pre); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketMeta).Put(metaIndexed, encodeUint(uint64(last)))
 	})
 	took := time.Since(began)
 	if err != nil {
-		return count, took, db.writeError(err)
+		return took, db.writeError(err)
 	}
 	db.setIndexed(last)
-	return count, took, nil
+	return took, nil
 }
 
 // mergeStep does one step of a segment merge in its own write

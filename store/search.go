@@ -673,11 +673,16 @@ type indexItem struct {
 // indexItems brings the index up to items in tx: it kills the indexed
 // version of each item's article, if any, and indexes the new one (if not
 // deleted) under a new docnum, writing the postings of all of them as one
-// new segment.
-func indexItems(tx *bbolt.Tx, items []indexItem) error {
+// new segment. pre, if not nil, is that segment, built in advance: it is
+// used if the docnums turn out as it expected and every item's analysis
+// was of its text.
+func indexItems(tx *bbolt.Tx, items []indexItem, pre *prebuiltSegment) error {
 	ix, err := openIndex(tx)
 	if err != nil {
 		return err
+	}
+	if pre != nil && ix.docs.Sequence() != pre.seq {
+		pre = nil
 	}
 	stats, err := readStats(ix.root)
 	if err != nil {
@@ -696,7 +701,7 @@ func indexItems(tx *bbolt.Tx, items []indexItem) error {
 		}
 		an := it.an
 		if !an.matches(it.a) {
-			an = analyze(it.a)
+			an, pre = analyze(it.a), nil
 		}
 		seq, err := ix.docs.NextSequence()
 		if err != nil {
@@ -726,7 +731,7 @@ func indexItems(tx *bbolt.Tx, items []indexItem) error {
 	if err := ix.addWords(vocab); err != nil {
 		return err
 	}
-	if err := ix.writeSegment(docs); err != nil {
+	if err := ix.writeSegment(docs, pre); err != nil {
 		return err
 	}
 	return writeStats(ix.root, stats)
@@ -819,16 +824,28 @@ type hit struct {
 // segments and dead set must be loaded.
 func termHits(ctx context.Context, ix *searchIndex, term string, withValues bool) ([]hit, [][]byte, error) {
 	var (
-		hits []hit
-		vals [][]byte
-		key  = []byte(term)
-		err  error
+		lists = make([][]byte, 0, len(ix.live))
+		key   = []byte(term)
+		n     uint64
 	)
 	for _, s := range ix.live {
 		if v := s.b.Get(key); v != nil {
-			if hits, vals, err = appendHits(ctx, hits, vals, v, ix.dead, withValues); err != nil {
-				return nil, nil, fmt.Errorf("%w: term %q", err, term)
-			}
+			lists = append(lists, v)
+			c, _ := binary.Uvarint(v) // checked by appendHits
+			n += c
+		}
+	}
+	// One allocation, rather than regrowing through a common term's
+	// hundred thousand postings.
+	hits := make([]hit, 0, min(n, 1<<24))
+	var vals [][]byte
+	if withValues {
+		vals = make([][]byte, 0, cap(hits))
+	}
+	for _, v := range lists {
+		var err error
+		if hits, vals, err = appendHits(ctx, hits, vals, v, ix.dead, withValues); err != nil {
+			return nil, nil, fmt.Errorf("%w: term %q", err, term)
 		}
 	}
 	return hits, vals, nil
@@ -1440,7 +1457,7 @@ func (db *DB) rebuildChunk(ctx context.Context, after []byte, write func(last []
 				items = append(items, indexItem{id: a.GetId(), a: cur, an: ans[i]})
 			}
 		}
-		return indexItems(tx, items)
+		return indexItems(tx, items, nil)
 	})
 	return last, done, err
 }

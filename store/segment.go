@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"slices"
 	"sort"
@@ -100,11 +101,16 @@ type segmentDoc struct {
 // each term's postings with a counting sort (docs stay in docnum order
 // within a term) and writes the terms in key order into a new bucket, at
 // the end of search_segments: bbolt then only appends pages.
-func (ix *searchIndex) writeSegment(docs []segmentDoc) error {
+func (ix *searchIndex) writeSegment(docs []segmentDoc, pre *prebuiltSegment) error {
 	if len(docs) == 0 {
 		return nil
 	}
-	keys, vals := buildSegment(docs)
+	var keys, vals [][]byte
+	if pre != nil {
+		keys, vals = pre.keys, pre.vals
+	} else {
+		keys, vals = buildSegment(docs)
+	}
 	id, err := ix.segTable.NextSequence()
 	if err != nil {
 		return err
@@ -121,6 +127,33 @@ func (ix *searchIndex) writeSegment(docs []segmentDoc) error {
 	}
 	info := segmentInfo{id: id, lo: docs[0].num, hi: docs[len(docs)-1].num, docs: len(docs)}
 	return ix.segTable.Put(encodeUint(id), info.encode())
+}
+
+// prebuiltSegment is the segment of a batch, built before its
+// transaction for the docnums the batch expects.
+type prebuiltSegment struct {
+	seq, seqAfter uint64 // the docs sequence before and after the batch
+	keys, vals    [][]byte
+}
+
+// prebuildSegment builds the segment of items as indexItems would if the
+// docs sequence were seq.
+func prebuildSegment(items []indexItem, seq uint64) *prebuiltSegment {
+	pre := &prebuiltSegment{seq: seq, seqAfter: seq}
+	var docs []segmentDoc
+	for _, it := range items {
+		if it.a == nil {
+			continue
+		}
+		pre.seqAfter++
+		if len(it.an.terms) > 0 && pre.seqAfter <= math.MaxUint32 {
+			docs = append(docs, segmentDoc{uint32(pre.seqAfter), it.an})
+		}
+	}
+	if len(docs) > 0 {
+		pre.keys, pre.vals = buildSegment(docs)
+	}
+	return pre
 }
 
 // buildSegment returns the terms of docs (in docnum order) in key order,
