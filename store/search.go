@@ -384,9 +384,15 @@ type analysis struct {
 	title, body       string
 	titleLen, bodyLen int
 	// terms are the article's distinct terms, in no particular order;
-	// postings[i] is the encoded posting of terms[i].
+	// postings[i] is the encoded posting of terms[i], and ids[i] its
+	// number in dict, whose largest is maxID. terms[i] is left empty when
+	// the term was in dict: see termList.
 	terms    []string
 	postings [][]byte
+	ids       []int32
+	dict      *termDict
+	maxID     int32
+	termsRead bool // see termList
 	// vocab holds word, term pairs for the words that stemming changes.
 	vocab [][2]string
 }
@@ -404,33 +410,37 @@ type occurrence struct {
 	title bool
 }
 
-// analyzer holds the scratch space and stem cache of one analysing
-// goroutine, reused from article to article (through analyzers): after
-// the first few articles, analysing one allocates little more than its
-// result.
+// analyzer holds the scratch space of one analysing goroutine, reused
+// from article to article (through analyzers): after the first few
+// articles, analysing one allocates little more than its result.
 type analyzer struct {
-	// stems caches search.Stem of folded words (keys are copies: the
-	// words themselves are slices of texts the cache must not pin). It is
-	// private to its goroutine: no locking, unlike search's own cache.
-	stems map[string]string
-	// wordTerm maps the current article's words to its term indexes.
-	wordTerm map[string]int32
-	termIdx  map[string]int32
-	occs     []occurrence
-	nTitle   []int32
-	nBody    []int32
-	off      []int32
-	next     []int32
-	pos      []int32
+	// unknown maps the current article's words that the dictionary lacks
+	// to its term indexes, and newTerms its terms that the dictionary
+	// lacks.
+	unknown  map[string]int32
+	newTerms map[string]int32
+	// stamp[id].serial == serial when term number id is the article's
+	// term stamp[id].local; wstamp[w] == serial when word number w was met
+	// in it.
+	stamp  []termStamp
+	wstamp []uint32
+	serial uint32
+	occs   []occurrence
+	nTitle []int32
+	nBody  []int32
+	off    []int32
+	next   []int32
+	pos    []int32
 }
 
-// maxAnalyzerStems bounds an analyzer's stem cache; past it the cache
-// starts over.
-const maxAnalyzerStems = 1 << 17
+// termStamp marks a term as met in the current article of an analyzer.
+type termStamp struct {
+	serial uint32
+	local  int32
+}
 
 // analyzers keeps idle analyzers. Not a sync.Pool: that empties at every
-// garbage collection, and a cold stem cache costs more than the scratch
-// space saves.
+// garbage collection, and the scratch space is worth keeping.
 var analyzers = make(chan *analyzer, 8)
 
 // getAnalyzer returns an idle analyzer, or a new one.
@@ -440,9 +450,8 @@ func getAnalyzer() *analyzer {
 		return z
 	default:
 		return &analyzer{
-			stems:    make(map[string]string, 4096),
-			wordTerm: make(map[string]int32, 512),
-			termIdx:  make(map[string]int32, 512),
+			unknown:  make(map[string]int32),
+			newTerms: make(map[string]int32),
 		}
 	}
 }
@@ -463,49 +472,72 @@ func analyze(a *articlesv1.Article) *analysis {
 	return an
 }
 
-// stem returns the term of folded word w.
-func (z *analyzer) stem(w string) string {
-	if t, ok := z.stems[w]; ok {
-		return t
-	}
-	t := search.Stem(w)
-	if len(z.stems) >= maxAnalyzerStems {
-		clear(z.stems)
-	}
-	k := strings.Clone(w)
-	if t == w {
-		t = k
-	} else {
-		t = strings.Clone(t)
-	}
-	z.stems[k] = t
-	return t
-}
-
 // analyze analyses the title and body of a. Each distinct word is stemmed
 // once, and the positions of every term are gathered with a counting sort
 // into one array, rather than one growing slice per term.
 func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
-	an := &analysis{title: a.GetTitle(), body: a.GetBody()}
-	clear(z.wordTerm)
-	clear(z.termIdx)
+	d := dictNow()
+	an := &analysis{title: a.GetTitle(), body: a.GetBody(), dict: d}
+	clear(z.unknown)
+	clear(z.newTerms)
+	if z.serial++; z.serial == 0 {
+		clear(z.stamp)
+		clear(z.wstamp)
+		z.serial = 1
+	}
 	occs := z.occs[:0]
-	var terms []string
+	var (
+		terms   []string
+		ids     []int32
+		pending [][2]string // word, term pairs the dictionary lacks
+	)
+	// term returns the article's index of the term numbered id.
+	term := func(id int32) int32 {
+		if int(id) >= len(z.stamp) {
+			n := max(2*len(z.stamp), int(id)+1, 1024)
+			z.stamp = append(z.stamp, make([]termStamp, n-len(z.stamp))...)
+		}
+		if s := z.stamp[id]; s.serial == z.serial {
+			return s.local
+		}
+		ti := int32(len(terms))
+		z.stamp[id] = termStamp{z.serial, ti}
+		terms = append(terms, "") // see termList
+		ids = append(ids, id)
+		return ti
+	}
+	d.mu.RLock()
 	for _, f := range []struct {
 		text  string
 		title bool
 		n     *int
 	}{{an.title, true, &an.titleLen}, {an.body, false, &an.bodyLen}} {
 		search.ScanWords(f.text, func(w string, pos int) {
-			ti, ok := z.wordTerm[w]
-			if !ok {
-				t := z.stem(w)
-				if ti, ok = z.termIdx[t]; !ok {
-					ti = int32(len(terms))
-					z.termIdx[t] = ti
-					terms = append(terms, t)
+			var ti int32
+			if e, ok := d.lookup(w); ok {
+				ti = term(e.term)
+				if e.changed {
+					if int(e.word) >= len(z.wstamp) {
+						n := max(2*len(z.wstamp), int(e.word)+1, 1024)
+						z.wstamp = append(z.wstamp, make([]uint32, n-len(z.wstamp))...)
+					}
+					if z.wstamp[e.word] != z.serial {
+						z.wstamp[e.word] = z.serial
+						an.vocab = append(an.vocab, [2]string{w, d.terms[e.term]})
+					}
 				}
-				z.wordTerm[w] = ti
+			} else if ti, ok = z.unknown[w]; !ok {
+				t := search.Stem(w)
+				pending = append(pending, [2]string{w, t})
+				if id, known := d.ids[t]; known {
+					ti = term(id)
+				} else if ti, ok = z.newTerms[t]; !ok {
+					ti = int32(len(terms))
+					z.newTerms[t] = ti
+					terms = append(terms, t)
+					ids = append(ids, -1) // numbered below
+				}
+				z.unknown[w] = ti
 				if t != w {
 					an.vocab = append(an.vocab, [2]string{w, t})
 				}
@@ -513,6 +545,25 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 			occs = append(occs, occurrence{term: ti, pos: int32(pos), title: f.title})
 			*f.n++
 		})
+	}
+	d.mu.RUnlock()
+	if len(pending) > 0 {
+		d.mu.Lock()
+		for _, p := range pending {
+			id := d.add(p[0], p[1])
+			if ti := z.unknown[p[0]]; ids[ti] < 0 {
+				ids[ti] = id
+			}
+		}
+		full := d.words() > maxDictWords
+		d.mu.Unlock()
+		if full {
+			currentDict.CompareAndSwap(d, newTermDict())
+		}
+	}
+	an.ids = ids
+	for _, id := range ids {
+		an.maxID = max(an.maxID, id)
 	}
 	z.occs = occs
 	// Count each term's occurrences per field, then place positions: the
@@ -548,6 +599,23 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 		an.postings[t] = buf[start:len(buf):len(buf)]
 	}
 	return an
+}
+
+// termList returns an's terms, reading those it left empty from its
+// dictionary. It is not safe for concurrent use on one analysis.
+func (an *analysis) termList() []string {
+	if an.termsRead {
+		return an.terms
+	}
+	an.dict.mu.RLock()
+	for i, t := range an.terms {
+		if t == "" {
+			an.terms[i] = an.dict.terms[an.ids[i]]
+		}
+	}
+	an.dict.mu.RUnlock()
+	an.termsRead = true
+	return an.terms
 }
 
 // resize returns (*s)[:n] zeroed, growing *s if needed.
@@ -721,7 +789,7 @@ func indexItems(tx *bbolt.Tx, items []indexItem, pre *prebuiltSegment) error {
 		stats.docs++
 		stats.titleLen += int64(an.titleLen)
 		stats.bodyLen += int64(an.bodyLen)
-		if len(an.terms) > 0 {
+		if len(an.ids) > 0 {
 			docs = append(docs, segmentDoc{num, an})
 		}
 		for _, v := range an.vocab {

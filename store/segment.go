@@ -146,7 +146,7 @@ func prebuildSegment(items []indexItem, seq uint64) *prebuiltSegment {
 			continue
 		}
 		pre.seqAfter++
-		if len(it.an.terms) > 0 && pre.seqAfter <= math.MaxUint32 {
+		if len(it.an.ids) > 0 && pre.seqAfter <= math.MaxUint32 {
 			docs = append(docs, segmentDoc{uint32(pre.seqAfter), it.an})
 		}
 	}
@@ -166,37 +166,36 @@ func prebuildSegment(items []indexItem, seq uint64) *prebuiltSegment {
 // they were written is what makes it fast: gathering each term's postings
 // from thousands of documents misses the cache on almost every one.
 func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
-	termIdx := make(map[string]int32, 4096)
+	idx, n, dict := segmentTermNumbers(docs)
 	var (
-		terms  []string
-		counts []int32
-		sizes  []int
-		last   []uint32 // per term: the docnum of its previous posting
+		terms  = make([]string, n) // by number, for the terms used
+		used   []int32             // the numbers used
+		counts = make([]int32, n)
+		sizes  = make([]int, n)
+		last   = make([]uint32, n) // per term: the docnum of its previous posting
 	)
-	idx := make([][]int32, len(docs))
 	for d, sd := range docs {
-		idx[d] = make([]int32, len(sd.an.terms))
-		for i, t := range sd.an.terms {
-			ti, ok := termIdx[t]
-			if !ok {
-				ti = int32(len(terms))
-				termIdx[t] = ti
-				terms = append(terms, t)
-				counts = append(counts, 0)
-				sizes = append(sizes, 0)
-				last = append(last, 0)
+		for i, ti := range idx[d] {
+			if counts[ti] == 0 {
+				if dict == nil {
+					terms[ti] = sd.an.terms[i]
+				}
+				used = append(used, ti)
 			}
-			idx[d][i] = ti
 			p := sd.an.postings[i]
 			counts[ti]++
 			sizes[ti] += uvarintLen(uint64(sd.num-last[ti])) + uvarintLen(uint64(len(p))) + len(p)
 			last[ti] = sd.num
 		}
 	}
-	order := make([]int32, len(terms))
-	for i := range order {
-		order[i] = int32(i)
+	if dict != nil {
+		dict.mu.RLock()
+		for _, ti := range used {
+			terms[ti] = dict.terms[ti]
+		}
+		dict.mu.RUnlock()
 	}
+	order := used
 	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(terms[x], terms[y]) })
 	start := make([]int, len(terms))
 	total := 0
@@ -206,7 +205,7 @@ func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
 	}
 	arena := make([]byte, total)
 	pos := make([]int, len(terms))
-	for ti := range terms {
+	for _, ti := range order {
 		pos[ti] = start[ti] + binary.PutUvarint(arena[start[ti]:], uint64(counts[ti]))
 		last[ti] = 0
 	}
@@ -228,6 +227,40 @@ func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
 		vals[i] = arena[start[ti]:pos[ti]:pos[ti]]
 	}
 	return keys, vals
+}
+
+// segmentTermNumbers returns the number of each term of each of docs
+// (idx[d][i] for docs[d].an.terms[i]), all less than n: the numbers of
+// dictionary dict, if every analysis was made with the same one, and
+// otherwise (dict nil) numbers made here.
+func segmentTermNumbers(docs []segmentDoc) (idx [][]int32, n int, dict *termDict) {
+	idx = make([][]int32, len(docs))
+	dict = docs[0].an.dict
+	for d, sd := range docs {
+		if sd.an.dict != dict || dict == nil {
+			idx = nil
+			break
+		}
+		idx[d] = sd.an.ids
+		n = max(n, int(sd.an.maxID)+1)
+	}
+	if idx != nil {
+		return idx, n, dict
+	}
+	idx = make([][]int32, len(docs))
+	termIdx := make(map[string]int32, 4096)
+	for d, sd := range docs {
+		idx[d] = make([]int32, len(sd.an.ids))
+		for i, t := range sd.an.termList() {
+			ti, ok := termIdx[t]
+			if !ok {
+				ti = int32(len(termIdx))
+				termIdx[t] = ti
+			}
+			idx[d][i] = ti
+		}
+	}
+	return idx, len(termIdx), nil
 }
 
 // uvarintLen returns the length of the uvarint encoding of x.

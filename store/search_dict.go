@@ -1,0 +1,149 @@
+package store
+
+import (
+	"hash/maphash"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// termDict numbers the folded words and the terms that analysis meets, for
+// every DB of the process. Analysis looks up each word of an article, which
+// both stems it (a word seen before is never stemmed again) and gives its
+// term's number; building a segment then gathers a batch's postings in
+// arrays indexed by term number, rather than hashing the term of each of
+// its millions of postings.
+//
+// Words are kept in an open-addressing table with the word inline in its
+// slot, so that a lookup costs one cache miss at most: with Go's map it
+// costs about three (control word, slot, key bytes), and lookups were the
+// largest cost of analysis.
+type termDict struct {
+	// mu protects the fields below. Analyzers hold it for reading while
+	// they scan an article, and take it for writing only to add the words
+	// the article brought.
+	mu    sync.RWMutex
+	seed  maphash.Seed
+	slots []wordSlot           // a power of two of them, at most half used
+	used  int                  // slots used
+	long  map[string]wordEntry // words longer than maxSlotWord
+	ids   map[string]int32     // term -> term number
+	terms []string             // term number -> term
+}
+
+// maxSlotWord is the longest word kept in a slot.
+const maxSlotWord = 18
+
+// wordEntry is what the dictionary knows of a word: its number, its term's
+// number, and whether stemming changes it (so that it belongs in the
+// vocabulary for prefixes).
+type wordEntry struct {
+	word, term int32
+	changed    bool
+}
+
+// wordSlot is a slot of the word table; n == 0 marks a free one.
+type wordSlot struct {
+	hash  uint32 // the high half of the word's hash
+	entry wordEntry
+	n     uint8
+	key   [maxSlotWord]byte
+}
+
+// maxDictWords bounds the words of a dictionary: past it, analysis starts
+// a new one (see currentDict), so that a stream of distinct words (numbers,
+// typos, ids) cannot grow it without end.
+const maxDictWords = 1 << 19
+
+// currentDict is the dictionary new analyses use. A replaced one stays in
+// use by the analyses made with it; a segment built from analyses of
+// different dictionaries numbers their terms itself (buildSegment).
+var currentDict atomic.Pointer[termDict]
+
+func newTermDict() *termDict {
+	return &termDict{
+		seed:  maphash.MakeSeed(),
+		slots: make([]wordSlot, 1<<12),
+		long:  map[string]wordEntry{},
+		ids:   map[string]int32{},
+	}
+}
+
+// dictNow returns the current dictionary.
+func dictNow() *termDict {
+	if d := currentDict.Load(); d != nil {
+		return d
+	}
+	currentDict.CompareAndSwap(nil, newTermDict())
+	return currentDict.Load()
+}
+
+// words returns the number of words in d. Callers hold d.mu.
+func (d *termDict) words() int { return d.used + len(d.long) }
+
+// lookup returns the entry of word w. Callers hold d.mu.
+func (d *termDict) lookup(w string) (wordEntry, bool) {
+	if len(w) > maxSlotWord || len(w) == 0 {
+		e, ok := d.long[w]
+		return e, ok
+	}
+	h := maphash.String(d.seed, w)
+	tag, mask := uint32(h>>32), len(d.slots)-1
+	for i, probes := int(h)&mask, 0; probes < len(d.slots); i, probes = (i+1)&mask, probes+1 {
+		s := &d.slots[i]
+		if s.n == 0 {
+			break
+		}
+		if s.hash == tag && int(s.n) == len(w) && string(s.key[:s.n]) == w {
+			return s.entry, true
+		}
+	}
+	return wordEntry{}, false
+}
+
+// add adds word w with term t, unless w is known, and returns the number
+// of w's term. Callers hold d.mu for writing. w and t are copied: they
+// may be slices of texts the dictionary must not pin.
+func (d *termDict) add(w, t string) int32 {
+	if e, ok := d.lookup(w); ok {
+		return e.term
+	}
+	id, ok := d.ids[t]
+	if !ok {
+		id = int32(len(d.terms))
+		t = strings.Clone(t)
+		d.ids[t] = id
+		d.terms = append(d.terms, t)
+	}
+	e := wordEntry{word: int32(d.words()), term: id, changed: t != w}
+	if len(w) > maxSlotWord || len(w) == 0 {
+		d.long[strings.Clone(w)] = e
+		return id
+	}
+	if 2*(d.used+1) > len(d.slots) {
+		old := d.slots
+		d.slots = make([]wordSlot, 2*len(old))
+		for i := range old {
+			if old[i].n > 0 {
+				d.place(old[i])
+			}
+		}
+	}
+	s := wordSlot{hash: uint32(maphash.String(d.seed, w) >> 32), entry: e, n: uint8(len(w))}
+	copy(s.key[:], w)
+	d.place(s)
+	d.used++
+	return id
+}
+
+// place puts s in the first free slot from its hash's.
+func (d *termDict) place(s wordSlot) {
+	h := maphash.String(d.seed, string(s.key[:s.n]))
+	mask := len(d.slots) - 1
+	for i, probes := int(h)&mask, 0; probes < len(d.slots); i, probes = (i+1)&mask, probes+1 {
+		if d.slots[i].n == 0 {
+			d.slots[i] = s
+			return
+		}
+	}
+}
