@@ -63,10 +63,11 @@ func (db *DB) indexerLoop() {
 			// Index maintenance first: a due rebuild, then a step of a
 			// merge. Each is one bounded transaction, and then the loop
 			// applies the next batch, so neither holds the index back
-			// for long.
+			// for long. Merges wait until the index has caught up,
+			// unless segments pile up.
 			worked, err := db.rebuildStep()
 			if err == nil && !worked {
-				worked, err = db.mergeStep(false)
+				worked, err = db.mergeStep(false, db.indexedRevision() < rev)
 			}
 			if err != nil {
 				db.log.Error("store: search index maintenance failed; retrying", "err", err)
@@ -285,14 +286,15 @@ func (db *DB) commitIndexBatch(pb *preparedBatch) (time.Duration, error) {
 
 // mergeStep does one step of a segment merge in its own write
 // transaction, if one is in progress or due (all: merge every segment into
-// one), and reports whether it did.
-func (db *DB) mergeStep(all bool) (bool, error) {
+// one; behind: only if there are maxSegmentsBehind segments or more), and
+// reports whether it did.
+func (db *DB) mergeStep(all, behind bool) (bool, error) {
 	// Most calls find nothing to do: find out in a read transaction, as
 	// committing even an empty write costs an fsync.
 	var due bool
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		var err error
-		due, err = mergeDue(tx, all)
+		due, err = mergeDue(tx, all, behind)
 		return err
 	})
 	if err != nil || !due {

@@ -38,6 +38,9 @@ const (
 	// reads, so that writers wait on a merge about as long as on one
 	// indexing batch.
 	mergeStepBytes = 24 << 20
+	// maxSegmentsBehind is how many segments make the indexer merge even
+	// while it is behind the store.
+	maxSegmentsBehind = 24
 )
 
 // segmentInfo is a live segment's entry in the segment table.
@@ -460,17 +463,22 @@ func pickMerge(live []segment, all bool) []segment {
 	return live[i:]
 }
 
-// mergeDue reports whether mergeStep has work to do.
-func mergeDue(tx *bbolt.Tx, all bool) (bool, error) {
+// mergeDue reports whether mergeStep has work to do. While the indexer is
+// behind the store, merges are held back (they would delay the index)
+// unless maxSegmentsBehind segments have piled up.
+func mergeDue(tx *bbolt.Tx, all, behind bool) (bool, error) {
 	ix, err := openIndex(tx)
 	if err != nil || ix.segTable == nil {
 		return false, err
 	}
-	if ix.root.Get(searchIndexMerge) != nil {
-		return true, nil
-	}
 	if err := ix.loadSegments(); err != nil {
 		return false, err
+	}
+	if behind && len(ix.live) < maxSegmentsBehind {
+		return false, nil
+	}
+	if ix.root.Get(searchIndexMerge) != nil {
+		return true, nil
 	}
 	return pickMerge(ix.live, all) != nil, nil
 }
