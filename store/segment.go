@@ -34,14 +34,15 @@ const (
 	// mergeTierBase is the size in documents under which segments are
 	// all of the lowest tier.
 	mergeTierBase = 1024
-	// mergeStepBytes bounds the posting bytes one merge transaction
-	// reads, so that writers wait on a merge about as long as on one
-	// indexing batch.
-	mergeStepBytes = 24 << 20
 	// maxSegmentsBehind is how many segments make the indexer merge even
 	// while it is behind the store.
 	maxSegmentsBehind = 24
 )
+
+// mergeStepBytes bounds the posting bytes one merge transaction reads, so
+// that writers wait on a merge about as long as on one indexing batch. (A
+// variable so that tests can make merges take many steps.)
+var mergeStepBytes = 24 << 20
 
 // segmentInfo is a live segment's entry in the segment table.
 type segmentInfo struct {

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"go.etcd.io/bbolt"
+)
+
+// Tests make merges take several transactions.
+func init() { mergeStepBytes = 2048 }
+
+// SegmentStats returns the number of live segments of the search index
+// and of dead documents they still hold postings of.
+func (db *DB) SegmentStats() (segments, dead int, err error) {
+	err = db.bolt.View(func(tx *bbolt.Tx) error {
+		ix, err := openIndex(tx)
+		if err != nil {
+			return err
+		}
+		if ix.segTable != nil {
+			segments = ix.segTable.Stats().KeyN
+		}
+		if ix.deadB != nil {
+			dead = ix.deadB.Stats().KeyN
+		}
+		return nil
+	})
+	return segments, dead, err
+}
+
+// MergeStep does one step of a merge of every segment, as the indexer
+// does for the merges it picks, and reports whether there was one to do.
+func (db *DB) MergeStep() (bool, error) { return db.mergeStep(true, false) }
+
+// MergeAll merges every segment into one, step by step.
+func (db *DB) MergeAll(ctx context.Context) error {
+	for range 100_000 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		worked, err := db.MergeStep()
+		if err != nil || !worked {
+			return err
+		}
+	}
+	return errors.New("merge did not end")
+}
+
+// RebuildPending reports whether the rebuild after an upgrade is still due.
+func (db *DB) RebuildPending() (bool, error) {
+	var due bool
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		due = tx.Bucket(bucketSearchIndex).Get(searchIndexRebuild) != nil
+		return nil
+	})
+	return due, err
+}

@@ -1,0 +1,336 @@
+package store_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"github.com/seed9c1868aa/articles/store"
+	"go.etcd.io/bbolt"
+)
+
+// segmentQueries exercise every kind of clause, and filters.
+var segmentQueries = []struct {
+	query  string
+	filter articles.Filter
+}{
+	{query: "sanctions"},
+	{query: `"climate change"`},
+	{query: "sanct*"},
+	{query: "local -harbour"},
+	{query: "market energy"},
+	{query: "milosevic"},
+	{query: "herons"},
+	{query: "walruses"},
+	{query: "news", filter: articles.Filter{Tag: "politics"}},
+	{query: "market", filter: articles.Filter{Author: "Bea Writer"}},
+}
+
+// searchState returns every result (slug, score, snippet) of every
+// segment query, and each query's total_size.
+func searchState(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	var out []string
+	for _, q := range segmentQueries {
+		resp := doSearch(t, db, q.query, q.filter, 0, 1000)
+		out = append(out, fmt.Sprintf("%s: %d", q.query, resp.GetTotalSize()))
+		for _, r := range resp.GetResults() {
+			out = append(out, fmt.Sprintf("  %s %.9f %s", r.GetArticle().GetSlug(), r.GetScore(), r.GetSnippet()))
+		}
+	}
+	return out
+}
+
+// segmentStats returns db's numbers of segments and dead documents.
+func segmentStats(t *testing.T, db *store.DB) (int, int) {
+	t.Helper()
+	segs, dead, err := db.SegmentStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return segs, dead
+}
+
+// writeInSegments imports the search corpus in writes of five articles,
+// waiting for the indexer after each so that each is its own segment, then
+// updates and deletes articles of earlier segments. It returns the
+// articles by slug.
+func writeInSegments(t *testing.T, db *store.DB) map[string]*articlesv1.Article {
+	t.Helper()
+	ctx := context.Background()
+	for chunk := range slices.Chunk(searchCorpus(), 5) {
+		importAll(t, db, chunk)
+		if err := db.WaitIndexed(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bySlug := map[string]*articlesv1.Article{}
+	for _, a := range searchCorpus() {
+		got, err := db.GetBySlug(ctx, a.GetSlug())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bySlug[a.GetSlug()] = got
+	}
+	update := func(slug string, fn func(a *articlesv1.Article)) {
+		t.Helper()
+		a, err := db.Update(ctx, bySlug[slug].GetId(), "", func(a *articlesv1.Article) error {
+			fn(a)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bySlug[slug] = a
+		if err := db.WaitIndexed(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update("sanctuary", func(a *articlesv1.Article) { a.Body = "Herons wade in the sanctuary marshes." })
+	update("filler-3", func(a *articlesv1.Article) { a.Title = "Walruses in the harbour" })
+	update("body-sanctions", func(a *articlesv1.Article) { a.Authors = []string{"Bea Writer"} })
+	update("sanctuary", func(a *articlesv1.Article) { a.Body += " Walruses too." })
+	for _, slug := range []string{"milosevic", "filler-7"} {
+		if err := db.Delete(ctx, bySlug[slug].GetId(), ""); err != nil {
+			t.Fatal(err)
+		}
+		delete(bySlug, slug)
+	}
+	if err := db.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return bySlug
+}
+
+// TestSegmentsMergeLikeReindex checks that merging segments changes no
+// search result, total or score: an index of many segments holding dead
+// postings, the same merged into one, and a fresh Reindex answer alike.
+func TestSegmentsMergeLikeReindex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mustOpen(t)
+	writeInSegments(t, db)
+	if segs, dead := segmentStats(t, db); segs < 2 || dead == 0 {
+		t.Fatalf("%d segments, %d dead documents: the test needs several segments and dead postings", segs, dead)
+	}
+	want := searchState(t, db)
+
+	if err := db.MergeAll(ctx); err != nil {
+		t.Fatalf("MergeAll: %v", err)
+	}
+	if segs, dead := segmentStats(t, db); segs != 1 || dead != 0 {
+		t.Errorf("after MergeAll: %d segments, %d dead documents; want 1, 0", segs, dead)
+	}
+	if got := searchState(t, db); !slices.Equal(got, want) {
+		t.Errorf("after MergeAll:\n%q\nwant\n%q", got, want)
+	}
+
+	if err := db.Reindex(ctx); err != nil {
+		t.Fatalf("Reindex: %v", err)
+	}
+	if got := searchState(t, db); !slices.Equal(got, want) {
+		t.Errorf("after Reindex:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestSegmentsUpdatesAndDeletes checks what searches find after updates
+// and deletes of articles indexed in earlier segments, before and after a
+// merge.
+func TestSegmentsUpdatesAndDeletes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mustOpen(t)
+	writeInSegments(t, db)
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"herons", []string{"sanctuary"}},
+		{"walruses", []string{"sanctuary", "filler-3"}},
+		{"migrating", nil}, // sanctuary's old text
+		{"milosevic", nil}, // deleted
+		{"tribunal", nil},  // deleted
+		{"sanctuary", []string{"sanctuary"}},
+		{"sanctions", []string{"title-sanctions", "body-sanctions", "sanctioned"}},
+	}
+	check := func(t *testing.T) {
+		for _, tt := range tests {
+			t.Run(tt.query, func(t *testing.T) {
+				resp := doSearch(t, db, tt.query, articles.Filter{}, 0, 100)
+				if got := slugs(resp); !sameSet(got, tt.want) {
+					t.Errorf("Search(%q) = %q, want %q", tt.query, got, tt.want)
+				}
+				if int(resp.GetTotalSize()) != len(tt.want) {
+					t.Errorf("Search(%q): total_size %d, want %d", tt.query, resp.GetTotalSize(), len(tt.want))
+				}
+			})
+		}
+		filtered := doSearch(t, db, "sanctions", articles.Filter{Author: "Bea Writer"}, 0, 100)
+		if got := slugs(filtered); !slices.Equal(got, []string{"body-sanctions"}) {
+			t.Errorf("sanctions by Bea Writer = %q, want [body-sanctions]", got)
+		}
+	}
+	t.Run("segments", check)
+	if err := db.MergeAll(ctx); err != nil {
+		t.Fatalf("MergeAll: %v", err)
+	}
+	t.Run("merged", check)
+}
+
+// TestSegmentsSurviveReopen closes the store between indexing batches and
+// in the middle of a merge (each step is a transaction, so this is what a
+// crash leaves): reopened, it answers as before, finishes the merge, and
+// keeps indexing.
+func TestSegmentsSurviveReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "a.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, chunk := range slices.Collect(slices.Chunk(searchCorpus(), 10)) {
+		importAll(t, db, chunk)
+		if err := db.WaitIndexed(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 1 { // and once with the indexer behind
+			db.PauseIndexer()
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if db, err = store.Open(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := searchState(t, db)
+	if worked, err := db.MergeStep(); err != nil || !worked {
+		t.Fatalf("MergeStep = %v, %v; want a step done", worked, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db = mustOpenPath(t, path)
+	if got := searchState(t, db); !slices.Equal(got, want) {
+		t.Errorf("reopened mid-merge:\n%q\nwant\n%q", got, want)
+	}
+	if err := db.MergeAll(ctx); err != nil {
+		t.Fatalf("MergeAll: %v", err)
+	}
+	if got := searchState(t, db); !slices.Equal(got, want) {
+		t.Errorf("merge finished after reopening:\n%q\nwant\n%q", got, want)
+	}
+	mustCreate(t, db, searchArt("late", "Late", "Pelicans arrive late."))
+	if got := slugs(doSearch(t, db, "pelicans", articles.Filter{}, 0, 10)); !slices.Equal(got, []string{"late"}) {
+		t.Errorf("pelicans after reopening = %q, want [late]", got)
+	}
+}
+
+// TestOpenUpgradesTermOrderedIndex opens a file of schema version 1, whose
+// full-text index had one bucket per term: Open drops it, and the indexer
+// rebuilds the index from the articles.
+func TestOpenUpgradesTermOrderedIndex(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "a.db")
+	db := mustOpenPath(t, path)
+	importAll(t, db, searchCorpus())
+	want := searchState(t, db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Turn the file into one of version 1: its index buckets, a term
+	// bucket with a posting, and the version.
+	bdb, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bbolt.Tx) error {
+		for _, name := range []string{"search_segments", "search_index"} {
+			if err := tx.DeleteBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		post, err := tx.CreateBucket([]byte("search_postings"))
+		if err != nil {
+			return err
+		}
+		term, err := post.CreateBucket([]byte("sanction"))
+		if err != nil {
+			return err
+		}
+		if err := term.Put([]byte{0, 0, 0, 1}, []byte{1, 2, 0, 1, 0}); err != nil {
+			return err
+		}
+		docs, err := tx.CreateBucket([]byte("search_docs"))
+		if err != nil {
+			return err
+		}
+		if err := docs.Put([]byte("stats"), []byte{1, 2, 3, 2}); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint64(nil, 1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err = store.Open(path)
+	if err != nil {
+		t.Fatalf("Open of a version 1 file: %v", err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		due, err := db.RebuildPending()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !due {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rebuild after the upgrade did not finish")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := searchState(t, db); !slices.Equal(got, want) {
+		t.Errorf("after the upgrade:\n%q\nwant\n%q", got, want)
+	}
+	mustCreate(t, db, searchArt("late", "Late", "Pelicans arrive late."))
+	if got := slugs(doSearch(t, db, "pelicans", articles.Filter{}, 0, 10)); !slices.Equal(got, []string{"late"}) {
+		t.Errorf("pelicans after the upgrade = %q, want [late]", got)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	bdb, err = bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	err = bdb.View(func(tx *bbolt.Tx) error {
+		for _, name := range []string{"search_postings", "search_docs"} {
+			if tx.Bucket([]byte(name)) != nil {
+				t.Errorf("bucket %s of version 1 is still there", name)
+			}
+		}
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema_version")); binary.BigEndian.Uint64(v) != 2 {
+			t.Errorf("schema version %x, want 2", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
