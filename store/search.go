@@ -383,16 +383,16 @@ type analysis struct {
 	// article only if they are still its texts.
 	title, body       string
 	titleLen, bodyLen int
-	// terms are the article's distinct terms, in no particular order;
-	// postings[i] is the encoded posting of terms[i], and ids[i] its
-	// number in dict, whose largest is maxID. terms[i] is left empty when
-	// the term was in dict: see termList.
-	terms    []string
-	postings [][]byte
-	ids       []int32
-	dict      *termDict
-	maxID     int32
-	termsRead bool // see termList
+	// ids are the numbers in dict of the article's distinct terms, in no
+	// particular order (see termList for the terms); the largest is maxID.
+	// posting(i) is the encoded posting of term ids[i]: buf[ends[i-1]:
+	// ends[i]]. (Slices rather than a slice per term: fewer, smaller
+	// allocations.)
+	ids   []int32
+	dict  *termDict
+	maxID int32
+	buf   []byte
+	ends  []uint32
 	// vocab holds word, term pairs for the words that stemming changes.
 	vocab [][2]string
 }
@@ -424,6 +424,7 @@ type analyzer struct {
 	// in it.
 	stamp  []termStamp
 	wstamp []uint32
+	ids    []int32
 	serial uint32
 	occs   []occurrence
 	nTitle []int32
@@ -487,8 +488,7 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 	}
 	occs := z.occs[:0]
 	var (
-		terms   []string
-		ids     []int32
+		ids     = z.ids[:0]
 		pending [][2]string // word, term pairs the dictionary lacks
 	)
 	// term returns the article's index of the term numbered id.
@@ -500,9 +500,8 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 		if s := z.stamp[id]; s.serial == z.serial {
 			return s.local
 		}
-		ti := int32(len(terms))
+		ti := int32(len(ids))
 		z.stamp[id] = termStamp{z.serial, ti}
-		terms = append(terms, "") // see termList
 		ids = append(ids, id)
 		return ti
 	}
@@ -532,9 +531,8 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 				if id, known := d.ids[t]; known {
 					ti = term(id)
 				} else if ti, ok = z.newTerms[t]; !ok {
-					ti = int32(len(terms))
+					ti = int32(len(ids))
 					z.newTerms[t] = ti
-					terms = append(terms, t)
 					ids = append(ids, -1) // numbered below
 				}
 				z.unknown[w] = ti
@@ -561,14 +559,15 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 			currentDict.CompareAndSwap(d, newTermDict())
 		}
 	}
-	an.ids = ids
+	z.ids = ids
+	an.ids = slices.Clone(ids)
 	for _, id := range ids {
 		an.maxID = max(an.maxID, id)
 	}
 	z.occs = occs
 	// Count each term's occurrences per field, then place positions: the
 	// title ones of a term before its body ones, each in text order.
-	nt := len(terms)
+	nt := len(ids)
 	nTitle := resize(&z.nTitle, nt)
 	nBody := resize(&z.nBody, nt)
 	for _, o := range occs {
@@ -589,33 +588,35 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 		positions[next[o.term]] = o.pos
 		next[o.term]++
 	}
-	an.terms = terms
-	an.postings = make([][]byte, nt)
+	an.ends = make([]uint32, nt)
 	buf := make([]byte, 0, 2*len(occs)+6*nt)
 	for t := range nt {
-		start := len(buf)
 		ps := positions[off[t]:off[t+1]]
 		buf = appendPosting(buf, ps[:nTitle[t]], ps[nTitle[t]:], an.titleLen, an.bodyLen)
-		an.postings[t] = buf[start:len(buf):len(buf)]
+		an.ends[t] = uint32(len(buf))
 	}
+	an.buf = buf
 	return an
 }
 
-// termList returns an's terms, reading those it left empty from its
-// dictionary. It is not safe for concurrent use on one analysis.
-func (an *analysis) termList() []string {
-	if an.termsRead {
-		return an.terms
+// posting returns the encoded posting of an's term ids[i].
+func (an *analysis) posting(i int) []byte {
+	start := uint32(0)
+	if i > 0 {
+		start = an.ends[i-1]
 	}
+	return an.buf[start:an.ends[i]:an.ends[i]]
+}
+
+// termList returns an's terms, in the order of ids.
+func (an *analysis) termList() []string {
+	terms := make([]string, len(an.ids))
 	an.dict.mu.RLock()
-	for i, t := range an.terms {
-		if t == "" {
-			an.terms[i] = an.dict.terms[an.ids[i]]
-		}
+	for i, id := range an.ids {
+		terms[i] = an.dict.terms[id]
 	}
 	an.dict.mu.RUnlock()
-	an.termsRead = true
-	return an.terms
+	return terms
 }
 
 // resize returns (*s)[:n] zeroed, growing *s if needed.

@@ -717,4 +717,3 @@ func TestSearchRareAndCommonWords(t *testing.T) {
 		t.Errorf("common -rare: total_size %d, want 38", got)
 	}
 }
-

@@ -170,9 +170,10 @@ func prebuildSegment(items []indexItem, seq uint64) *prebuiltSegment {
 // they were written is what makes it fast: gathering each term's postings
 // from thousands of documents misses the cache on almost every one.
 func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
-	idx, n, dict := segmentTermNumbers(docs)
+	idx, names, dict := segmentTermNumbers(docs)
+	n := len(names)
 	var (
-		terms  = make([]string, n) // by number, for the terms used
+		terms  = names // by number, for the terms used
 		used   []int32             // the numbers used
 		counts = make([]int32, n)
 		sizes  = make([]int, n)
@@ -181,12 +182,9 @@ func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
 	for d, sd := range docs {
 		for i, ti := range idx[d] {
 			if counts[ti] == 0 {
-				if dict == nil {
-					terms[ti] = sd.an.terms[i]
-				}
 				used = append(used, ti)
 			}
-			p := sd.an.postings[i]
+			p := sd.an.posting(i)
 			counts[ti]++
 			sizes[ti] += uvarintLen(uint64(sd.num-last[ti])) + uvarintLen(uint64(len(p))) + len(p)
 			last[ti] = sd.num
@@ -215,7 +213,7 @@ func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
 	}
 	for d, sd := range docs {
 		for i, ti := range idx[d] {
-			p := sd.an.postings[i]
+			p := sd.an.posting(i)
 			w := pos[ti]
 			w += binary.PutUvarint(arena[w:], uint64(sd.num-last[ti]))
 			w += binary.PutUvarint(arena[w:], uint64(len(p)))
@@ -234,12 +232,15 @@ func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
 }
 
 // segmentTermNumbers returns the number of each term of each of docs
-// (idx[d][i] for docs[d].an.terms[i]), all less than n: the numbers of
-// dictionary dict, if every analysis was made with the same one, and
-// otherwise (dict nil) numbers made here.
-func segmentTermNumbers(docs []segmentDoc) (idx [][]int32, n int, dict *termDict) {
+// (idx[d][i] for docs[d].an.ids[i]), all less than len(names): the numbers
+// of dictionary dict, if every analysis was made with the same one (names
+// are then left empty: the caller reads those it needs from dict), and
+// otherwise (dict nil) numbers made here, names[i] being the term of
+// number i.
+func segmentTermNumbers(docs []segmentDoc) (idx [][]int32, names []string, dict *termDict) {
 	idx = make([][]int32, len(docs))
 	dict = docs[0].an.dict
+	n := 0
 	for d, sd := range docs {
 		if sd.an.dict != dict || dict == nil {
 			idx = nil
@@ -249,7 +250,7 @@ func segmentTermNumbers(docs []segmentDoc) (idx [][]int32, n int, dict *termDict
 		n = max(n, int(sd.an.maxID)+1)
 	}
 	if idx != nil {
-		return idx, n, dict
+		return idx, make([]string, n), dict
 	}
 	idx = make([][]int32, len(docs))
 	termIdx := make(map[string]int32, 4096)
@@ -258,13 +259,14 @@ func segmentTermNumbers(docs []segmentDoc) (idx [][]int32, n int, dict *termDict
 		for i, t := range sd.an.termList() {
 			ti, ok := termIdx[t]
 			if !ok {
-				ti = int32(len(termIdx))
+				ti = int32(len(names))
 				termIdx[t] = ti
+				names = append(names, t)
 			}
 			idx[d][i] = ti
 		}
 	}
-	return idx, len(termIdx), nil
+	return idx, names, nil
 }
 
 // uvarintLen returns the length of the uvarint encoding of x.
