@@ -174,7 +174,7 @@ func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
 	n := len(names)
 	var (
 		terms  = names // by number, for the terms used
-		used   []int32             // the numbers used
+		used   []int32 // the numbers used
 		counts = make([]int32, n)
 		sizes  = make([]int, n)
 		last   = make([]uint32, n) // per term: the docnum of its previous posting
