@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
@@ -183,6 +184,7 @@ type preparedBatch struct {
 // or indexBatchBytes, analyses them, and builds their segment assuming
 // the docs sequence is seq when they are applied (seq < 0: as it is now).
 func (db *DB) prepareBatch(from int64, seq int64, limit int) *preparedBatch {
+	revAtStart := db.rev.value()
 	pb := &preparedBatch{from: from, last: from}
 	var (
 		byID = map[string]int{}
@@ -245,7 +247,13 @@ func (db *DB) prepareBatch(from int64, seq int64, limit int) *preparedBatch {
 	for i, pe := range evs {
 		arts[i] = pe.a
 	}
-	wait, done := analyzeAll(arts)
+	// While writes keep coming, leave them a processor: the index then
+	// catches up once they pause, rather than slowing them down.
+	workers := runtime.GOMAXPROCS(0)
+	if db.rev.value() != revAtStart {
+		workers--
+	}
+	wait, done := analyzeAll(arts, workers)
 	pb.items = make([]indexItem, len(evs))
 	for i, pe := range evs {
 		pb.items[i] = indexItem{id: pe.id, a: pe.a, an: wait(i)}

@@ -647,10 +647,10 @@ func appendPosting(b []byte, title, body []int32, titleLen, bodyLen int) []byte 
 	return b
 }
 
-// analyzeAll analyses arts (nil entries are skipped) on up to GOMAXPROCS
-// goroutines. The returned wait blocks until arts[i] is analysed and
+// analyzeAll analyses arts (nil entries are skipped) on up to workers
+// goroutines (at least one). The returned wait blocks until arts[i] is analysed and
 // returns its analysis; done blocks until every worker has finished.
-func analyzeAll(arts []*articlesv1.Article) (wait func(i int) *analysis, done func()) {
+func analyzeAll(arts []*articlesv1.Article, workers int) (wait func(i int) *analysis, done func()) {
 	res := make([]*analysis, len(arts))
 	ready := make([]chan struct{}, len(arts))
 	for i := range ready {
@@ -658,7 +658,7 @@ func analyzeAll(arts []*articlesv1.Article) (wait func(i int) *analysis, done fu
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(arts)) {
+	for range max(1, min(workers, len(arts))) {
 		wg.Go(func() {
 			z := getAnalyzer()
 			defer putAnalyzer(z)
@@ -1507,7 +1507,7 @@ func (db *DB) rebuildChunk(ctx context.Context, after []byte, write func(last []
 	if err != nil {
 		return nil, false, err
 	}
-	wait, finish := analyzeAll(arts)
+	wait, finish := analyzeAll(arts, runtime.GOMAXPROCS(0))
 	ans := make([]*analysis, len(arts))
 	for i := range arts {
 		ans[i] = wait(i)
