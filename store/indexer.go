@@ -17,11 +17,13 @@ import (
 // It wakes on every commit, reads the events after the indexed revision in
 // short read transactions (at most indexReadChunk events each), keeps the
 // last event of each article, analyses the articles' texts on worker
-// goroutines outside any transaction, and then applies them in one write
-// transaction of its own that also stores the new indexed revision
-// (meta "indexed"), as one new segment of the index (segment.go). Between
-// batches it does one step of the index's maintenance: the rebuild after
-// an upgrade, or a merge of segments. A batch ends at a number of events or at
+// goroutines and builds the batch's segment (segment.go) for the docnums
+// it expects, all outside any transaction, and then applies the batch in
+// one write transaction of its own that also stores the new indexed
+// revision (meta "indexed"). While it commits one batch it prepares the
+// next. Between batches it does one step of the index's maintenance: the
+// rebuild after an upgrade, or a merge of segments (held back while the
+// indexer is behind). A batch ends at a number of events or at
 // indexBatchBytes of event payload, whichever comes first. The number
 // adapts (between indexBatchMin and indexBatchMax) so that one indexing
 // transaction, and so the longest a writer waits on search work, takes

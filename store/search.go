@@ -39,6 +39,11 @@ import (
 // between batches in transactions of at most mergeStepBytes) combines
 // segments and drops the postings of documents deleted or replaced since.
 //
+// Analysis (analyze) runs on worker goroutines before the transaction;
+// a process-wide dictionary (search_dict.go) stems each distinct word once
+// and numbers terms, so that building a segment gathers postings by term
+// number.
+//
 // Why: a layout in term order (one bucket per term, as the index had until
 // schema version 2) makes every batch touch thousands of terms spread over
 // the whole vocabulary, and bbolt rewrites every page it touches on
@@ -101,6 +106,8 @@ import (
 //     length of its posting, and the posting. Queries read a term's list
 //     from every live segment, in docnum order, skipping dead docnums; a
 //     term's document frequency is the number of live documents found.
+//     Document frequencies and corpus stats are therefore exact however
+//     the segments lie, and scores are those a fresh Reindex gives.
 //   - posting: the document's title and body lengths (so that scoring
 //     needs no doc record), the term's title and body counts, then its
 //     title positions and body positions, each delta-encoded.
@@ -125,11 +132,12 @@ import (
 // records as of the indexed revision, so an article whose tags (say)
 // changed during the search may be judged on its old ones, though it is
 // returned as it is now. A search right after a large import waits for the
-// indexer to catch up; if the indexer cannot write (a full disk), searches
-// wait until their deadline. Many updates or deletes leave dead postings
-// that searches read and skip until the merges reach them. A prefix
-// expands to at most maxPrefixTerms distinct terms (the alphabetically
-// first ones).
+// indexer to catch up (a few thousand realistic 5 KB articles a second on
+// two cores; see BENCHMARKS.md); if the indexer cannot write (a full
+// disk), searches wait until their deadline. Many updates or deletes leave
+// dead postings that searches read and skip until the merges reach them.
+// A prefix expands to at most maxPrefixTerms distinct terms (the
+// alphabetically first ones).
 
 const (
 	// maxPrefixTerms bounds the terms one prefix clause expands to.
