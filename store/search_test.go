@@ -560,9 +560,13 @@ func BenchmarkSearch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("bytes allocated: articles %d, events %d, search index %d (segments %d, docs %d)",
+	segs, dead, err := db.SegmentStats()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("bytes allocated: articles %d, events %d, search index %d (segments %d, docs %d); %d segments, %d dead documents",
 		sizes["articles"], sizes["events"], sizes["search_segments"]+sizes["search_index"],
-		sizes["search_segments"], sizes["search_index"])
+		sizes["search_segments"], sizes["search_index"], segs, dead)
 	for _, bc := range []struct{ name, query string }{
 		{"rare", "zyzzyva"},
 		{"common", benchWord(1)},
