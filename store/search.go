@@ -497,7 +497,7 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 	occs := z.occs[:0]
 	var (
 		ids     = z.ids[:0]
-		pending [][2]string // word, term pairs the dictionary lacks
+		pending [][2]string // word, term pairs the dictionary lacks (no term: a stop word)
 	)
 	// term returns the article's index of the term numbered id.
 	term := func(id int32) int32 {
@@ -519,9 +519,12 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 		title bool
 		n     *int
 	}{{an.title, true, &an.titleLen}, {an.body, false, &an.bodyLen}} {
-		search.ScanWords(f.text, func(w string, pos int) {
+		scanWords(f.text, func(w string, pos int) {
 			var ti int32
 			if e, ok := d.lookup(w); ok {
+				if e.stop {
+					return // counted in positions, not indexed
+				}
 				ti = term(e.term)
 				if e.changed {
 					if int(e.word) >= len(z.wstamp) {
@@ -533,6 +536,9 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 						an.vocab = append(an.vocab, [2]string{w, d.terms[e.term]})
 					}
 				}
+			} else if len(w) <= 5 && search.IsStopWord(w) { // stop words are short
+				pending = append(pending, [2]string{w, ""})
+				return
 			} else if ti, ok = z.unknown[w]; !ok {
 				t := search.Stem(w)
 				pending = append(pending, [2]string{w, t})
@@ -557,6 +563,9 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 		d.mu.Lock()
 		for _, p := range pending {
 			id := d.add(p[0], p[1])
+			if p[1] == "" {
+				continue // a stop word
+			}
 			if ti := z.unknown[p[0]]; ids[ti] < 0 {
 				ids[ti] = id
 			}

@@ -36,10 +36,11 @@ const maxSlotWord = 18
 
 // wordEntry is what the dictionary knows of a word: its number, its term's
 // number, and whether stemming changes it (so that it belongs in the
-// vocabulary for prefixes).
+// vocabulary for prefixes), or that it is a stop word (and has no term).
 type wordEntry struct {
 	word, term int32
 	changed    bool
+	stop       bool
 }
 
 // wordSlot is a slot of the word table; n == 0 marks a free one.
@@ -101,21 +102,26 @@ func (d *termDict) lookup(w string) (wordEntry, bool) {
 	return wordEntry{}, false
 }
 
-// add adds word w with term t, unless w is known, and returns the number
-// of w's term. Callers hold d.mu for writing. w and t are copied: they
-// may be slices of texts the dictionary must not pin.
+// add adds word w with term t (a stop word when t is empty), unless w is
+// known, and returns the number of w's term (-1 for a stop word). Callers
+// hold d.mu for writing. w and t are copied: they may be slices of texts
+// the dictionary must not pin.
 func (d *termDict) add(w, t string) int32 {
 	if e, ok := d.lookup(w); ok {
 		return e.term
 	}
-	id, ok := d.ids[t]
-	if !ok {
-		id = int32(len(d.terms))
-		t = strings.Clone(t)
-		d.ids[t] = id
-		d.terms = append(d.terms, t)
+	e := wordEntry{word: int32(d.words()), term: -1, stop: t == ""}
+	if !e.stop {
+		id, ok := d.ids[t]
+		if !ok {
+			id = int32(len(d.terms))
+			t = strings.Clone(t)
+			d.ids[t] = id
+			d.terms = append(d.terms, t)
+		}
+		e.term, e.changed = id, t != w
 	}
-	e := wordEntry{word: int32(d.words()), term: id, changed: t != w}
+	id := e.term
 	if len(w) > maxSlotWord || len(w) == 0 {
 		d.long[strings.Clone(w)] = e
 		return id
