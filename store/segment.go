@@ -36,7 +36,7 @@ const (
 	mergeTierBase = 1024
 	// maxSegmentsBehind is how many segments make the indexer merge even
 	// while it is behind the store.
-	maxSegmentsBehind = 24
+	maxSegmentsBehind = 12
 )
 
 // mergeStepBytes bounds the posting bytes one merge transaction reads, so
