@@ -37,6 +37,9 @@ const (
 	// maxSegmentsBehind is how many segments make the indexer merge even
 	// while it is behind the store.
 	maxSegmentsBehind = 12
+	// deadShare: a segment of which at least 1/deadShare of the documents
+	// are dead is merged alone, to drop their postings.
+	deadShare = 3
 )
 
 // mergeStepBytes bounds the posting bytes one merge transaction reads, so
@@ -441,29 +444,57 @@ func tier(n int) int {
 }
 
 // pickMerge returns the segments to merge next, or nil: the newest run of
-// at least mergeFactor segments of one tier. New segments arrive at the
-// end, and outputs replace their run, so segments get smaller from the
-// oldest to the newest and a full run forms at the end. With all, any two
-// or more segments are merged into one (a test hook).
-func pickMerge(live []segment, all bool) []segment {
-	if all {
-		if len(live) < 2 {
-			return nil
+// at least mergeFactor segments of one tier, or else the segment with the
+// largest share of dead documents if that is at least 1/deadShare. New
+// segments arrive at the end, and outputs replace their run, so segments
+// get smaller from the oldest to the newest and a full run forms at the
+// end; a segment merged alone drops its dead postings, which a big old
+// segment might otherwise keep for good. With all, any two or more
+// segments are merged into one, and a single one with dead documents is
+// rewritten (a test hook).
+func (ix *searchIndex) pickMerge(all bool) ([]segment, error) {
+	live := ix.live
+	if all && len(live) >= 2 {
+		return live, nil
+	}
+	if !all && len(live) >= mergeFactor {
+		last := tier(live[len(live)-1].docs)
+		i := len(live) - 1
+		for i > 0 && tier(live[i-1].docs) == last {
+			i--
 		}
-		return live
+		if len(live)-i >= mergeFactor {
+			return live[i:], nil
+		}
 	}
-	if len(live) < mergeFactor {
-		return nil
+	if len(live) == 0 || ix.deadB == nil || ix.deadB.Stats().KeyN == 0 {
+		return nil, nil
 	}
-	last := tier(live[len(live)-1].docs)
-	i := len(live) - 1
-	for i > 0 && tier(live[i-1].docs) == last {
-		i--
+	// Count the dead documents of each segment (ranges are disjoint and
+	// sorted).
+	dead := make([]int, len(live))
+	c := ix.deadB.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if len(k) != 4 {
+			return nil, fmt.Errorf("%w: dead docnum %x", errCorruptDoc, k)
+		}
+		n := binary.BigEndian.Uint32(k)
+		i := sort.Search(len(live), func(i int) bool { return live[i].hi >= n })
+		if i < len(live) && live[i].lo <= n {
+			dead[i]++
+		}
 	}
-	if len(live)-i < mergeFactor {
-		return nil
+	best := -1
+	for i, s := range live {
+		if dead[i] > 0 && (all || dead[i]*deadShare >= s.docs) &&
+			(best < 0 || dead[i]*live[best].docs > dead[best]*s.docs) {
+			best = i
+		}
 	}
-	return live[i:]
+	if best < 0 {
+		return nil, nil
+	}
+	return live[best : best+1], nil
 }
 
 // mergeDue reports whether mergeStep has work to do. While the indexer is
@@ -483,7 +514,8 @@ func mergeDue(tx *bbolt.Tx, all, behind bool) (bool, error) {
 	if ix.root.Get(searchIndexMerge) != nil {
 		return true, nil
 	}
-	return pickMerge(ix.live, all) != nil, nil
+	srcs, err := ix.pickMerge(all)
+	return srcs != nil, err
 }
 
 // mergeStep does one bounded step of the current merge, starting one (as
@@ -503,9 +535,9 @@ func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
 			return false, err
 		}
 	} else {
-		srcs := pickMerge(ix.live, all)
-		if srcs == nil {
-			return false, nil
+		srcs, err := ix.pickMerge(all)
+		if srcs == nil || err != nil {
+			return false, err
 		}
 		out, err := ix.segTable.NextSequence()
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/store"
 	"go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 )
 
 // segmentQueries exercise every kind of clause, and filters.
@@ -57,14 +58,15 @@ func segmentStats(t *testing.T, db *store.DB) (int, int) {
 	return segs, dead
 }
 
-// writeInSegments imports the search corpus in writes of five articles,
-// waiting for the indexer after each so that each is its own segment, then
-// updates and deletes articles of earlier segments. It returns the
-// articles by slug.
+// writeInSegments imports the search corpus in two writes, waiting for
+// the indexer after each so that each is its own segment, then updates and
+// deletes articles of them, indexed as a third segment. Three segments
+// with a few dead documents each are fewer than the indexer merges by
+// itself. It returns the articles by slug.
 func writeInSegments(t *testing.T, db *store.DB) map[string]*articlesv1.Article {
 	t.Helper()
 	ctx := context.Background()
-	for chunk := range slices.Chunk(searchCorpus(), 5) {
+	for chunk := range slices.Chunk(searchCorpus(), 20) {
 		importAll(t, db, chunk)
 		if err := db.WaitIndexed(ctx); err != nil {
 			t.Fatal(err)
@@ -78,6 +80,7 @@ func writeInSegments(t *testing.T, db *store.DB) map[string]*articlesv1.Article 
 		}
 		bySlug[a.GetSlug()] = got
 	}
+	resume := db.PauseIndexer() // one batch for all that follows
 	update := func(slug string, fn func(a *articlesv1.Article)) {
 		t.Helper()
 		a, err := db.Update(ctx, bySlug[slug].GetId(), "", func(a *articlesv1.Article) error {
@@ -88,9 +91,6 @@ func writeInSegments(t *testing.T, db *store.DB) map[string]*articlesv1.Article 
 			t.Fatal(err)
 		}
 		bySlug[slug] = a
-		if err := db.WaitIndexed(ctx); err != nil {
-			t.Fatal(err)
-		}
 	}
 	update("sanctuary", func(a *articlesv1.Article) { a.Body = "Herons wade in the sanctuary marshes." })
 	update("filler-3", func(a *articlesv1.Article) { a.Title = "Walruses in the harbour" })
@@ -102,6 +102,7 @@ func writeInSegments(t *testing.T, db *store.DB) map[string]*articlesv1.Article 
 		}
 		delete(bySlug, slug)
 	}
+	resume()
 	if err := db.WaitIndexed(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -338,5 +339,52 @@ func TestOpenUpgradesTermOrderedIndex(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSegmentsDropDeadPostings checks that the indexer, once idle, merges
+// away the postings of replaced and deleted articles by itself.
+func TestSegmentsDropDeadPostings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mustOpen(t)
+	arts := numbered("d", 30)
+	importAll(t, db, arts)
+	var batch []*articlesv1.Article
+	for i, a := range arts[:20] {
+		b := proto.Clone(a).(*articlesv1.Article)
+		b.Body = fmt.Sprintf("A rewritten body with fresh%d in it.", i)
+		batch = append(batch, b)
+	}
+	importAll(t, db, batch) // updates by slug
+	for _, slug := range []string{"d-25", "d-26"} {
+		a, err := db.GetBySlug(ctx, slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Delete(ctx, a.GetId(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if _, dead := segmentStats(t, db); dead == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			segs, dead := segmentStats(t, db)
+			t.Fatalf("%d segments still hold %d dead documents", segs, dead)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		query string
+		want  int32
+	}{{"common", 28}, {"uniq3", 0}, {"fresh3", 1}, {"uniq22", 1}, {"uniq25", 0}} {
+		if got := doSearch(t, db, tc.query, articles.Filter{}, 0, 0).GetTotalSize(); got != tc.want {
+			t.Errorf("%s: total_size %d, want %d", tc.query, got, tc.want)
+		}
 	}
 }
