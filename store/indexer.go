@@ -67,10 +67,15 @@ func (db *DB) indexerLoop() {
 			// merge. Each is one bounded transaction, and then the loop
 			// applies the next batch, so neither holds the index back
 			// for long. Merges wait until the index has caught up,
-			// unless segments pile up.
+			// unless segments pile up; past maxSegments (a long merge of
+			// big segments while batches keep coming), batches wait for
+			// merges instead, so that searches never read too many.
 			worked, err := db.rebuildStep()
+			urgent := false
 			if err == nil && !worked {
-				worked, err = db.mergeStep(false, db.indexedRevision() < rev)
+				var segs int
+				worked, segs, err = db.mergeStep(false, db.indexedRevision() < rev)
+				urgent = segs >= maxSegments
 			}
 			if err != nil {
 				db.log.Error("store: search index maintenance failed; retrying", "err", err)
@@ -81,7 +86,7 @@ func (db *DB) indexerLoop() {
 				}
 				continue
 			}
-			if worked && db.indexedRevision() >= rev {
+			if worked && (urgent || db.indexedRevision() >= rev) {
 				select {
 				case <-db.quit:
 					return
@@ -297,18 +302,21 @@ func (db *DB) commitIndexBatch(pb *preparedBatch) (time.Duration, error) {
 // mergeStep does one step of a segment merge in its own write
 // transaction, if one is in progress or due (all: merge every segment into
 // one; behind: only if there are maxSegmentsBehind segments or more), and
-// reports whether it did.
-func (db *DB) mergeStep(all, behind bool) (bool, error) {
+// reports whether it did, and how many segments there were.
+func (db *DB) mergeStep(all, behind bool) (bool, int, error) {
 	// Most calls find nothing to do: find out in a read transaction, as
 	// committing even an empty write costs an fsync.
-	var due bool
+	var (
+		due  bool
+		segs int
+	)
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		var err error
-		due, err = mergeDue(tx, all, behind)
+		due, segs, err = mergeDue(tx, all, behind)
 		return err
 	})
 	if err != nil || !due {
-		return false, err
+		return false, segs, err
 	}
 	var worked bool
 	err = db.bolt.Update(func(tx *bbolt.Tx) error {
@@ -317,7 +325,7 @@ func (db *DB) mergeStep(all, behind bool) (bool, error) {
 		return err
 	})
 	if err != nil {
-		return false, db.writeError(err)
+		return false, segs, db.writeError(err)
 	}
-	return worked, nil
+	return worked, segs, nil
 }

@@ -35,8 +35,9 @@ const (
 	// all of the lowest tier.
 	mergeTierBase = 1024
 	// maxSegmentsBehind is how many segments make the indexer merge even
-	// while it is behind the store.
-	maxSegmentsBehind = 12
+	// while it is behind the store, and maxSegments how many make it
+	// merge before it applies more batches.
+	maxSegmentsBehind, maxSegments = 12, 24
 	// deadShare: a segment of which at least 1/deadShare of the documents
 	// are dead is merged alone, to drop their postings.
 	deadShare = 3
@@ -497,25 +498,27 @@ func (ix *searchIndex) pickMerge(all bool) ([]segment, error) {
 	return live[best : best+1], nil
 }
 
-// mergeDue reports whether mergeStep has work to do. While the indexer is
-// behind the store, merges are held back (they would delay the index)
-// unless maxSegmentsBehind segments have piled up.
-func mergeDue(tx *bbolt.Tx, all, behind bool) (bool, error) {
+// mergeDue reports whether mergeStep has work to do, and how many live
+// segments there are. While the indexer is behind the store, merges are
+// held back (they would delay the index) unless maxSegmentsBehind segments
+// have piled up.
+func mergeDue(tx *bbolt.Tx, all, behind bool) (bool, int, error) {
 	ix, err := openIndex(tx)
 	if err != nil || ix.segTable == nil {
-		return false, err
+		return false, 0, err
 	}
 	if err := ix.loadSegments(); err != nil {
-		return false, err
+		return false, 0, err
 	}
-	if behind && len(ix.live) < maxSegmentsBehind {
-		return false, nil
+	n := len(ix.live)
+	if behind && n < maxSegmentsBehind {
+		return false, n, nil
 	}
 	if ix.root.Get(searchIndexMerge) != nil {
-		return true, nil
+		return true, n, nil
 	}
 	srcs, err := ix.pickMerge(all)
-	return srcs != nil, err
+	return srcs != nil, n, err
 }
 
 // mergeStep does one bounded step of the current merge, starting one (as

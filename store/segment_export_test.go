@@ -31,7 +31,10 @@ func (db *DB) SegmentStats() (segments, dead int, err error) {
 
 // MergeStep does one step of a merge of every segment, as the indexer
 // does for the merges it picks, and reports whether there was one to do.
-func (db *DB) MergeStep() (bool, error) { return db.mergeStep(true, false) }
+func (db *DB) MergeStep() (bool, error) {
+	worked, _, err := db.mergeStep(true, false)
+	return worked, err
+}
 
 // MergeAll merges every segment into one, step by step.
 func (db *DB) MergeAll(ctx context.Context) error {
