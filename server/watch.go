@@ -200,6 +200,10 @@ type hub struct {
 
 	// watchers counts the open WatchArticles streams (Server.Watchers).
 	watchers atomic.Int64
+
+	// spans is shared by the watchers catching up from the log
+	// (watchcache.go).
+	spans *spanCache
 }
 
 // newHub returns a hub tailing st and starts its tailer goroutine, which
@@ -214,13 +218,14 @@ func newHub(st Store, log *slog.Logger, cfg config) *hub {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &hub{
-		st:   st,
-		log:  log,
-		cfg:  cfg,
-		stop: cancel,
-		done: make(chan struct{}),
-		ring: make([]*entry, size),
-		wake: make(chan struct{}),
+		st:    st,
+		log:   log,
+		cfg:   cfg,
+		stop:  cancel,
+		done:  make(chan struct{}),
+		ring:  make([]*entry, size),
+		wake:  make(chan struct{}),
+		spans: newSpanCache(cacheMaxBytes),
 	}
 	go h.run(ctx)
 	return h
@@ -481,13 +486,16 @@ func (w *watcher) run(ctx context.Context) error {
 		switch {
 		case !h.ready || w.next <= h.floor:
 			// Behind the ring (or no ring yet): read the log.
-			ready, floor := h.ready, h.floor
+			ready, floor, tail := h.ready, h.floor, h.tail
 			h.mu.Unlock()
 			if ready && w.created && !w.behind {
 				h.log.Debug("watch: a watcher fell behind the live feed; catching up from the log", "next", w.next, "ring_floor", floor)
 			}
 			w.behind = true
-			n, err := w.catchUp(ctx)
+			if !ready {
+				tail = 0 // nothing is known to be complete
+			}
+			n, err := w.catchUp(ctx, tail)
 			if err != nil {
 				return err
 			}
@@ -521,9 +529,23 @@ func (w *watcher) run(ctx context.Context) error {
 	}
 }
 
-// catchUp reads one chunk of the log from next on and sends it. It returns
-// how many events the log returned.
-func (w *watcher) catchUp(ctx context.Context) (int, error) {
+// catchUp sends the events of the log from next on, one chunk of it: the
+// shared span holding next when that span is complete up to tail (see
+// watchcache.go), else a read of its own. It returns how many events the
+// log returned; after a span it is at least 1, since next has moved past
+// the span even if it had no event.
+func (w *watcher) catchUp(ctx context.Context, tail int64) (int, error) {
+	sp, err := w.h.spans.get(ctx, w.h.st, w.next, tail)
+	if err != nil {
+		return 0, err
+	}
+	if sp != nil {
+		if err := w.sendEntries(sp.entries); err != nil {
+			return 0, err
+		}
+		w.next = max(w.next, sp.last+1)
+		return max(len(sp.entries), 1), nil
+	}
 	evs, err := w.h.st.Changes(ctx, w.next, catchUpChunk)
 	if err != nil {
 		return 0, err
