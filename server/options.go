@@ -29,6 +29,7 @@ type config struct {
 	maxBodyBytes     int
 	progressInterval time.Duration
 	watchBuffer      int
+	watchRate        int // bytes/s of the whole change feed; 0: no limit
 	reflection       bool
 	defaultTimeout   time.Duration // unary calls without a deadline; 0: none (limits.go)
 }
@@ -88,6 +89,23 @@ func WithWatchBuffer(n int) Option {
 		if n > 0 {
 			c.watchBuffer = n
 		}
+	})
+}
+
+// WithWatchRate caps the change feed's output: all watch streams together
+// send at most bytesPerSecond bytes of events per second (PROGRESS events
+// are not counted). 0, the default, means no cap.
+//
+// Feeding many watchers costs the server about as much CPU per delivered
+// event as the write cost once (mostly the kernel's copy into each
+// socket), so with enough watchers an uncapped feed takes the CPU from the
+// writers. Capped, the feed takes at most its share and the watchers fall
+// behind instead, catching up from the log when writes ease (or getting
+// OUT_OF_RANGE if they fall behind the retained history); writers never
+// wait for it either way.
+func WithWatchRate(bytesPerSecond int) Option {
+	return optionFunc(func(c *config) {
+		c.watchRate = max(bytesPerSecond, 0)
 	})
 }
 

@@ -76,6 +76,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -121,7 +122,8 @@ type entry struct {
 	match *articlesv1.Article
 	// always is set for events sent to every watcher whatever its filter.
 	always bool
-	// size is what the entry counts against maxRingBytes.
+	// size is what the entry counts against maxRingBytes: twice its
+	// encoded size (the message and its encoded form), plus overhead.
 	size int
 
 	once sync.Once
@@ -165,6 +167,7 @@ func eventEntry(ev *articlesv1.ArticleEvent) *entry {
 			},
 		}
 	}
+	e.size = 2*proto.Size(e.ev) + 64
 	return e
 }
 
@@ -175,9 +178,15 @@ type hub struct {
 	log *slog.Logger
 	cfg config
 
-	// stop cancels the tailer; done is closed when it has returned.
+	// ctx ends when the hub closes; stop cancels it, which also stops the
+	// tailer; done is closed when the tailer has returned.
+	ctx  context.Context
 	stop context.CancelFunc
 	done chan struct{}
+
+	// rate caps the bytes of events all watchers send per second
+	// (WithWatchRate), or is nil.
+	rate *rate.Limiter
 
 	// mu protects the ring and its bounds (ring, head, n, bytes, floor,
 	// tail, ready), the broadcast channel wake and closed. Entries themselves
@@ -221,14 +230,49 @@ func newHub(st Store, log *slog.Logger, cfg config) *hub {
 		st:    st,
 		log:   log,
 		cfg:   cfg,
+		ctx:   ctx,
 		stop:  cancel,
 		done:  make(chan struct{}),
 		ring:  make([]*entry, size),
 		wake:  make(chan struct{}),
 		spans: newSpanCache(cacheMaxBytes),
 	}
+	if cfg.watchRate > 0 {
+		// A burst of a tenth of a second's bytes, or of minBurst.
+		h.rate = rate.NewLimiter(rate.Limit(cfg.watchRate), max(cfg.watchRate/10, minBurst))
+	}
 	go h.run(ctx)
 	return h
+}
+
+// minBurst is the smallest burst of the feed's rate cap: a few events of
+// a few kilobytes may always go out at once.
+const minBurst = 64 << 10
+
+// pace waits until the feed's rate cap lets the caller send an event of n
+// bytes; an event larger than the burst counts as the burst. It returns errHubClosed if the hub closes first, and ctx's error
+// if ctx ends first.
+func (h *hub) pace(ctx context.Context, n int) error {
+	if h.rate == nil {
+		return nil
+	}
+	r := h.rate.ReserveN(time.Now(), min(n, h.rate.Burst()))
+	d := r.Delay()
+	if d == 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	case <-h.ctx.Done():
+		r.Cancel()
+		return errHubClosed
+	}
 }
 
 // close ends every watch stream with UNAVAILABLE and stops the tailer,
@@ -342,9 +386,7 @@ func (h *hub) reset(rev int64) {
 func (h *hub) append(evs []*articlesv1.ArticleEvent, newTail int64) {
 	entries := make([]*entry, 0, len(evs))
 	for _, ev := range evs {
-		e := eventEntry(ev)
-		e.size = 2*proto.Size(e.ev) + 64
-		entries = append(entries, e)
+		entries = append(entries, eventEntry(ev))
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -421,6 +463,7 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 		next:     req.GetStartRevision(),
 		interval: s.cfg.progressInterval,
 		batch:    make([]*entry, 0, ringBatch),
+		shared:   plainStream(stream),
 	}
 	if w.interval <= 0 {
 		w.interval = DefaultProgressInterval
@@ -469,6 +512,9 @@ type watcher struct {
 	lastSend time.Time
 	// batch is reused for the entries taken from the ring per lock.
 	batch []*entry
+	// shared is set when the stream can send the entries' shared encoded
+	// form (plainStream).
+	shared bool
 }
 
 // run delivers events until ctx is done, the hub closes or a send fails.
@@ -516,7 +562,7 @@ func (w *watcher) run(ctx context.Context) error {
 				w.next = h.tail + 1
 			}
 			h.mu.Unlock()
-			if err := w.sendEntries(w.batch); err != nil {
+			if err := w.sendEntries(ctx, w.batch); err != nil {
 				return err
 			}
 			clear(w.batch) // do not pin evicted entries while waiting
@@ -540,7 +586,7 @@ func (w *watcher) catchUp(ctx context.Context, tail int64) (int, error) {
 		return 0, err
 	}
 	if sp != nil {
-		if err := w.sendEntries(sp.entries); err != nil {
+		if err := w.sendEntries(ctx, sp.entries); err != nil {
 			return 0, err
 		}
 		w.next = max(w.next, sp.last+1)
@@ -556,13 +602,13 @@ func (w *watcher) catchUp(ctx context.Context, tail int64) (int, error) {
 			entries = append(entries, eventEntry(ev))
 		}
 	}
-	return len(evs), w.sendEntries(entries)
+	return len(evs), w.sendEntries(ctx, entries)
 }
 
 // sendEntries sends the entries that pass the filter, advancing next past
 // each, then a PROGRESS event if the stream has been silent for too long
 // (every entry filtered out).
-func (w *watcher) sendEntries(entries []*entry) error {
+func (w *watcher) sendEntries(ctx context.Context, entries []*entry) error {
 	if err := w.ensureCreated(); err != nil {
 		return err
 	}
@@ -572,6 +618,9 @@ func (w *watcher) sendEntries(entries []*entry) error {
 			continue
 		}
 		if e.always || w.filter.Match(e.match) {
+			if err := w.h.pace(ctx, e.size/2); err != nil {
+				return err
+			}
 			if err := w.sendEntry(e); err != nil {
 				return err
 			}
@@ -627,12 +676,8 @@ func (w *watcher) progress() error {
 // sendEntry sends e, in its shared encoded form when the stream can use it.
 func (w *watcher) sendEntry(e *entry) error {
 	var err error
-	if plainStream(w.stream) {
-		if pm := e.prepared(w.stream); pm != nil {
-			err = w.stream.SendMsg(pm)
-		} else {
-			err = w.stream.Send(e.ev)
-		}
+	if pm := w.prepared(e); pm != nil {
+		err = w.stream.SendMsg(pm)
 	} else {
 		err = w.stream.Send(e.ev)
 	}
@@ -641,6 +686,15 @@ func (w *watcher) sendEntry(e *entry) error {
 	}
 	w.lastSend = time.Now()
 	return nil
+}
+
+// prepared returns e's shared encoded form, or nil if the stream must
+// encode e itself.
+func (w *watcher) prepared(e *entry) *grpc.PreparedMsg {
+	if !w.shared {
+		return nil
+	}
+	return e.prepared(w.stream)
 }
 
 // plainStream reports whether s sends with the default codec and no

@@ -673,3 +673,79 @@ func TestWatchSharedCatchUp(t *testing.T) {
 		t.Errorf("the log was read from revision 65 %d times by %d watchers, want once", n, len(starts))
 	}
 }
+
+// TestWatchRate: with WithWatchRate the feed sends no more than its burst
+// plus its rate per second, every event still arrives in order, and a
+// watcher waiting for the cap ends with UNAVAILABLE at shutdown.
+func TestWatchRate(t *testing.T) {
+	t.Parallel()
+	bboltOnly(t, "revisions start at 1 and are consecutive")
+	const (
+		perSecond = 20_000
+		burst     = 64 << 10 // the cap's smallest burst
+	)
+	e := newEnv(t, nil, server.WithWatchRate(perSecond))
+	ctx := testCtx(t)
+	const writes = 40 // of about 4 KB each: far more than the burst
+	for i := range writes {
+		a := article(fmt.Sprintf("paced %d", i))
+		a.Body = strings.Repeat(fmt.Sprintf("paced body %d ", i), 300)
+		e.create(t, a)
+	}
+	s, _ := openWatch(t, ctx, e.client, &articlesv1.WatchArticlesRequest{StartRevision: 1}, 0)
+	start := time.Now()
+	var (
+		mu      sync.Mutex
+		got     []*articlesv1.ArticleEvent
+		counted int // bytes as the cap counts them
+		final   error
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			ev, err := s.Recv()
+			mu.Lock()
+			if err != nil {
+				final = err
+				mu.Unlock()
+				return
+			}
+			if ev.GetType() != articlesv1.ArticleEvent_PROGRESS {
+				got = append(got, ev)
+				counted += proto.Size(ev) + 32
+			}
+			mu.Unlock()
+		}
+	}()
+	// Some events go out at once (the burst); after that, no more than
+	// the rate allows for the time that has passed.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n, c := len(got), counted
+		mu.Unlock()
+		if limit := burst + int(perSecond*time.Since(start).Seconds()) + 5000; c > limit {
+			t.Fatalf("%d events, %d bytes sent, more than the cap allows (%d)", n, c, limit)
+		}
+		if n >= 10 && time.Since(start) > 500*time.Millisecond {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d events arrived within 10 s", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	wantConsecutive(t, got, 1)
+	if len(got) >= writes {
+		t.Errorf("all %d events arrived: the cap did not hold any back", len(got))
+	}
+	mu.Unlock()
+
+	e.stop()
+	<-done
+	if status.Code(final) != codes.Unavailable {
+		t.Errorf("a watcher waiting for the cap ended with %v at shutdown, want UNAVAILABLE\n%s", final, e.logs.String())
+	}
+}

@@ -39,8 +39,6 @@ import (
 	"errors"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/seed9c1868aa/articles"
 )
 
@@ -144,7 +142,6 @@ func (c *spanCache) fill(ctx context.Context, st Store, sp *span) {
 				break
 			}
 			e := eventEntry(ev)
-			e.size = 2*proto.Size(e.ev) + 64
 			sp.entries = append(sp.entries, e)
 			sp.size += e.size
 		}

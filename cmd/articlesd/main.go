@@ -47,7 +47,9 @@
 // (more wait), --max-conns the open connections (more wait unaccepted),
 // --idle-timeout closes connections without calls, --keepalive-min-time
 // disconnects clients that ping more often (GOAWAY too_many_pings), and
-// --default-timeout gives unary calls without a deadline one. Imports are
+// --default-timeout gives unary calls without a deadline one. --watch-rate
+// caps the bytes per second all watch streams send together, so that
+// feeding many watchers cannot take the CPU from writes. Imports are
 // written in store transactions of at most 500 articles.
 //
 // # Shutdown

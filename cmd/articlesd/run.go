@@ -35,6 +35,7 @@ type config struct {
 	logFormat        string
 	history          int64
 	progressInterval time.Duration
+	watchRate        int
 	gracePeriod      time.Duration
 	metricsListen    string
 	pprof            bool
@@ -115,6 +116,7 @@ on the command line wins.`,
 	f.IntVar(&cfg.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest article body accepted, in `bytes`")
 	f.Int64Var(&cfg.history, "history", 100_000, "how many recent `revisions` the change log keeps for WatchArticles")
 	f.DurationVar(&cfg.progressInterval, "progress-interval", server.DefaultProgressInterval, "how often idle watch streams get a PROGRESS event")
+	f.IntVar(&cfg.watchRate, "watch-rate", 0, "cap on the `bytes` per second all watch streams together send (0: no cap); slower watchers catch up from the log")
 	f.DurationVar(&cfg.gracePeriod, "grace-period", 10*time.Second, "how long in-flight calls may run on at shutdown")
 	f.StringVar(&cfg.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://`ADDR`/metrics (empty: no metrics listener)")
 	f.BoolVar(&cfg.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on the --metrics-listen listener")
@@ -213,6 +215,9 @@ func (c config) check() error {
 		if p.v <= 0 {
 			return usageError{fmt.Errorf("%s must be positive", p.name)}
 		}
+	}
+	if c.watchRate < 0 {
+		return usageError{fmt.Errorf("--watch-rate must not be negative")}
 	}
 	if err := c.checkSecurity(); err != nil {
 		return usageError{err}

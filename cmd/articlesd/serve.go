@@ -80,6 +80,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		server.WithLogger(log.With("component", "server")),
 		server.WithMaxBodyBytes(cfg.maxBodyBytes),
 		server.WithProgressInterval(cfg.progressInterval),
+		server.WithWatchRate(cfg.watchRate),
 		server.WithReflection(!cfg.noReflection),
 		server.WithDefaultTimeout(cfg.defaultTimeout),
 	)
