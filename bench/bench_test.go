@@ -50,14 +50,14 @@ func article(i int) *articlesv1.Article {
 
 // startReal serves the real service (bbolt file in a temp dir) on loopback
 // TCP and returns a client for it and the server for seeding.
-func startReal(b *testing.B) (articlesv1.ArticleServiceClient, *server.Server) {
+func startReal(b *testing.B, opts ...server.Option) (articlesv1.ArticleServiceClient, *server.Server) {
 	b.Helper()
 	ctx := context.Background()
 	st, err := store.Open(filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := server.New(ctx, st, server.WithLogger(slog.New(slog.DiscardHandler)))
+	srv, err := server.New(ctx, st, append([]server.Option{server.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -30,16 +30,16 @@ import (
 
 // watchTimeout bounds every change-feed benchmark run, so that a lost event
 // fails the run instead of hanging it.
-const watchTimeout = 3 * time.Minute
+const watchTimeout = 5 * time.Minute
 
 // streamsPerConn is how many watch streams share one client connection: a
 // connection's streams share its flow control and its reader goroutine,
 // and servers commonly cap concurrent streams per connection.
 const streamsPerConn = 100
 
-// dialN serves srv once more on its own loopback listener and returns n
-// client connections to it, all closed at cleanup.
-func dialN(b *testing.B, srv *server.Server, n int, opts ...grpc.DialOption) []articlesv1.ArticleServiceClient {
+// listen serves srv once more on its own loopback listener, stopped at
+// cleanup, and returns its address.
+func listen(b *testing.B, srv *server.Server) string {
 	b.Helper()
 	g := srv.GRPCServer()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -48,9 +48,17 @@ func dialN(b *testing.B, srv *server.Server, n int, opts ...grpc.DialOption) []a
 	}
 	go g.Serve(lis)
 	b.Cleanup(g.Stop)
+	return lis.Addr().String()
+}
+
+// dialN serves srv once more on its own loopback listener and returns n
+// client connections to it, all closed at cleanup.
+func dialN(b *testing.B, srv *server.Server, n int, opts ...grpc.DialOption) []articlesv1.ArticleServiceClient {
+	b.Helper()
+	addr := listen(b, srv)
 	clients := make([]articlesv1.ArticleServiceClient, n)
 	for i := range clients {
-		conn, err := grpc.NewClient(lis.Addr().String(), append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+		conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -269,46 +277,74 @@ func BenchmarkWatchLatency(b *testing.B) {
 // drain-ms is how long after that the last watcher had every event. Every
 // watcher must get every event, in order, or the run fails.
 //
-// The watchers run in this process, so with full decoding (as a real
-// client does) their own work competes with the server for the CPU; the
-// "headers" case decodes only each event's type and revision
-// (headerCodec), which leaves mostly the server's cost of feeding them.
+// Where the watchers run:
+//   - in-process: in this process, so with full decoding (as a real client
+//     does) their own work competes with the server for the CPU; the
+//     "headers" case decodes only each event's type and revision
+//     (headerCodec).
+//   - process=nice19: in a process of their own at the lowest CPU priority
+//     (watchproc_test.go), standing in for watchers on other machines.
+//
+// rate=100MiB runs the server with WithWatchRate(100 MiB/s). cpu-µs/create
+// is the CPU time of this process (server and writers, and in-process
+// watchers) per create while the creates run.
 func BenchmarkWatchWriteThroughput(b *testing.B) {
-	const callers = 16
+	const (
+		callers = 16
+		capped  = 100 << 20 // bytes/s of server.WithWatchRate
+	)
 	for _, c := range []struct {
 		name    string
 		n       int
-		headers bool
+		headers bool // in this process, decoding only type and revision
+		process bool // in a watcher process at nice 19 (watchproc_test.go)
+		rate    int  // server.WithWatchRate
 	}{
-		{"watchers=0/decode=full", 0, false},
-		{"watchers=1000/decode=full", 1000, false},
-		{"watchers=1000/decode=headers", 1000, true},
+		{name: "watchers=0", n: 0},
+		{name: "watchers=1000/in-process/decode=full", n: 1000},
+		{name: "watchers=1000/in-process/decode=headers", n: 1000, headers: true},
+		{name: "watchers=1000/process=nice19/decode=full", n: 1000, process: true},
+		{name: "watchers=1000/in-process/decode=full/rate=100MiB", n: 1000, rate: capped},
+		{name: "watchers=1000/process=nice19/decode=full/rate=100MiB", n: 1000, process: true, rate: capped},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			rpc, srv := startReal(b)
+			rpc, srv := startReal(b, server.WithWatchRate(c.rate))
 			ctx, cancel := context.WithTimeout(context.Background(), watchTimeout)
 			var wg sync.WaitGroup
 			defer func() { cancel(); wg.Wait() }()
-			var opts []grpc.DialOption
-			if c.headers {
-				opts = append(opts, grpc.WithDefaultCallOptions(grpc.ForceCodecV2(headerCodec{})))
-			}
-			n := c.n
-			streams, base := openWatchers(ctx, b, srv, n, opts...)
-
-			errs := make([]error, n)
-			for w, s := range streams {
-				wg.Go(func() { errs[w] = receive(s, base, b.N, nil) })
+			var (
+				base  int64
+				errs  = make([]error, 1)
+				other func() error
+			)
+			if c.process {
+				base, other = startWatcherProcess(b, listen(b, srv), c.n, b.N)
+			} else {
+				var opts []grpc.DialOption
+				if c.headers {
+					opts = append(opts, grpc.WithDefaultCallOptions(grpc.ForceCodecV2(headerCodec{})))
+				}
+				var streams []grpc.ServerStreamingClient[articlesv1.ArticleEvent]
+				streams, base = openWatchers(ctx, b, srv, c.n, opts...)
+				errs = make([]error, c.n)
+				for w, s := range streams {
+					wg.Go(func() { errs[w] = receive(s, base, b.N, nil) })
+				}
 			}
 			var next atomic.Int64
 			var writers sync.WaitGroup
 			b.ResetTimer()
+			cpu0 := processCPU()
 			for range callers {
 				writers.Go(func() {
 					for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-						if _, err := rpc.CreateArticle(ctx, &articlesv1.CreateArticleRequest{Article: article(int(i))}); err != nil {
+						a, err := rpc.CreateArticle(ctx, &articlesv1.CreateArticleRequest{Article: article(int(i))})
+						if err != nil {
 							b.Error(err)
 							return
+						}
+						if a.GetRevision() <= base {
+							b.Errorf("create has revision %d, but the watchers start after %d", a.GetRevision(), base)
 						}
 					}
 				})
@@ -317,7 +353,11 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 			acked := time.Now()
 			b.StopTimer()
 			written := b.Elapsed()
+			cpu := processCPU() - cpu0
 			wg.Wait()
+			if other != nil {
+				errs[0] = other()
+			}
 			drain := time.Since(acked)
 			for w, err := range errs {
 				if err != nil {
@@ -326,6 +366,7 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/written.Seconds(), "creates/s")
 			b.ReportMetric(float64(drain)/1e6, "drain-ms")
+			b.ReportMetric(float64(cpu)/float64(b.N)/1e3, "cpu-µs/create")
 		})
 	}
 }
