@@ -249,8 +249,8 @@ func newHub(st Store, log *slog.Logger, cfg config) *hub {
 // a few kilobytes may always go out at once.
 const minBurst = 64 << 10
 
-// pace waits until the feed's rate cap lets the caller send an event of n
-// bytes; an event larger than the burst counts as the burst. It returns errHubClosed if the hub closes first, and ctx's error
+// pace waits until the feed's rate cap lets the caller send n bytes of
+// events; more than the burst counts as the burst. It returns errHubClosed if the hub closes first, and ctx's error
 // if ctx ends first.
 func (h *hub) pace(ctx context.Context, n int) error {
 	if h.rate == nil {
@@ -612,25 +612,57 @@ func (w *watcher) sendEntries(ctx context.Context, entries []*entry) error {
 	if err := w.ensureCreated(); err != nil {
 		return err
 	}
-	for _, e := range entries {
-		rev := e.ev.GetRevision()
-		if rev < w.next {
-			continue
-		}
-		if e.always || w.filter.Match(e.match) {
-			if err := w.h.pace(ctx, e.size/2); err != nil {
+	for len(entries) > 0 {
+		group := entries
+		if w.h.rate != nil {
+			// Under a rate cap, wait once for as many entries as the
+			// burst allows: sent back to back, events share the
+			// transport's writes, where one at a time would cost a system
+			// call each.
+			var n int
+			group, n = w.paceGroup(entries, w.h.rate.Burst())
+			if err := w.h.pace(ctx, n); err != nil {
 				return err
 			}
-			if err := w.sendEntry(e); err != nil {
-				return err
-			}
 		}
-		w.next = rev + 1
+		for _, e := range group {
+			rev := e.ev.GetRevision()
+			if rev < w.next {
+				continue
+			}
+			if w.wants(e) {
+				if err := w.sendEntry(e); err != nil {
+					return err
+				}
+			}
+			w.next = rev + 1
+		}
+		entries = entries[len(group):]
 	}
 	if time.Since(w.lastSend) >= w.interval {
 		return w.progress()
 	}
 	return nil
+}
+
+// wants reports whether the stream sends e: e passes its filter.
+func (w *watcher) wants(e *entry) bool { return e.always || w.filter.Match(e.match) }
+
+// paceGroup returns the longest prefix of entries (at least one entry) whose
+// events to send add up to at most limit bytes, and their bytes.
+func (w *watcher) paceGroup(entries []*entry, limit int) ([]*entry, int) {
+	n := 0
+	for i, e := range entries {
+		if e.ev.GetRevision() < w.next || !w.wants(e) {
+			continue
+		}
+		size := e.size / 2
+		if i > 0 && n+size > limit {
+			return entries[:i], n
+		}
+		n += size
+	}
+	return entries, n
 }
 
 // wait blocks until the hub has news, ctx is done or the stream is due a
