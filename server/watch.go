@@ -21,7 +21,9 @@ package server
 // the ring (it was slow to Send, or it asked for an old start revision) it
 // catches up from the store with short Changes reads, which return a slice,
 // so no read transaction is open while it Sends; then it rejoins the ring.
-// Events read this way are the watcher's own and are encoded for it alone.
+// Those reads go through a cache shared by every watcher that is behind
+// (watchcache.go), so that an event is read and encoded once per span of
+// the log, not once per lagging watcher.
 // Since next only ever grows, one event at a time, the seam between the
 // log and the ring has no gap and no duplicate. A watcher that falls behind
 // the log's retained history gets ErrCompacted from Changes, which toStatus
@@ -29,7 +31,9 @@ package server
 //
 // Nothing ever waits for a watcher: the hub appends to the ring and
 // broadcasts without looking at who reads, and writers never see the hub at
-// all. A watcher blocked in Send (its client does not read) holds only its
+// all. With WithWatchRate, watchers also wait for a shared token bucket
+// before each burst-sized group of events, which bounds the CPU the feed
+// takes from writers; a watcher held back falls behind like a slow one. A watcher blocked in Send (its client does not read) holds only its
 // own goroutine and the ring entries it is sending.
 //
 // # Stream protocol
