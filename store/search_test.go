@@ -552,9 +552,22 @@ func BenchmarkSearch(b *testing.B) {
 		}
 		b.Logf("imported %d articles in %v", len(arts), time.Since(start))
 	}
-	// Indexing is asynchronous: measure the complete index.
+	// Indexing is asynchronous: measure the complete index, its merges
+	// done.
 	if err := db.WaitIndexed(ctx); err != nil {
 		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		pending, err := db.MergesPending()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !pending {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("segment merges did not end")
+		}
 	}
 	sizes, err := db.BucketSizes()
 	if err != nil {

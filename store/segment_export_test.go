@@ -59,3 +59,15 @@ func (db *DB) RebuildPending() (bool, error) {
 	})
 	return due, err
 }
+
+// MergesPending reports whether the indexer has a merge in progress or
+// due.
+func (db *DB) MergesPending() (bool, error) {
+	var due bool
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		var err error
+		due, _, err = mergeDue(tx, false, false)
+		return err
+	})
+	return due, err
+}
