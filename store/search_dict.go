@@ -53,8 +53,9 @@ type wordSlot struct {
 
 // maxDictWords bounds the words of a dictionary: past it, analysis starts
 // a new one (see currentDict), so that a stream of distinct words (numbers,
-// typos, ids) cannot grow it without end.
-const maxDictWords = 1 << 19
+// typos, ids) cannot grow it without end. At the bound a dictionary takes
+// some 30 MB (slots, terms and the term map).
+const maxDictWords = 1 << 18
 
 // currentDict is the dictionary new analyses use. A replaced one stays in
 // use by the analyses made with it; a segment built from analyses of
