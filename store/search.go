@@ -38,6 +38,11 @@ import (
 // it indexed, and a background merge (segment.go, run by the indexer
 // between batches in transactions of at most mergeStepBytes) combines
 // segments and drops the postings of documents deleted or replaced since.
+// Merges are tiered (mergeFactor segments of one tier make one of the
+// next), so there are a few segments per tier; they wait while the
+// indexer is behind unless maxSegmentsBehind segments pile up, and past
+// maxSegments batches wait for them. A segment a third of whose documents
+// are dead is rewritten alone.
 //
 // Analysis (analyze) runs on worker goroutines before the transaction;
 // a process-wide dictionary (search_dict.go) stems each distinct word once
