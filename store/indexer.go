@@ -17,11 +17,11 @@ import (
 // It wakes on every commit, reads the events after the indexed revision in
 // short read transactions (at most indexReadChunk events each), keeps the
 // last event of each article, analyses the articles' texts on worker
-// goroutines and builds the batch's segment (segment.go) for the docnums
-// it expects, all outside any transaction, and then applies the batch in
+// goroutines, builds the batch's segment (segment.go) for the docnums it
+// expects, both outside any transaction, and then applies the batch in
 // one write transaction of its own that also stores the new indexed
-// revision (meta "indexed"). While it commits one batch it prepares the
-// next. Between batches it does one step of the index's maintenance: the
+// revision (meta "indexed"). While it builds and commits one batch, a
+// second goroutine reads and analyses the next. Between batches it does one step of the index's maintenance: the
 // rebuild after an upgrade, or a merge of segments (held back while the
 // indexer is behind). A batch ends at a number of events or at
 // indexBatchBytes of event payload, whichever comes first. The number
@@ -47,9 +47,9 @@ const (
 	indexRetry = time.Second
 )
 
-// indexerLoop is the indexer goroutine. While it commits one batch, a
-// second goroutine prepares the next (reads and analyses it, and builds its
-// segment), so that analysis, the costly part, overlaps the writes.
+// indexerLoop is the indexer goroutine. While it builds and commits one
+// batch, a second goroutine prepares the next (reads and analyses it), so
+// that analysis, the costly part, overlaps the rest.
 func (db *DB) indexerLoop() {
 	defer db.wg.Done()
 	limit := indexBatchStart
@@ -105,14 +105,14 @@ func (db *DB) indexerLoop() {
 				}
 			}
 			if pb == nil {
-				pb = db.prepareBatch(db.indexedRevision(), -1, limit)
+				pb = db.prepareBatch(db.indexedRevision(), limit)
 			}
 			err := pb.err
 			if err == nil && pb.count > 0 {
 				if pb.last < db.rev.value() {
 					ch := make(chan *preparedBatch, 1)
-					from, seq, lim := pb.last, int64(pb.pre.seqAfter), limit
-					go func() { ch <- db.prepareBatch(from, seq, lim) }()
+					from, lim := pb.last, limit
+					go func() { ch <- db.prepareBatch(from, lim) }()
 					next = ch
 				}
 				var took time.Duration
@@ -177,20 +177,17 @@ type pendingEvent struct {
 }
 
 // preparedBatch is the next batch of events for the index, read and
-// analysed outside any write transaction, with its segment built in
-// advance for the docnums it expects to get.
+// analysed outside any write transaction.
 type preparedBatch struct {
 	from, last int64 // it applies the events (from, last]
 	count      int   // events read
 	items      []indexItem
-	pre        *prebuiltSegment
 	err        error
 }
 
 // prepareBatch reads the events after revision from, at most limit of them
-// or indexBatchBytes, analyses them, and builds their segment assuming
-// the docs sequence is seq when they are applied (seq < 0: as it is now).
-func (db *DB) prepareBatch(from int64, seq int64, limit int) *preparedBatch {
+// or indexBatchBytes, and analyses them.
+func (db *DB) prepareBatch(from int64, limit int) *preparedBatch {
 	revAtStart := db.rev.value()
 	pb := &preparedBatch{from: from, last: from}
 	var (
@@ -201,14 +198,6 @@ func (db *DB) prepareBatch(from int64, seq int64, limit int) *preparedBatch {
 	for pb.count < limit && size < indexBatchBytes {
 		n := 0
 		err := db.bolt.View(func(tx *bbolt.Tx) error {
-			if seq < 0 {
-				seq = 0
-				if root := tx.Bucket(bucketSearchIndex); root != nil {
-					if docs := root.Bucket(searchIndexDocs); docs != nil {
-						seq = int64(docs.Sequence())
-					}
-				}
-			}
 			c := tx.Bucket(bucketEvents).Cursor()
 			for k, v := c.Seek(encodeUint(uint64(pb.last + 1))); k != nil && n < indexReadChunk && pb.count < limit && size < indexBatchBytes; k, v = c.Next() {
 				r, ok := decodeUint(k)
@@ -266,16 +255,31 @@ func (db *DB) prepareBatch(from int64, seq int64, limit int) *preparedBatch {
 		pb.items[i] = indexItem{id: pe.id, a: pe.a, an: wait(i)}
 	}
 	done()
-	pb.pre = prebuildSegment(pb.items, uint64(seq))
 	return pb
 }
 
 // commitIndexBatch applies pb in one write transaction, and returns how
-// long it took.
+// long that took. It builds pb's segment first, outside the transaction,
+// for the docnums the batch will get unless something else (Reindex, the
+// rebuild) takes some meanwhile: the analysis of the next batch then
+// overlaps both.
 func (db *DB) commitIndexBatch(pb *preparedBatch) (time.Duration, error) {
+	var seq uint64
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		if root := tx.Bucket(bucketSearchIndex); root != nil {
+			if docs := root.Bucket(searchIndexDocs); docs != nil {
+				seq = docs.Sequence()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	pre := prebuildSegment(pb.items, seq)
 	last := pb.last
 	began := time.Now()
-	err := db.bolt.Update(func(tx *bbolt.Tx) error {
+	err = db.bolt.Update(func(tx *bbolt.Tx) error {
 		stored, err := metaUint(tx, metaIndexed)
 		if err != nil {
 			return err
@@ -286,7 +290,7 @@ func (db *DB) commitIndexBatch(pb *preparedBatch) (time.Duration, error) {
 			last = int64(stored)
 			return nil
 		}
-		if err := indexItems(tx, pb.items, pb.pre); err != nil {
+		if err := indexItems(tx, pb.items, pre); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketMeta).Put(metaIndexed, encodeUint(uint64(last)))
