@@ -1,0 +1,17 @@
+//go:build !unix
+
+package bench_test
+
+import (
+	"testing"
+	"time"
+)
+
+// startWatcherProcess needs setpriority, which only Unix systems have.
+func startWatcherProcess(b *testing.B, _ string, _, _ int) (int64, func() error) {
+	b.Skip("a watcher process at nice 19 needs a Unix system")
+	return 0, nil
+}
+
+// processCPU is not measured here.
+func processCPU() time.Duration { return 0 }
