@@ -111,6 +111,11 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	unaryLog := logging.UnaryServerInterceptor(logger, logOpts...)
 	streamLog := logging.StreamServerInterceptor(logger, logOpts...)
 	all := append([]grpc.ServerOption{
+		// Fewer, larger socket writes for streams (the change feed to
+		// many watchers above all); the buffer is only held while a
+		// connection writes.
+		grpc.WriteBufferSize(256 << 10),
+		grpc.SharedWriteBuffer(true),
 		grpc.ForceServerCodecV2(newUTF8Codec()),
 		grpc.ChainUnaryInterceptor(
 			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
