@@ -73,12 +73,17 @@ func dialN(b *testing.B, srv *server.Server, n int, opts ...grpc.DialOption) []a
 // event. It returns the streams and the revision they all start after. The
 // streams end when ctx does.
 func openWatchers(ctx context.Context, b *testing.B, srv *server.Server, n int, opts ...grpc.DialOption) ([]grpc.ServerStreamingClient[articlesv1.ArticleEvent], int64) {
+	return openFilteredWatchers(ctx, b, srv, n, "", opts...)
+}
+
+// openFilteredWatchers is openWatchers for streams filtered by tag.
+func openFilteredWatchers(ctx context.Context, b *testing.B, srv *server.Server, n int, tag string, opts ...grpc.DialOption) ([]grpc.ServerStreamingClient[articlesv1.ArticleEvent], int64) {
 	b.Helper()
 	clients := dialN(b, srv, n/streamsPerConn+1, opts...)
 	streams := make([]grpc.ServerStreamingClient[articlesv1.ArticleEvent], n)
 	base := int64(-1)
 	for i := range streams {
-		s, rev := openWatch(ctx, b, clients[i%len(clients)], 0)
+		s, rev := openWatchRequest(ctx, b, clients[i%len(clients)], &articlesv1.WatchArticlesRequest{Tag: tag})
 		if base >= 0 && rev != base {
 			b.Fatalf("watcher %d starts after revision %d, the others after %d", i, rev, base)
 		}
@@ -104,7 +109,13 @@ func currentRevision(ctx context.Context, b *testing.B, rpc articlesv1.ArticleSe
 // revision of its opening PROGRESS event.
 func openWatch(ctx context.Context, b *testing.B, rpc articlesv1.ArticleServiceClient, start int64) (grpc.ServerStreamingClient[articlesv1.ArticleEvent], int64) {
 	b.Helper()
-	s, err := rpc.WatchArticles(ctx, &articlesv1.WatchArticlesRequest{StartRevision: start})
+	return openWatchRequest(ctx, b, rpc, &articlesv1.WatchArticlesRequest{StartRevision: start})
+}
+
+// openWatchRequest is openWatch for any request.
+func openWatchRequest(ctx context.Context, b *testing.B, rpc articlesv1.ArticleServiceClient, req *articlesv1.WatchArticlesRequest) (grpc.ServerStreamingClient[articlesv1.ArticleEvent], int64) {
+	b.Helper()
+	s, err := rpc.WatchArticles(ctx, req)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,6 +153,23 @@ func receive(s grpc.ServerStreamingClient[articlesv1.ArticleEvent], base int64, 
 		next++
 	}
 	return nil
+}
+
+// receiveNone reads s until ctx ends, failing if anything but a PROGRESS
+// event arrives.
+func receiveNone(ctx context.Context, s grpc.ServerStreamingClient[articlesv1.ArticleEvent]) error {
+	for {
+		ev, err := s.Recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if ev.GetType() != articlesv1.ArticleEvent_PROGRESS {
+			return fmt.Errorf("a watcher filtered by a tag no article has got %v at revision %d", ev.GetType(), ev.GetRevision())
+		}
+	}
 }
 
 // headerCodec is a client codec that decodes only the type and revision of
@@ -299,8 +327,10 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 		headers bool // in this process, decoding only type and revision
 		process bool // in a watcher process at nice 19 (watchproc_test.go)
 		rate    int  // server.WithWatchRate
+		none    bool // filtered by a tag no article has: they receive nothing
 	}{
 		{name: "watchers=0", n: 0},
+		{name: "watchers=1000/uncapped/in-process/filter=none", n: 1000, none: true},
 		{name: "watchers=1000/uncapped/in-process/decode=full", n: 1000},
 		{name: "watchers=1000/uncapped/in-process/decode=headers", n: 1000, headers: true},
 		{name: "watchers=1000/uncapped/process=nice19", n: 1000, process: true},
@@ -313,13 +343,24 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 			var wg sync.WaitGroup
 			defer func() { cancel(); wg.Wait() }()
 			var (
-				base  int64
-				errs  = make([]error, 1)
-				other func() error
+				base     int64
+				errs     = make([]error, 1)
+				other    func() error
+				stopNone = func() {}
 			)
-			if c.process {
+			switch {
+			case c.process:
 				base, other = startWatcherProcess(b, listen(b, srv), c.n, b.N)
-			} else {
+			case c.none:
+				var sctx context.Context
+				sctx, stopNone = context.WithCancel(ctx)
+				var streams []grpc.ServerStreamingClient[articlesv1.ArticleEvent]
+				streams, base = openFilteredWatchers(sctx, b, srv, c.n, "no-such-tag")
+				errs = make([]error, c.n)
+				for w, s := range streams {
+					wg.Go(func() { errs[w] = receiveNone(sctx, s) })
+				}
+			default:
 				var opts []grpc.DialOption
 				if c.headers {
 					opts = append(opts, grpc.WithDefaultCallOptions(grpc.ForceCodecV2(headerCodec{})))
@@ -354,6 +395,7 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 			b.StopTimer()
 			written := b.Elapsed()
 			cpu := processCPU() - cpu0
+			stopNone()
 			wg.Wait()
 			if other != nil {
 				errs[0] = other()
