@@ -31,10 +31,12 @@ package server
 //
 // Nothing ever waits for a watcher: the hub appends to the ring and
 // broadcasts without looking at who reads, and writers never see the hub at
-// all. With WithWatchRate, watchers also wait for a shared token bucket
-// before each burst-sized group of events, which bounds the CPU the feed
-// takes from writers; a watcher held back falls behind like a slow one. A watcher blocked in Send (its client does not read) holds only its
-// own goroutine and the ring entries it is sending.
+// all. A watcher blocked in Send (its client does not read) holds only its
+// own goroutine and the ring entries it is sending. With WithWatchRate,
+// watchers also wait for a shared token bucket before each burst-sized
+// group of events, which bounds the CPU the feed takes from writers; a
+// watcher held back falls behind like a slow one. With many watchers the
+// tailer spaces its appends (wakeGap), since each wakes every watcher.
 //
 // # Stream protocol
 //
@@ -195,8 +197,8 @@ type hub struct {
 	// mu protects the ring and its bounds (ring, head, n, bytes, floor,
 	// tail, ready), the broadcast channel wake and closed. Watchers only
 	// read them, under the read lock, so that a thousand watchers woken
-	// by one commit do not queue for it. Entries themselves
-	// are immutable and are used outside mu.
+	// by one commit do not queue for it. Entries themselves are immutable
+	// and are used outside mu.
 	mu sync.RWMutex
 	// ring is a circular buffer of the newest events, oldest at head;
 	// bytes is the sum of their sizes.
@@ -256,8 +258,8 @@ func newHub(st Store, log *slog.Logger, cfg config) *hub {
 const minBurst = 64 << 10
 
 // pace waits until the feed's rate cap lets the caller send n bytes of
-// events; more than the burst counts as the burst. It returns errHubClosed if the hub closes first, and ctx's error
-// if ctx ends first.
+// events; more than the burst counts as the burst. It returns errHubClosed
+// if the hub closes first, and ctx's error if ctx ends first.
 func (h *hub) pace(ctx context.Context, n int) error {
 	if h.rate == nil {
 		return nil
