@@ -15,16 +15,18 @@ package server
 // Invariants:
 //   - A span is cached only when it is complete: its last revision is at
 //     most the hub's tail or the store's revision (each a revision every
-//     write up to which has committed), and one Changes read of catchUpChunk events from its first
-//     revision returns every event in it (a span holds at most
-//     catchUpChunk revisions, so at most that many events). A watcher that
-//     takes a span may therefore move its next revision past the span's
-//     end with no gap, even where revisions have no event.
+//     write up to which has committed), and one Changes read of
+//     catchUpChunk events from its first revision returns every event in
+//     it (a span holds at most catchUpChunk revisions, so at most that many
+//     events). A watcher that takes a span may therefore move its next
+//     revision past the span's end with no gap, even where revisions have
+//     no event.
 //   - Only one watcher reads a given span at a time; the others wait for
-//     it (bounded by their contexts). A failed read is not cached. When the
-//     log has been compacted past a span's first revision, each watcher
-//     reads from its own next revision, so whether a watcher gets
-//     OUT_OF_RANGE depends on its own position only.
+//     it (bounded by their contexts). A failed read is not cached, and its
+//     waiters read the log themselves. When the log has been compacted
+//     past a span's first revision, each watcher reads from its own next
+//     revision, so whether a watcher gets OUT_OF_RANGE depends on its own
+//     position only.
 //   - The cache holds at most cacheMaxBytes, counted like the ring, and
 //     evicts the least recently used span first.
 //
@@ -89,34 +91,33 @@ func (c *spanCache) get(ctx context.Context, st Store, next, tail int64) (*span,
 			return nil, nil
 		}
 	}
-	for {
-		c.mu.Lock()
-		sp, ok := c.spans[first]
-		if ok {
-			if sp.elem != nil {
-				c.lru.MoveToFront(sp.elem)
-			}
-			c.mu.Unlock()
-			select {
-			case <-sp.ready:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			if isContextErr(sp.err) {
-				// The reader's stream ended while it read; read again.
-				continue
-			}
-			return spanResult(sp)
+	c.mu.Lock()
+	sp, ok := c.spans[first]
+	if ok {
+		if sp.elem != nil {
+			c.lru.MoveToFront(sp.elem)
 		}
-		sp = &span{first: first, last: last, ready: make(chan struct{})}
-		c.spans[first] = sp
 		c.mu.Unlock()
-		c.fill(ctx, st, sp)
-		return spanResult(sp)
+		select {
+		case <-sp.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if sp.err != nil {
+			// Another watcher's read failed (its stream may have ended
+			// while it read): read the log from next for this one.
+			return nil, nil
+		}
+		return sp, nil
 	}
+	sp = &span{first: first, last: last, ready: make(chan struct{})}
+	c.spans[first] = sp
+	c.mu.Unlock()
+	c.fill(ctx, st, sp)
+	return spanResult(sp)
 }
 
-// spanResult is what get returns for a span that has been read. The log
+// spanResult is what get returns for a span it has read itself. The log
 // may have been compacted past the span's first revision but not past the
 // watcher's next one: then the span cannot be complete, and the watcher
 // reads the log from next itself, which fails only if next is gone too.
@@ -162,9 +163,4 @@ func (c *spanCache) fill(ctx context.Context, st Store, sp *span) {
 	}
 	c.mu.Unlock()
 	close(sp.ready)
-}
-
-// isContextErr reports whether err is a cancellation or a deadline.
-func isContextErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
