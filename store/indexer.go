@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -42,6 +43,9 @@ const (
 	// indexReadChunk bounds the events one read transaction of the
 	// indexer reads.
 	indexReadChunk = 500
+	// indexQuietFor is how long the store must go without a commit for
+	// the indexer's spare analysis worker to start.
+	indexQuietFor = 50 * time.Millisecond
 	// indexRetry is how long the indexer waits after a failed batch (a
 	// full disk, say) before it tries again.
 	indexRetry = time.Second
@@ -170,10 +174,12 @@ func (db *DB) waitIndexed(ctx context.Context, rev int64) error {
 	return db.indexed.wait(ctx, rev, db.quit)
 }
 
-// pendingEvent is the last event of one article within a batch.
+// pendingEvent is the last event of one article within a batch, as read:
+// the analysis workers decode it.
 type pendingEvent struct {
-	id string
-	a  *articlesv1.Article // nil: deleted
+	id  string
+	rev int64
+	raw []byte
 }
 
 // preparedBatch is the next batch of events for the index, read and
@@ -186,9 +192,11 @@ type preparedBatch struct {
 }
 
 // prepareBatch reads the events after revision from, at most limit of them
-// or indexBatchBytes, and analyses them.
+// or indexBatchBytes, and decodes and analyses them. It reads only the
+// article id of each event, in short read transactions, and copies the
+// event: decoding the article, whose text dominates, is left to the
+// analysis workers.
 func (db *DB) prepareBatch(from int64, limit int) *preparedBatch {
-	revAtStart := db.rev.value()
 	pb := &preparedBatch{from: from, last: from}
 	var (
 		byID = map[string]int{}
@@ -207,14 +215,11 @@ func (db *DB) prepareBatch(from int64, limit int) *preparedBatch {
 				if int64(r) != pb.last+1 {
 					return fmt.Errorf("change log has no event %d (found %d): run reindex", pb.last+1, r)
 				}
-				e := new(articlesv1.ArticleEvent)
-				if err := proto.Unmarshal(v, e); err != nil {
+				id, err := peekEvent(v)
+				if err != nil {
 					return fmt.Errorf("corrupt event %d: %w", r, err)
 				}
-				pe := pendingEvent{id: e.GetArticle().GetId()}
-				if e.GetType() != articlesv1.ArticleEvent_DELETED {
-					pe.a = e.GetArticle()
-				}
+				pe := pendingEvent{id: id, rev: int64(r), raw: bytes.Clone(v)}
 				if i, ok := byID[pe.id]; ok {
 					evs[i] = pe // the last event wins
 				} else {
@@ -239,23 +244,66 @@ func (db *DB) prepareBatch(from int64, limit int) *preparedBatch {
 	if pb.count == 0 {
 		return pb
 	}
-	arts := make([]*articlesv1.Article, len(evs))
-	for i, pe := range evs {
-		arts[i] = pe.a
+	// Each worker sets its own entries of raws; evs is only read.
+	raws := make([][]byte, len(evs))
+	for i := range evs {
+		raws[i], evs[i].raw = evs[i].raw, nil
+	}
+	decode := func(i int) (*articlesv1.Article, error) {
+		e := new(articlesv1.ArticleEvent)
+		raw := raws[i]
+		raws[i] = nil // decoded: let it go
+		if err := proto.Unmarshal(raw, e); err != nil {
+			return nil, fmt.Errorf("corrupt event %d: %w", evs[i].rev, err)
+		}
+		if e.GetType() == articlesv1.ArticleEvent_DELETED {
+			return nil, nil
+		}
+		return e.GetArticle(), nil
 	}
 	// While writes keep coming, leave them a processor: the index then
-	// catches up once they pause, rather than slowing them down.
+	// catches up once they pause, rather than slowing them down. The
+	// last worker analyses only while the store is quiet.
 	workers := runtime.GOMAXPROCS(0)
-	if db.rev.value() != revAtStart {
+	var quiet func(stop <-chan struct{}) <-chan struct{}
+	if workers > 1 {
 		workers--
+		quiet = db.writesQuiet
 	}
-	wait, done := analyzeAll(arts, workers)
+	wait, done := analyzeAll(len(evs), decode, workers, quiet)
 	pb.items = make([]indexItem, len(evs))
 	for i, pe := range evs {
-		pb.items[i] = indexItem{id: pe.id, a: pe.a, an: wait(i)}
+		a, an, err := wait(i)
+		if err != nil && pb.err == nil {
+			pb.err = err
+		}
+		pb.items[i] = indexItem{id: pe.id, a: a, an: an}
 	}
 	done()
 	return pb
+}
+
+// writesQuiet blocks until no write has committed for indexQuietFor, and
+// returns a channel that is closed at the next commit; or returns nil once
+// stop or db.quit is closed. (The indexer's spare analysis worker waits
+// on it.)
+func (db *DB) writesQuiet(stop <-chan struct{}) <-chan struct{} {
+	t := time.NewTimer(indexQuietFor)
+	defer t.Stop()
+	// Each round ends with a commit, or returns.
+	for {
+		_, next := db.rev.load()
+		t.Reset(indexQuietFor)
+		select {
+		case <-next:
+		case <-t.C:
+			return next
+		case <-stop:
+			return nil
+		case <-db.quit:
+			return nil
+		}
+	}
 }
 
 // commitIndexBatch applies pb in one write transaction, and returns how

@@ -669,36 +669,79 @@ func appendPosting(b []byte, title, body []int32, titleLen, bodyLen int) []byte 
 	return b
 }
 
-// analyzeAll analyses arts (nil entries are skipped) on up to workers
-// goroutines (at least one). The returned wait blocks until arts[i] is analysed and
-// returns its analysis; done blocks until every worker has finished.
-func analyzeAll(arts []*articlesv1.Article, workers int) (wait func(i int) *analysis, done func()) {
-	res := make([]*analysis, len(arts))
-	ready := make([]chan struct{}, len(arts))
-	for i := range ready {
-		ready[i] = make(chan struct{})
+// analyzeAll decodes and analyses n articles on up to workers goroutines
+// (at least one): article(i) returns the i-th, or nil (a delete, which has
+// no analysis). If quiet is not nil, one more goroutine helps whenever
+// quiet lets it: quiet(stop) blocks until the spare goroutine may work and
+// returns a channel that is closed when it should pause again, or returns
+// nil once stop is closed (every article is taken) or the store is
+// closing. The returned wait blocks until article i is done and returns
+// it, its analysis and article's error; done blocks until every worker has
+// finished.
+func analyzeAll(n int, article func(i int) (*articlesv1.Article, error), workers int, quiet func(stop <-chan struct{}) <-chan struct{}) (wait func(i int) (*articlesv1.Article, *analysis, error), done func()) {
+	type result struct {
+		a     *articlesv1.Article
+		an    *analysis
+		err   error
+		ready chan struct{}
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range max(1, min(workers, len(arts))) {
+	res := make([]result, n)
+	for i := range res {
+		res[i].ready = make(chan struct{})
+	}
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		allTaken = make(chan struct{})
+		once     sync.Once
+	)
+	// work analyses articles until none is left, or until pause is
+	// closed, and reports whether any is left.
+	work := func(z *analyzer, pause <-chan struct{}) bool {
+		for {
+			select {
+			case <-pause:
+				return true
+			default:
+			}
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				once.Do(func() { close(allTaken) })
+				return false
+			}
+			r := &res[i]
+			if r.a, r.err = article(i); r.a != nil && r.err == nil {
+				r.an = z.analyze(r.a)
+			}
+			close(r.ready)
+		}
+	}
+	for range max(1, min(workers, n)) {
 		wg.Go(func() {
 			z := getAnalyzer()
 			defer putAnalyzer(z)
+			work(z, nil)
+		})
+	}
+	if quiet != nil && n > 1 {
+		wg.Go(func() {
+			z := getAnalyzer()
+			defer putAnalyzer(z)
+			// Each round ends with a pause or with the last article, and
+			// a pause needs a commit of the store: there are at most as
+			// many rounds as commits while the batch is analysed.
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(arts) {
+				pause := quiet(allTaken)
+				if pause == nil || !work(z, pause) {
 					return
 				}
-				if arts[i] != nil {
-					res[i] = z.analyze(arts[i])
-				}
-				close(ready[i])
 			}
 		})
 	}
-	wait = func(i int) *analysis {
-		<-ready[i]
-		return res[i]
+	wait = func(i int) (*articlesv1.Article, *analysis, error) {
+		r := &res[i]
+		<-r.ready
+		return r.a, r.an, r.err
 	}
 	return wait, wg.Wait
 }
@@ -779,10 +822,7 @@ func indexItems(tx *bbolt.Tx, items []indexItem, pre *prebuiltSegment) error {
 	if err != nil {
 		return err
 	}
-	var (
-		docs  []segmentDoc
-		vocab = map[string]string{}
-	)
+	var docs []segmentDoc
 	for _, it := range items {
 		if err := ix.kill(it.id, &stats); err != nil {
 			return fmt.Errorf("index %q: %w", it.id, err)
@@ -815,9 +855,12 @@ func indexItems(tx *bbolt.Tx, items []indexItem, pre *prebuiltSegment) error {
 		if len(an.ids) > 0 {
 			docs = append(docs, segmentDoc{num, an})
 		}
-		for _, v := range an.vocab {
-			vocab[v[0]] = v[1]
-		}
+	}
+	var vocab []wordTerm
+	if pre != nil {
+		vocab = pre.vocab
+	} else {
+		vocab = batchVocab(docs)
 	}
 	if err := ix.addWords(vocab); err != nil {
 		return err
@@ -867,26 +910,51 @@ func (ix *searchIndex) kill(id string, stats *corpusStats) error {
 	return ix.deadB.Put(key, encodeUint(seq))
 }
 
-// addWords adds the word -> term pairs of vocab that the vocabulary lacks,
-// in key order.
-func (ix *searchIndex) addWords(vocab map[string]string) error {
-	for _, w := range slices.Sorted(maps.Keys(vocab)) {
-		name := wordBucketName(w)
-		wb := ix.words.Bucket(name)
-		if wb == nil {
-			var err error
-			if wb, err = ix.words.CreateBucket(name); err != nil {
-				return err
+// addWords adds the words of vocab (in key order) that the vocabulary
+// lacks.
+func (ix *searchIndex) addWords(vocab []wordTerm) error {
+	var (
+		wb   *bbolt.Bucket
+		name []byte
+	)
+	for _, wt := range vocab {
+		if n := wordBucketName(wt.word); wb == nil || !bytes.Equal(n, name) {
+			name = n
+			if wb = ix.words.Bucket(name); wb == nil {
+				var err error
+				if wb, err = ix.words.CreateBucket(name); err != nil {
+					return err
+				}
 			}
 		}
-		if wb.Get([]byte(w)) != nil {
+		if wb.Get([]byte(wt.word)) != nil {
 			continue
 		}
-		if err := wb.Put([]byte(w), []byte(vocab[w])); err != nil {
+		if err := wb.Put([]byte(wt.word), []byte(wt.term)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// wordTerm is a word that stemming changes, and its term.
+type wordTerm struct{ word, term string }
+
+// batchVocab returns the words of docs that stemming changes, with their
+// terms, once each and in key order.
+func batchVocab(docs []segmentDoc) []wordTerm {
+	seen := map[string]bool{}
+	var out []wordTerm
+	for _, d := range docs {
+		for _, v := range d.an.vocab {
+			if !seen[v[0]] {
+				seen[v[0]] = true
+				out = append(out, wordTerm{v[0], v[1]})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b wordTerm) int { return strings.Compare(a.word, b.word) })
+	return out
 }
 
 // recordOf returns the doc record of a with the given lengths.
@@ -1529,10 +1597,10 @@ func (db *DB) rebuildChunk(ctx context.Context, after []byte, write func(last []
 	if err != nil {
 		return nil, false, err
 	}
-	wait, finish := analyzeAll(arts, runtime.GOMAXPROCS(0))
+	wait, finish := analyzeAll(len(arts), func(i int) (*articlesv1.Article, error) { return arts[i], nil }, runtime.GOMAXPROCS(0), nil)
 	ans := make([]*analysis, len(arts))
 	for i := range arts {
-		ans[i] = wait(i)
+		_, ans[i], _ = wait(i)
 	}
 	finish()
 	err = write(last, done, func(tx *bbolt.Tx) error {
