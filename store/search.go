@@ -406,8 +406,8 @@ type analysis struct {
 	maxID int32
 	buf   []byte
 	ends  []uint32
-	// vocab holds word, term pairs for the words that stemming changes.
-	vocab [][2]string
+	// vocab holds the words that stemming changes, with their terms.
+	vocab []vocabWord
 }
 
 // matches reports whether an is the analysis of a's current text.
@@ -427,24 +427,94 @@ type occurrence struct {
 // from article to article (through analyzers): after the first few
 // articles, analysing one allocates little more than its result.
 type analyzer struct {
-	// unknown maps the current article's words that the dictionary lacks
-	// to its term indexes, and newTerms its terms that the dictionary
-	// lacks.
-	unknown  map[string]int32
+	// words is a hash table of the current article's distinct words
+	// (entries of other articles have another serial), so that only a
+	// word's first occurrence in an article looks it up in the shared
+	// dictionary, whose table is far bigger than a processor's caches.
+	words     []localWord
+	wordCount int
+	// newTerms maps the current article's terms that the dictionary lacks
+	// to its term indexes.
 	newTerms map[string]int32
 	// stamp[id].serial == serial when term number id is the article's
-	// term stamp[id].local; wstamp[w] == serial when word number w was met
-	// in it.
+	// term stamp[id].local.
 	stamp  []termStamp
-	wstamp []uint32
 	ids    []int32
 	serial uint32
+	toks   []token
+	sink   uint32 // keeps the loads that warm the dictionary's slots
 	occs   []occurrence
 	nTitle []int32
 	nBody  []int32
 	off    []int32
 	next   []int32
 	pos    []int32
+}
+
+// localWord is a word of an analyzer's current article (if serial is the
+// analyzer's), and the article's index of its term (-1: a stop word).
+type localWord struct {
+	serial uint32
+	local  int32
+	hash   uint64
+	w      string
+}
+
+// wordSlot returns the slot of word w (hash h) in z.words: the word's own,
+// or the free one where it belongs. z.words is at most half full.
+func (z *analyzer) wordSlot(w string, h uint64) *localWord {
+	mask := len(z.words) - 1
+	i := int(h) & mask
+	for range len(z.words) {
+		s := &z.words[i]
+		if s.serial != z.serial || s.hash == h && s.w == w {
+			return s
+		}
+		i = (i + 1) & mask
+	}
+	panic("store: analyzer word table is full") // it is kept half empty
+}
+
+// addWord records word w (hash h) of the current article in slot s (from
+// wordSlot), with term index local, growing the table when it is half
+// full.
+func (z *analyzer) addWord(s *localWord, w string, h uint64, local int32) {
+	*s = localWord{serial: z.serial, local: local, hash: h, w: w}
+	z.wordCount++
+	if 2*z.wordCount <= len(z.words) {
+		return
+	}
+	old := z.words
+	z.words = make([]localWord, 2*len(old))
+	for i := range old {
+		if o := &old[i]; o.serial == z.serial {
+			*z.wordSlot(o.w, o.hash) = *o
+		}
+	}
+}
+
+// vocabWord is a word that stemming changes, and its term: term, or if
+// that is empty, the term numbered id in the analysis's dictionary
+// (looking up its text then would cost a cache miss per word, for words
+// that most batches already know).
+type vocabWord struct {
+	word, term string
+	id         int32
+}
+
+// token is a word of an article, with its hash in the dictionary.
+type token struct {
+	w     string
+	hash  uint64
+	pos   int32
+	title bool
+}
+
+// pendingWord is a word of an article that the dictionary lacks: its term
+// ("" for a stop word) and the article's index of that term.
+type pendingWord struct {
+	word, term string
+	local      int32
 }
 
 // termStamp marks a term as met in the current article of an analyzer.
@@ -464,7 +534,7 @@ func getAnalyzer() *analyzer {
 		return z
 	default:
 		return &analyzer{
-			unknown:  make(map[string]int32),
+			words:    make([]localWord, 1024),
 			newTerms: make(map[string]int32),
 		}
 	}
@@ -472,6 +542,8 @@ func getAnalyzer() *analyzer {
 
 // putAnalyzer keeps z for reuse, or drops it when enough are kept.
 func putAnalyzer(z *analyzer) {
+	clear(z.words) // they point into the texts
+	clear(z.toks)
 	select {
 	case analyzers <- z:
 	default:
@@ -492,17 +564,19 @@ func analyze(a *articlesv1.Article) *analysis {
 func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 	d := dictNow()
 	an := &analysis{title: a.GetTitle(), body: a.GetBody(), dict: d}
-	clear(z.unknown)
 	clear(z.newTerms)
 	if z.serial++; z.serial == 0 {
 		clear(z.stamp)
-		clear(z.wstamp)
+		clear(z.words)
 		z.serial = 1
 	}
+	z.wordCount = 0
 	occs := z.occs[:0]
 	var (
-		ids     = z.ids[:0]
-		pending [][2]string // word, term pairs the dictionary lacks (no term: a stop word)
+		ids = z.ids[:0]
+		// pending are the words the dictionary lacks, with their terms
+		// (none: a stop word) and the article's index of the term.
+		pending []pendingWord
 	)
 	// term returns the article's index of the term numbered id.
 	term := func(id int32) int32 {
@@ -518,61 +592,84 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 		ids = append(ids, id)
 		return ti
 	}
-	d.mu.RLock()
+	// firstTerm returns the article's index of the term of word w (hash
+	// h), met for the first time in the article, or -1 for a stop word.
+	firstTerm := func(w string, h uint64) int32 {
+		if e, ok := d.lookupHash(w, h); ok {
+			if e.stop {
+				return -1
+			}
+			if e.changed {
+				an.vocab = append(an.vocab, vocabWord{word: w, id: e.term})
+			}
+			return term(e.term)
+		}
+		if len(w) <= 5 && search.IsStopWord(w) { // stop words are short
+			pending = append(pending, pendingWord{w, "", -1})
+			return -1
+		}
+		t := search.Stem(w)
+		var ti int32
+		if id, known := d.ids[t]; known {
+			ti = term(id)
+		} else if ti, known = z.newTerms[t]; !known {
+			ti = int32(len(ids))
+			z.newTerms[t] = ti
+			ids = append(ids, -1) // numbered below
+		}
+		pending = append(pending, pendingWord{w, t, ti})
+		if t != w {
+			an.vocab = append(an.vocab, vocabWord{word: w, term: t})
+		}
+		return ti
+	}
+	// Scan the words first, then look them up: the dictionary's slots of
+	// an article's rare words are rarely in a processor's caches, and
+	// loading them all in one loop of independent loads overlaps their
+	// cache misses, which looking up word after word (each lookup's
+	// result steering what follows) does not.
+	toks := z.toks[:0]
 	for _, f := range []struct {
 		text  string
 		title bool
-		n     *int
-	}{{an.title, true, &an.titleLen}, {an.body, false, &an.bodyLen}} {
+	}{{an.title, true}, {an.body, false}} {
 		scanWords(f.text, func(w string, pos int) {
-			var ti int32
-			if e, ok := d.lookup(w); ok {
-				if e.stop {
-					return // counted in positions, not indexed
-				}
-				ti = term(e.term)
-				if e.changed {
-					if int(e.word) >= len(z.wstamp) {
-						n := max(2*len(z.wstamp), int(e.word)+1, 1024)
-						z.wstamp = append(z.wstamp, make([]uint32, n-len(z.wstamp))...)
-					}
-					if z.wstamp[e.word] != z.serial {
-						z.wstamp[e.word] = z.serial
-						an.vocab = append(an.vocab, [2]string{w, d.terms[e.term]})
-					}
-				}
-			} else if len(w) <= 5 && search.IsStopWord(w) { // stop words are short
-				pending = append(pending, [2]string{w, ""})
-				return
-			} else if ti, ok = z.unknown[w]; !ok {
-				t := search.Stem(w)
-				pending = append(pending, [2]string{w, t})
-				if id, known := d.ids[t]; known {
-					ti = term(id)
-				} else if ti, ok = z.newTerms[t]; !ok {
-					ti = int32(len(ids))
-					z.newTerms[t] = ti
-					ids = append(ids, -1) // numbered below
-				}
-				z.unknown[w] = ti
-				if t != w {
-					an.vocab = append(an.vocab, [2]string{w, t})
-				}
-			}
-			occs = append(occs, occurrence{term: ti, pos: int32(pos), title: f.title})
-			*f.n++
+			toks = append(toks, token{w: w, hash: d.hash(w), pos: int32(pos), title: f.title})
 		})
+	}
+	z.toks = toks
+	d.mu.RLock()
+	var sink uint32
+	mask := uint64(len(d.slots) - 1)
+	for i := range toks {
+		sink += d.slots[toks[i].hash&mask].hash
+	}
+	z.sink = sink
+	for i := range toks {
+		tk := &toks[i]
+		s := z.wordSlot(tk.w, tk.hash)
+		ti := s.local
+		if s.serial != z.serial {
+			ti = firstTerm(tk.w, tk.hash)
+			z.addWord(s, tk.w, tk.hash, ti)
+		}
+		if ti < 0 {
+			continue // a stop word: counted in positions, not indexed
+		}
+		occs = append(occs, occurrence{term: ti, pos: tk.pos, title: tk.title})
+		if tk.title {
+			an.titleLen++
+		} else {
+			an.bodyLen++
+		}
 	}
 	d.mu.RUnlock()
 	if len(pending) > 0 {
 		d.mu.Lock()
 		for _, p := range pending {
-			id := d.add(p[0], p[1])
-			if p[1] == "" {
-				continue // a stop word
-			}
-			if ti := z.unknown[p[0]]; ids[ti] < 0 {
-				ids[ti] = id
+			id := d.add(p.word, p.term)
+			if p.term != "" && ids[p.local] < 0 {
+				ids[p.local] = id
 			}
 		}
 		full := d.words() > maxDictWords
@@ -946,11 +1043,23 @@ func batchVocab(docs []segmentDoc) []wordTerm {
 	seen := map[string]bool{}
 	var out []wordTerm
 	for _, d := range docs {
+		locked := false
 		for _, v := range d.an.vocab {
-			if !seen[v[0]] {
-				seen[v[0]] = true
-				out = append(out, wordTerm{v[0], v[1]})
+			if seen[v.word] {
+				continue
 			}
+			seen[v.word] = true
+			if v.term == "" {
+				if !locked {
+					d.an.dict.mu.RLock()
+					locked = true
+				}
+				v.term = d.an.dict.terms[v.id]
+			}
+			out = append(out, wordTerm{v.word, v.term})
+		}
+		if locked {
+			d.an.dict.mu.RUnlock()
 		}
 	}
 	slices.SortFunc(out, func(a, b wordTerm) int { return strings.Compare(a.word, b.word) })

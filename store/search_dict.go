@@ -43,12 +43,24 @@ type wordEntry struct {
 	stop       bool
 }
 
-// wordSlot is a slot of the word table; n == 0 marks a free one.
+// wordSlot is a slot of the word table; n == 0 marks a free one. It takes
+// 32 bytes, so that no slot straddles two cache lines.
 type wordSlot struct {
-	hash  uint32 // the high half of the word's hash
-	entry wordEntry
-	n     uint8
-	key   [maxSlotWord]byte
+	hash       uint32 // the high half of the word's hash
+	word, term int32
+	n          uint8
+	flags      uint8 // slotChanged, slotStop
+	key        [maxSlotWord]byte
+}
+
+// Flags of a wordSlot.
+const (
+	slotChanged = 1 << iota
+	slotStop
+)
+
+func (s *wordSlot) entry() wordEntry {
+	return wordEntry{word: s.word, term: s.term, changed: s.flags&slotChanged != 0, stop: s.flags&slotStop != 0}
 }
 
 // maxDictWords bounds the words of a dictionary: past it, analysis starts
@@ -83,13 +95,19 @@ func dictNow() *termDict {
 // words returns the number of words in d. Callers hold d.mu.
 func (d *termDict) words() int { return d.used + len(d.long) }
 
+// hash returns the hash of word w, which lookupHash takes.
+func (d *termDict) hash(w string) uint64 { return maphash.String(d.seed, w) }
+
 // lookup returns the entry of word w. Callers hold d.mu.
-func (d *termDict) lookup(w string) (wordEntry, bool) {
+func (d *termDict) lookup(w string) (wordEntry, bool) { return d.lookupHash(w, d.hash(w)) }
+
+// lookupHash returns the entry of word w, whose hash is h. Callers hold
+// d.mu.
+func (d *termDict) lookupHash(w string, h uint64) (wordEntry, bool) {
 	if len(w) > maxSlotWord || len(w) == 0 {
 		e, ok := d.long[w]
 		return e, ok
 	}
-	h := maphash.String(d.seed, w)
 	tag, mask := uint32(h>>32), len(d.slots)-1
 	for i, probes := int(h)&mask, 0; probes < len(d.slots); i, probes = (i+1)&mask, probes+1 {
 		s := &d.slots[i]
@@ -97,7 +115,7 @@ func (d *termDict) lookup(w string) (wordEntry, bool) {
 			break
 		}
 		if s.hash == tag && int(s.n) == len(w) && string(s.key[:s.n]) == w {
-			return s.entry, true
+			return s.entry(), true
 		}
 	}
 	return wordEntry{}, false
@@ -136,7 +154,13 @@ func (d *termDict) add(w, t string) int32 {
 			}
 		}
 	}
-	s := wordSlot{hash: uint32(maphash.String(d.seed, w) >> 32), entry: e, n: uint8(len(w))}
+	s := wordSlot{hash: uint32(d.hash(w) >> 32), word: e.word, term: e.term, n: uint8(len(w))}
+	if e.changed {
+		s.flags |= slotChanged
+	}
+	if e.stop {
+		s.flags |= slotStop
+	}
 	copy(s.key[:], w)
 	d.place(s)
 	d.used++
@@ -145,7 +169,7 @@ func (d *termDict) add(w, t string) int32 {
 
 // place puts s in the first free slot from its hash's.
 func (d *termDict) place(s wordSlot) {
-	h := maphash.String(d.seed, string(s.key[:s.n]))
+	h := d.hash(string(s.key[:s.n]))
 	mask := len(d.slots) - 1
 	for i, probes := int(h)&mask, 0; probes < len(d.slots); i, probes = (i+1)&mask, probes+1 {
 		if d.slots[i].n == 0 {
