@@ -708,10 +708,12 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 		next[o.term]++
 	}
 	an.ends = make([]uint32, nt)
-	buf := make([]byte, 0, 2*len(occs)+6*nt)
+	var headBuf [2 * binary.MaxVarintLen64]byte
+	head := appendPostingHead(headBuf[:0], an.titleLen, an.bodyLen)
+	buf := make([]byte, 0, 2*len(occs)+(len(head)+3)*nt)
 	for t := range nt {
 		ps := positions[off[t]:off[t+1]]
-		buf = appendPosting(buf, ps[:nTitle[t]], ps[nTitle[t]:], an.titleLen, an.bodyLen)
+		buf = appendPosting(buf, head, ps[:nTitle[t]], ps[nTitle[t]:])
 		an.ends[t] = uint32(len(buf))
 	}
 	an.buf = buf
@@ -749,21 +751,36 @@ func resize(s *[]int32, n int) []int32 {
 }
 
 // appendPosting appends the posting of a term with the given title and
-// body positions in a document whose title and body have titleLen and
-// bodyLen tokens.
-func appendPosting(b []byte, title, body []int32, titleLen, bodyLen int) []byte {
-	b = binary.AppendUvarint(b, uint64(titleLen))
-	b = binary.AppendUvarint(b, uint64(bodyLen))
-	b = binary.AppendUvarint(b, uint64(len(title)))
-	b = binary.AppendUvarint(b, uint64(len(body)))
+// body positions in a document whose title and body lengths in tokens
+// head encodes (appendPostingHead: the same for each term of a document).
+func appendPosting(b, head []byte, title, body []int32) []byte {
+	b = append(b, head...)
+	b = appendUvarint32(b, uint32(len(title)))
+	b = appendUvarint32(b, uint32(len(body)))
 	for _, ps := range [2][]int32{title, body} {
 		prev := int32(0)
 		for _, x := range ps {
-			b = binary.AppendUvarint(b, uint64(x-prev))
+			b = appendUvarint32(b, uint32(x-prev))
 			prev = x
 		}
 	}
 	return b
+}
+
+// appendPostingHead appends the start of every posting of a document
+// whose title and body have titleLen and bodyLen tokens.
+func appendPostingHead(b []byte, titleLen, bodyLen int) []byte {
+	b = binary.AppendUvarint(b, uint64(titleLen))
+	return binary.AppendUvarint(b, uint64(bodyLen))
+}
+
+// appendUvarint32 is binary.AppendUvarint, with a fast path for the
+// one-byte values that most counts and position gaps are.
+func appendUvarint32(b []byte, x uint32) []byte {
+	if x < 0x80 {
+		return append(b, byte(x))
+	}
+	return binary.AppendUvarint(b, uint64(x))
 }
 
 // analyzeAll decodes and analyses n articles on up to workers goroutines
