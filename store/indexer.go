@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -174,12 +173,11 @@ func (db *DB) waitIndexed(ctx context.Context, rev int64) error {
 	return db.indexed.wait(ctx, rev, db.quit)
 }
 
-// pendingEvent is the last event of one article within a batch, as read:
-// the analysis workers decode it.
+// pendingEvent is the last event of one article within a batch: its
+// revision, which the analysis workers read and decode.
 type pendingEvent struct {
 	id  string
 	rev int64
-	raw []byte
 }
 
 // preparedBatch is the next batch of events for the index, read and
@@ -193,9 +191,10 @@ type preparedBatch struct {
 
 // prepareBatch reads the events after revision from, at most limit of them
 // or indexBatchBytes, and decodes and analyses them. It reads only the
-// article id of each event, in short read transactions, and copies the
-// event: decoding the article, whose text dominates, is left to the
-// analysis workers.
+// article id of each event, in short read transactions: the analysis
+// workers read the last event of each article again, each in a read
+// transaction of its own, and decode it there, which spares copying it.
+// (The compactor keeps every event after the indexed revision.)
 func (db *DB) prepareBatch(from int64, limit int) *preparedBatch {
 	pb := &preparedBatch{from: from, last: from}
 	var (
@@ -219,7 +218,7 @@ func (db *DB) prepareBatch(from int64, limit int) *preparedBatch {
 				if err != nil {
 					return fmt.Errorf("corrupt event %d: %w", r, err)
 				}
-				pe := pendingEvent{id: id, rev: int64(r), raw: bytes.Clone(v)}
+				pe := pendingEvent{id: id, rev: int64(r)}
 				if i, ok := byID[pe.id]; ok {
 					evs[i] = pe // the last event wins
 				} else {
@@ -244,20 +243,21 @@ func (db *DB) prepareBatch(from int64, limit int) *preparedBatch {
 	if pb.count == 0 {
 		return pb
 	}
-	// Each worker sets its own entries of raws; evs is only read.
-	raws := make([][]byte, len(evs))
-	for i := range evs {
-		raws[i], evs[i].raw = evs[i].raw, nil
-	}
 	decode := func(i int) (*articlesv1.Article, error) {
 		e := new(articlesv1.ArticleEvent)
-		raw := raws[i]
-		raws[i] = nil // decoded: let it go
-		if err := proto.Unmarshal(raw, e); err != nil {
-			return nil, fmt.Errorf("corrupt event %d: %w", evs[i].rev, err)
-		}
-		if e.GetType() == articlesv1.ArticleEvent_DELETED {
-			return nil, nil
+		rev := evs[i].rev
+		err := db.bolt.View(func(tx *bbolt.Tx) error {
+			v := tx.Bucket(bucketEvents).Get(encodeUint(uint64(rev)))
+			if v == nil {
+				return fmt.Errorf("change log has no event %d: run reindex", rev)
+			}
+			if err := proto.Unmarshal(v, e); err != nil { // copies what it keeps
+				return fmt.Errorf("corrupt event %d: %w", rev, err)
+			}
+			return nil
+		})
+		if err != nil || e.GetType() == articlesv1.ArticleEvent_DELETED {
+			return nil, err
 		}
 		return e.GetArticle(), nil
 	}

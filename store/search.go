@@ -442,6 +442,7 @@ type analyzer struct {
 	ids    []int32
 	serial uint32
 	toks   []token
+	vocab  []vocabWord
 	sink   uint32 // keeps the loads that warm the dictionary's slots
 	occs   []occurrence
 	nTitle []int32
@@ -573,7 +574,8 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 	z.wordCount = 0
 	occs := z.occs[:0]
 	var (
-		ids = z.ids[:0]
+		ids   = z.ids[:0]
+		vocab = z.vocab[:0]
 		// pending are the words the dictionary lacks, with their terms
 		// (none: a stop word) and the article's index of the term.
 		pending []pendingWord
@@ -600,7 +602,7 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 				return -1
 			}
 			if e.changed {
-				an.vocab = append(an.vocab, vocabWord{word: w, id: e.term})
+				vocab = append(vocab, vocabWord{word: w, id: e.term})
 			}
 			return term(e.term)
 		}
@@ -619,7 +621,7 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 		}
 		pending = append(pending, pendingWord{w, t, ti})
 		if t != w {
-			an.vocab = append(an.vocab, vocabWord{word: w, term: t})
+			vocab = append(vocab, vocabWord{word: w, term: t})
 		}
 		return ti
 	}
@@ -680,6 +682,11 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 	}
 	z.ids = ids
 	an.ids = slices.Clone(ids)
+	if len(vocab) > 0 {
+		an.vocab = slices.Clone(vocab)
+		clear(vocab) // it points into the texts
+	}
+	z.vocab = vocab[:0]
 	for _, id := range ids {
 		an.maxID = max(an.maxID, id)
 	}
