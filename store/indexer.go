@@ -196,6 +196,7 @@ type preparedBatch struct {
 // transaction of its own, and decode it there, which spares copying it.
 // (The compactor keeps every event after the indexed revision.)
 func (db *DB) prepareBatch(from int64, limit int) *preparedBatch {
+	revAtStart := db.rev.value()
 	pb := &preparedBatch{from: from, last: from}
 	var (
 		byID = map[string]int{}
@@ -263,10 +264,10 @@ func (db *DB) prepareBatch(from int64, limit int) *preparedBatch {
 	}
 	// While writes keep coming, leave them a processor: the index then
 	// catches up once they pause, rather than slowing them down. The
-	// last worker analyses only while the store is quiet.
+	// last worker then analyses only while the store is quiet.
 	workers := runtime.GOMAXPROCS(0)
 	var quiet func(stop <-chan struct{}) <-chan struct{}
-	if workers > 1 {
+	if workers > 1 && db.rev.value() != revAtStart {
 		workers--
 		quiet = db.writesQuiet
 	}
