@@ -16,14 +16,19 @@ import (
 //
 // It wakes on every commit, reads the events after the indexed revision in
 // short read transactions (at most indexReadChunk events each), keeps the
-// last event of each article, analyses the articles' texts on worker
-// goroutines, builds the batch's segment (segment.go) for the docnums it
-// expects, both outside any transaction, and then applies the batch in
-// one write transaction of its own that also stores the new indexed
-// revision (meta "indexed"). While it builds and commits one batch, a
-// second goroutine reads and analyses the next. Between batches it does one step of the index's maintenance: the
-// rebuild after an upgrade, or a merge of segments (held back while the
-// indexer is behind). A batch ends at a number of events or at
+// last event of each article (reading only its id), decodes and analyses
+// the articles on worker goroutines (each reading its event again in a
+// read transaction of its own), builds the batch's segment (segment.go)
+// for the docnums it expects, all outside any write transaction, and then
+// applies the batch in one write transaction of its own that also stores
+// the new indexed revision (meta "indexed"). While it builds and commits
+// one batch, a second goroutine reads and analyses the next. A batch read
+// while writes came leaves them a processor: its last worker (the spare)
+// analyses only once writes have paused for indexQuietFor, so that a long
+// import keeps most of its rate and the index catches up on every
+// processor after it. Between batches it does one step of the index's
+// maintenance: the rebuild after an upgrade, or a merge of segments (held
+// back while the indexer is behind). A batch ends at a number of events or at
 // indexBatchBytes of event payload, whichever comes first. The number
 // adapts (between indexBatchMin and indexBatchMax) so that one indexing
 // transaction, and so the longest a writer waits on search work, takes
