@@ -405,11 +405,7 @@ func TestReindex(t *testing.T) {
 
 	// Wreck the index behind the store's back: drop the postings, and
 	// leave garbage in the doc records.
-	bdb, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(tx *bbolt.Tx) error {
+	editFile(t, path, func(tx *bbolt.Tx) error {
 		if err := tx.DeleteBucket([]byte("search_segments")); err != nil {
 			return err
 		}
@@ -418,14 +414,8 @@ func TestReindex(t *testing.T) {
 		}
 		return tx.Bucket([]byte("search_index")).Put([]byte("stats"), []byte{0xff})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Close(); err != nil {
-		t.Fatal(err)
-	}
 
-	db, err = store.Open(path)
+	db, err := store.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

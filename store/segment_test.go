@@ -256,11 +256,7 @@ func TestOpenUpgradesTermOrderedIndex(t *testing.T) {
 
 	// Turn the file into one of version 1: its index buckets, a term
 	// bucket with a posting, and the version.
-	bdb, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(tx *bbolt.Tx) error {
+	editFile(t, path, func(tx *bbolt.Tx) error {
 		for _, name := range []string{"search_segments", "search_index"} {
 			if err := tx.DeleteBucket([]byte(name)); err != nil {
 				return err
@@ -286,14 +282,8 @@ func TestOpenUpgradesTermOrderedIndex(t *testing.T) {
 		}
 		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint64(nil, 1))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Close(); err != nil {
-		t.Fatal(err)
-	}
 
-	db, err = store.Open(path)
+	db, err := store.Open(path)
 	if err != nil {
 		t.Fatalf("Open of a version 1 file: %v", err)
 	}
@@ -321,7 +311,7 @@ func TestOpenUpgradesTermOrderedIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	bdb, err = bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/store"
@@ -306,4 +308,21 @@ func mustOpenPath(t *testing.T, path string, opts ...store.Option) *store.DB {
 		}
 	})
 	return db
+}
+
+// editFile changes the closed store file at path behind the store's back,
+// in one bbolt transaction: for tests of what Open makes of such a file.
+func editFile(t *testing.T, path string, fn func(*bbolt.Tx) error) {
+	t.Helper()
+	bdb, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Update(fn); err != nil {
+		bdb.Close()
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
