@@ -135,12 +135,29 @@ func initSchema(tx *bbolt.Tx, newKey func() ([]byte, error)) error {
 }
 
 // upgradeSearchIndex drops the full-text index of a schema version 1 file,
-// and reports whether it did: the indexer then rebuilds the index from the
-// articles (the "rebuild" key of search_index, search.go). Searches see
-// only the articles the rebuild has reached until it is done, as during
-// Reindex.
+// or a segment index of an older index version than indexVersion (its
+// corpus stats say which), and reports whether it did: the indexer then
+// rebuilds the index from the articles (the "rebuild" key of search_index,
+// search.go). Searches see only the articles the rebuild has reached until
+// it is done, as during Reindex.
 func upgradeSearchIndex(tx *bbolt.Tx) (bool, error) {
 	dropped := false
+	if root := tx.Bucket(bucketSearchIndex); root != nil {
+		// Stats are docs, title and body lengths, then the version. Corrupt
+		// ones are left for readStats to report.
+		if v := root.Get(searchIndexStats); v != nil {
+			d := decoder{b: v}
+			d.uvarint()
+			d.uvarint()
+			d.uvarint()
+			if version := d.uvarint(); d.err == nil && version < indexVersion {
+				if err := clearSearchIndex(tx); err != nil {
+					return false, fmt.Errorf("drop search index of version %d: %w", version, err)
+				}
+				dropped = true
+			}
+		}
+	}
 	for _, name := range [][]byte{legacySearchPostings, legacySearchDocs} {
 		if tx.Bucket(name) == nil {
 			continue
