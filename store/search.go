@@ -83,7 +83,8 @@ import (
 //     Open: initSchema drops its search_postings and search_docs buckets
 //     and leaves a "rebuild" key, and the indexer then rebuilds the index
 //     from the articles bucket as Reindex does, in batches, resuming from
-//     the key after a crash.
+//     the key after a crash. An index of an older index version (the
+//     corpus stats hold it) is dropped and rebuilt the same way.
 //
 // Each indexed version of an article has its own document number
 // (docnum): a uint32 taken from the sequence of the docs bucket. An update
@@ -92,7 +93,8 @@ import (
 // postings in the segments until a merge drops them. Nested buckets are
 // named in quotes; docnums are 4 big-endian bytes, segment ids 8.
 //
-//	search_segments  segment id -> bucket: term -> posting list
+//	search_segments  segment id -> bucket: 0x00 -> document length table
+//	                                       term -> posting list
 //	search_index     "docs"     -> bucket: docnum -> doc record (live documents only)
 //	                 "ids"      -> bucket: id -> docnum of its indexed version
 //	                 "segments" -> bucket: segment id -> segment entry (the live segments)
@@ -104,7 +106,9 @@ import (
 //	                 "rebuild"  -> id after which the upgrade's rebuild resumes, if one is due
 //
 // Terms are the Token.Term values of search.Analyze over the title and the
-// body. All integers in the values below are uvarints.
+// body: folded words, never empty and without 0x00 bytes, so the length
+// table's key 0x00 is no term and sorts before them all. All integers in
+// the values below are uvarints, but for the length table's.
 //
 //   - posting list: the number of documents, then for each document in
 //     docnum order the docnum's difference from the previous one, the
@@ -113,9 +117,17 @@ import (
 //     term's document frequency is the number of live documents found.
 //     Document frequencies and corpus stats are therefore exact however
 //     the segments lie, and scores are those a fresh Reindex gives.
-//   - posting: the document's title and body lengths (so that scoring
-//     needs no doc record), the term's title and body counts, then its
-//     title positions and body positions, each delta-encoded.
+//   - posting: the term's title and body counts, then its title positions
+//     and body positions, each delta-encoded. The document's field lengths
+//     are in its segment's length table, not repeated in each posting.
+//   - document length table: for each docnum of the segment's range, from
+//     its first to its last, an 8-byte entry (docLensSize) at offset
+//     8*(docnum-first): the document's title length then its body length
+//     in tokens, each a big-endian uint32, so that scoring reads them in
+//     O(1) and needs no doc record. Docnums of the range without postings
+//     in the segment (an article without terms) have zero entries; a
+//     merge's output concatenates its sources' tables, zeros between, and
+//     keeps the entries of the dead documents it leaves out.
 //   - segment entry: its first and last docnum (live segments' ranges are
 //     disjoint, as a merge combines segments adjacent in docnum order) and
 //     its number of documents when written, which picks merges.
@@ -352,10 +364,12 @@ func decodeDoc(v []byte, full bool) (docRecord, error) {
 	return r, d.err
 }
 
-// indexVersion is the version of the index layout this file writes: 3,
-// segments. (Versions 1 and 2 were the term-ordered layout of schema
-// version 1, which initSchema drops.)
-const indexVersion = 3
+// indexVersion is the version of the index layout this file writes: 4,
+// segments with a document length table. (Versions 1 and 2 were the
+// term-ordered layout of schema version 1; version 3 repeated each
+// document's field lengths in every posting. initSchema drops an index of
+// an older version, and the indexer rebuilds it.)
+const indexVersion = 4
 
 // corpusStats are the totals BM25 needs, and the index version.
 type corpusStats struct {
@@ -715,12 +729,10 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 		next[o.term]++
 	}
 	an.ends = make([]uint32, nt)
-	var headBuf [2 * binary.MaxVarintLen64]byte
-	head := appendPostingHead(headBuf[:0], an.titleLen, an.bodyLen)
-	buf := make([]byte, 0, 2*len(occs)+(len(head)+3)*nt)
+	buf := make([]byte, 0, 2*len(occs)+3*nt)
 	for t := range nt {
 		ps := positions[off[t]:off[t+1]]
-		buf = appendPosting(buf, head, ps[:nTitle[t]], ps[nTitle[t]:])
+		buf = appendPosting(buf, ps[:nTitle[t]], ps[nTitle[t]:])
 		an.ends[t] = uint32(len(buf))
 	}
 	an.buf = buf
@@ -758,10 +770,9 @@ func resize(s *[]int32, n int) []int32 {
 }
 
 // appendPosting appends the posting of a term with the given title and
-// body positions in a document whose title and body lengths in tokens
-// head encodes (appendPostingHead: the same for each term of a document).
-func appendPosting(b, head []byte, title, body []int32) []byte {
-	b = append(b, head...)
+// body positions. (The document's field lengths are not in it: they are in
+// its segment's length table.)
+func appendPosting(b []byte, title, body []int32) []byte {
 	b = appendUvarint32(b, uint32(len(title)))
 	b = appendUvarint32(b, uint32(len(body)))
 	for _, ps := range [2][]int32{title, body} {
@@ -772,13 +783,6 @@ func appendPosting(b, head []byte, title, body []int32) []byte {
 		}
 	}
 	return b
-}
-
-// appendPostingHead appends the start of every posting of a document
-// whose title and body have titleLen and bodyLen tokens.
-func appendPostingHead(b []byte, titleLen, bodyLen int) []byte {
-	b = binary.AppendUvarint(b, uint64(titleLen))
-	return binary.AppendUvarint(b, uint64(bodyLen))
 }
 
 // appendUvarint32 is binary.AppendUvarint, with a fast path for the
@@ -867,11 +871,11 @@ func analyzeAll(n int, article func(i int) (*articlesv1.Article, error), workers
 	return wait, wg.Wait
 }
 
-// postingHeader decodes the start of a posting: the document's field
-// lengths and the term's count in each field, and returns the positions
-// that follow.
+// postingHeader decodes the start of a posting: the term's count in each
+// field (h.title, h.body; the caller fills in the rest of h), and returns
+// the positions that follow.
 func postingHeader(v []byte) (h hit, rest []byte, err error) {
-	var f [4]uint64
+	var f [2]uint64
 	for i := range f {
 		x, n := binary.Uvarint(v)
 		if n <= 0 {
@@ -879,10 +883,10 @@ func postingHeader(v []byte) (h hit, rest []byte, err error) {
 		}
 		f[i], v = x, v[n:]
 	}
-	if f[2]+f[3] > uint64(len(v)) || f[0] > math.MaxInt32 || f[1] > math.MaxInt32 {
+	if f[0] > uint64(len(v)) || f[1] > uint64(len(v))-f[0] {
 		return hit{}, nil, errCorruptPost
 	}
-	return hit{titleLen: int(f[0]), bodyLen: int(f[1]), title: int(f[2]), body: int(f[3])}, v, nil
+	return hit{title: int(f[0]), body: int(f[1])}, v, nil
 }
 
 // postingPositions returns the title and body positions of a posting.
@@ -1117,12 +1121,14 @@ type hit struct {
 func termHits(ctx context.Context, ix *searchIndex, term string, withValues bool) ([]hit, [][]byte, error) {
 	var (
 		lists = make([][]byte, 0, len(ix.live))
+		segs  = make([]*segment, 0, len(ix.live)) // of each list
 		key   = []byte(term)
 		n     uint64
 	)
-	for _, s := range ix.live {
-		if v := s.b.Get(key); v != nil {
+	for i := range ix.live {
+		if v := ix.live[i].b.Get(key); v != nil {
 			lists = append(lists, v)
+			segs = append(segs, &ix.live[i])
 			c, _ := binary.Uvarint(v) // checked by appendHits
 			n += c
 		}
@@ -1134,9 +1140,9 @@ func termHits(ctx context.Context, ix *searchIndex, term string, withValues bool
 	if withValues {
 		vals = make([][]byte, 0, cap(hits))
 	}
-	for _, v := range lists {
+	for i, v := range lists {
 		var err error
-		if hits, vals, err = appendHits(ctx, hits, vals, v, ix.dead, withValues); err != nil {
+		if hits, vals, err = appendHits(ctx, hits, vals, segs[i], v, ix.dead, withValues); err != nil {
 			return nil, nil, fmt.Errorf("%w: term %q", err, term)
 		}
 	}

@@ -75,7 +75,50 @@ func decodeSegmentInfo(k, v []byte) (segmentInfo, error) {
 // segment is a live segment in one transaction.
 type segment struct {
 	segmentInfo
-	b *bbolt.Bucket // term -> posting list
+	b    *bbolt.Bucket // term -> posting list, and the length table
+	lens []byte        // its document length table (docLensKey)
+}
+
+// docLensKey is the key of a segment's document length table: one byte
+// 0x00, which sorts before every term and is none (terms are folded words,
+// made of letters, digits and marks, never empty and never holding 0x00).
+var docLensKey = []byte{0}
+
+// docLensSize is the size of an entry of a document length table: the
+// document's title length and body length in tokens, each a big-endian
+// uint32. (Token counts fit: a bbolt value, hence an article, is under
+// 2 GiB.)
+const docLensSize = 8
+
+// isDocLensKey reports whether segment key k is the length table's.
+func isDocLensKey(k []byte) bool { return len(k) == 1 && k[0] == 0 }
+
+// putDocLens sets the entry of docnum num in the length table t of a
+// segment whose range starts at lo.
+func putDocLens(t []byte, lo, num uint32, titleLen, bodyLen int) {
+	e := t[int(num-lo)*docLensSize:]
+	binary.BigEndian.PutUint32(e, uint32(min(uint64(titleLen), math.MaxUint32)))
+	binary.BigEndian.PutUint32(e[4:], uint32(min(uint64(bodyLen), math.MaxUint32)))
+}
+
+// docLens returns the title and body lengths of docnum num from the length
+// table of segment s; ok is false if num is outside its range.
+func (s *segment) docLens(num uint32) (titleLen, bodyLen int, ok bool) {
+	if num < s.lo || num > s.hi {
+		return 0, 0, false
+	}
+	e := s.lens[int(num-s.lo)*docLensSize:]
+	return int(binary.BigEndian.Uint32(e)), int(binary.BigEndian.Uint32(e[4:])), true
+}
+
+// seekFirstTerm positions c on the first term of a segment bucket, past its
+// length table.
+func seekFirstTerm(c *bbolt.Cursor) (k, v []byte) {
+	k, v = c.First()
+	if k != nil && isDocLensKey(k) {
+		k, v = c.Next()
+	}
+	return k, v
 }
 
 // loadSegments reads the segment table into ix.live, in docnum order.
@@ -94,7 +137,11 @@ func (ix *searchIndex) loadSegments() error {
 		if b == nil {
 			return fmt.Errorf("search segment %d is missing: run reindex", info.id)
 		}
-		ix.live = append(ix.live, segment{info, b})
+		lens := b.Get(docLensKey)
+		if uint64(len(lens)) != (uint64(info.hi-info.lo)+1)*docLensSize {
+			return fmt.Errorf("search segment %d has a corrupt length table: run reindex", info.id)
+		}
+		ix.live = append(ix.live, segment{info, b, lens})
 	}
 	slices.SortFunc(ix.live, func(a, b segment) int { return int(int64(a.lo) - int64(b.lo)) })
 	return nil
@@ -108,8 +155,9 @@ type segmentDoc struct {
 
 // writeSegment writes docs, in docnum order, as a new segment. It gathers
 // each term's postings with a counting sort (docs stay in docnum order
-// within a term) and writes the terms in key order into a new bucket, at
-// the end of search_segments: bbolt then only appends pages.
+// within a term) and writes its length table and the terms in key order
+// into a new bucket, at the end of search_segments: bbolt then only
+// appends pages.
 func (ix *searchIndex) writeSegment(docs []segmentDoc, pre *prebuiltSegment) error {
 	if len(docs) == 0 {
 		return nil
@@ -167,9 +215,11 @@ func prebuildSegment(items []indexItem, seq uint64) *prebuiltSegment {
 	return pre
 }
 
-// buildSegment returns the terms of docs (in docnum order) in key order,
-// and the posting list of each, all in one arena (bbolt keeps keys and
-// values until commit).
+// buildSegment returns the keys of the segment of docs (in docnum order)
+// in key order, and their values: first docLensKey and the length table
+// (for docnums docs[0].num to the last one's; those not in docs have zero
+// entries), then the terms and the posting list of each, all in one arena
+// (bbolt keeps keys and values until commit).
 //
 // It works document by document rather than term by term: a first pass
 // numbers the terms and sizes each list, a second copies each document's
@@ -212,7 +262,14 @@ func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
 		start[ti] = total
 		total += uvarintLen(uint64(counts[ti])) + sizes[ti]
 	}
-	arena := make([]byte, total)
+	lo, hi := docs[0].num, docs[len(docs)-1].num
+	tableLen := (int(hi-lo) + 1) * docLensSize
+	arena := make([]byte, tableLen+total)
+	table := arena[:tableLen:tableLen]
+	for _, sd := range docs {
+		putDocLens(table, lo, sd.num, sd.an.titleLen, sd.an.bodyLen)
+	}
+	arena = arena[tableLen:]
 	pos := make([]int, len(terms))
 	for _, ti := range order {
 		pos[ti] = start[ti] + binary.PutUvarint(arena[start[ti]:], uint64(counts[ti]))
@@ -229,11 +286,12 @@ func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
 			last[ti] = sd.num
 		}
 	}
-	keys = make([][]byte, len(order))
-	vals = make([][]byte, len(order))
-	for i, ti := range order {
-		keys[i] = []byte(terms[ti])
-		vals[i] = arena[start[ti]:pos[ti]:pos[ti]]
+	keys = make([][]byte, 1, 1+len(order))
+	vals = make([][]byte, 1, 1+len(order))
+	keys[0], vals[0] = docLensKey, table
+	for _, ti := range order {
+		keys = append(keys, []byte(terms[ti]))
+		vals = append(vals, arena[start[ti]:pos[ti]:pos[ti]])
 	}
 	return keys, vals
 }
@@ -394,9 +452,10 @@ func (it *postingIter) next() (e postingEntry, ok bool) {
 	return e, true
 }
 
-// appendHits appends the live documents of posting list v to hits (and
-// their postings to vals when withValues).
-func appendHits(ctx context.Context, hits []hit, vals [][]byte, v []byte, dead deadSet, withValues bool) ([]hit, [][]byte, error) {
+// appendHits appends the live documents of posting list v of segment s to
+// hits, with their field lengths from s's length table (and their postings
+// to vals when withValues).
+func appendHits(ctx context.Context, hits []hit, vals [][]byte, s *segment, v []byte, dead deadSet, withValues bool) ([]hit, [][]byte, error) {
 	it := newPostingIter(v)
 	for n := 1; ; n++ {
 		e, ok := it.next()
@@ -409,6 +468,10 @@ func appendHits(ctx context.Context, hits []hit, vals [][]byte, v []byte, dead d
 		h, _, err := postingHeader(e.posting)
 		if err != nil {
 			return nil, nil, err
+		}
+		var in bool
+		if h.titleLen, h.bodyLen, in = s.docLens(e.doc); !in {
+			return nil, nil, errCorruptPost
 		}
 		h.doc = e.doc
 		hits = append(hits, h)
@@ -604,6 +667,22 @@ func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if !m.started {
+		// The first step writes the output's length table, which sorts
+		// before every term: the sources' tables at their places in the
+		// output's range, zeros between them. A step that begins
+		// unstarted either finishes the merge or takes at least one term
+		// and saves started, in the same transaction as the table, so the
+		// table is written once; a step lost to a crash took the table
+		// with it, and is done again.
+		table := make([]byte, (int(hi-lo)+1)*docLensSize)
+		for _, s := range srcs {
+			copy(table[int(s.lo-lo)*docLensSize:], s.lens)
+		}
+		if err := out.Put(docLensKey, table); err != nil {
+			return false, err
+		}
+	}
 
 	// Walk the sources' terms in key order, all cursors together.
 	type src struct {
@@ -615,12 +694,12 @@ func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
 		c := s.b.Cursor()
 		var k, v []byte
 		if m.started {
-			k, v = c.Seek(m.after)
+			k, v = c.Seek(m.after) // after a term, hence past the length table
 			if k != nil && bytes.Equal(k, m.after) {
 				k, v = c.Next()
 			}
 		} else {
-			k, v = c.First()
+			k, v = seekFirstTerm(c)
 		}
 		cs[i] = src{c, k, v}
 	}
@@ -702,7 +781,7 @@ func finishMerge(ix *searchIndex, m *mergeState, srcs []segment, deadSeqs []uint
 	if err := ix.root.Delete(searchIndexMerge); err != nil {
 		return err
 	}
-	if k, _ := ix.segs.Bucket(encodeUint(m.out)).Cursor().First(); k == nil || info.docs <= 0 {
+	if k, _ := seekFirstTerm(ix.segs.Bucket(encodeUint(m.out)).Cursor()); k == nil || info.docs <= 0 {
 		return ix.segs.DeleteBucket(encodeUint(m.out)) // every document died
 	}
 	return ix.segTable.Put(encodeUint(m.out), info.encode())

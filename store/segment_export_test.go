@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 
 	"go.etcd.io/bbolt"
@@ -70,4 +71,31 @@ func (db *DB) MergesPending() (bool, error) {
 		return err
 	})
 	return due, err
+}
+
+// DocLens returns, for every live article whose docnum a live segment's
+// range covers, the title and body lengths the segment's length table
+// holds for it, by article id. It fails if a segment's table is missing or
+// of the wrong size (loadSegments checks).
+func (db *DB) DocLens() (map[string][2]int, error) {
+	lens := map[string][2]int{}
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		ix, err := openIndex(tx)
+		if err != nil || ix.ids == nil {
+			return err
+		}
+		if err := ix.loadSegments(); err != nil {
+			return err
+		}
+		return ix.ids.ForEach(func(id, v []byte) error {
+			num := binary.BigEndian.Uint32(v)
+			for i := range ix.live {
+				if t, b, ok := ix.live[i].docLens(num); ok {
+					lens[string(id)] = [2]int{t, b}
+				}
+			}
+			return nil
+		})
+	})
+	return lens, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"github.com/seed9c1868aa/articles/search"
 	"github.com/seed9c1868aa/articles/store"
 	"go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -60,10 +62,10 @@ func segmentStats(t *testing.T, db *store.DB) (int, int) {
 
 // writeInSegments imports the search corpus in two writes, waiting for
 // the indexer after each so that each is its own segment, then updates and
-// deletes articles of them, indexed as a third segment. Three segments
-// with a few dead documents each are fewer than the indexer merges by
-// itself. It returns the articles by slug.
-func writeInSegments(t *testing.T, db *store.DB) map[string]*articlesv1.Article {
+// deletes articles of them and imports extra, indexed as a third segment.
+// Three segments with a few dead documents each are fewer than the indexer
+// merges by itself. It returns the articles by slug.
+func writeInSegments(t *testing.T, db *store.DB, extra ...*articlesv1.Article) map[string]*articlesv1.Article {
 	t.Helper()
 	ctx := context.Background()
 	for chunk := range slices.Chunk(searchCorpus(), 20) {
@@ -101,6 +103,14 @@ func writeInSegments(t *testing.T, db *store.DB) map[string]*articlesv1.Article 
 			t.Fatal(err)
 		}
 		delete(bySlug, slug)
+	}
+	importAll(t, db, extra)
+	for _, a := range extra {
+		got, err := db.GetBySlug(ctx, a.GetSlug())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bySlug[a.GetSlug()] = got
 	}
 	resume()
 	if err := db.WaitIndexed(ctx); err != nil {
@@ -384,4 +394,192 @@ func TestSegmentsDropDeadPostings(t *testing.T) {
 			t.Errorf("%s: total_size %d, want %d", tc.query, got, tc.want)
 		}
 	}
+}
+
+// wantLens returns the title and body lengths in tokens that the index
+// should hold for a: its indexed (non-stop) words.
+func wantLens(a *articlesv1.Article) [2]int {
+	return [2]int{len(search.Analyze(a.GetTitle())), len(search.Analyze(a.GetBody()))}
+}
+
+// checkDocLens checks that the length tables of db's segments hold the
+// lengths of every live article of bySlug that has indexed words, and none
+// or zeros for those without.
+func checkDocLens(t *testing.T, db *store.DB, bySlug map[string]*articlesv1.Article) {
+	t.Helper()
+	lens, err := db.DocLens()
+	if err != nil {
+		t.Fatalf("DocLens: %v", err)
+	}
+	for slug, a := range bySlug {
+		want := wantLens(a)
+		got, ok := lens[a.GetId()]
+		switch {
+		case want == [2]int{}:
+			if ok && got != want {
+				t.Errorf("%s has no indexed words but lengths %v", slug, got)
+			}
+		case !ok:
+			t.Errorf("%s: no length table entry", slug)
+		case got != want:
+			t.Errorf("%s: lengths %v, want %v", slug, got, want)
+		}
+	}
+}
+
+// TestSegmentDocLengthTable checks the document length table of each
+// segment (written by a batch, by a merge resumed after a reopen, and by
+// Reindex) against the lengths of the articles, including updated ones,
+// and ones without indexed words between others of a segment (a gap in
+// its table).
+func TestSegmentDocLengthTable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "a.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Imported in one batch: no-words, without indexed words, is a gap
+	// in its segment's range.
+	bySlug := writeInSegments(t, db,
+		searchArt("gap-before", "Pelicans", "Pelicans nest on the cliffs of the island every spring."),
+		searchArt("no-words", "The", "of the and"),
+		searchArt("gap-after", "A very long title about herons and pelicans and walruses", "Short."),
+		searchArt("title-only", "Lonely title words", ""),
+	)
+	if l := wantLens(bySlug["no-words"]); l != [2]int{} {
+		t.Fatalf("no-words has %v indexed words: the test needs none", l)
+	}
+
+	steps := []struct {
+		name string
+		do   func(t *testing.T)
+	}{
+		{"segments", func(t *testing.T) {
+			if segs, dead := segmentStats(t, db); segs < 2 || dead == 0 {
+				t.Fatalf("%d segments, %d dead documents: the test needs several segments and dead postings", segs, dead)
+			}
+		}},
+		{"reopened mid-merge", func(t *testing.T) {
+			if worked, err := db.MergeStep(); err != nil || !worked {
+				t.Fatalf("MergeStep = %v, %v; want a step done", worked, err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if db, err = store.Open(path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"merged", func(t *testing.T) {
+			if err := db.MergeAll(ctx); err != nil {
+				t.Fatalf("MergeAll: %v", err)
+			}
+			if segs, dead := segmentStats(t, db); segs != 1 || dead != 0 {
+				t.Errorf("after MergeAll: %d segments, %d dead documents; want 1, 0", segs, dead)
+			}
+		}},
+		{"reindexed", func(t *testing.T) {
+			if err := db.Reindex(ctx); err != nil {
+				t.Fatalf("Reindex: %v", err)
+			}
+			if err := db.WaitIndexed(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			step.do(t)
+			checkDocLens(t, db, bySlug)
+		})
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSegmentScoresFromDocLengths checks the scores of single-word queries
+// against BM25 computed here from the articles' texts, in an index of
+// several segments with dead postings, merged, and reindexed: the field
+// lengths scoring reads from the segments' length tables must be the
+// articles'. (Comparing merged and reindexed indexes alone would not see
+// lengths wrong in both alike.)
+func TestSegmentScoresFromDocLengths(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mustOpen(t)
+	bySlug := writeInSegments(t, db)
+
+	// expected returns each live article's score for a one-term query.
+	expected := func(t *testing.T, query string) map[string]float64 {
+		t.Helper()
+		q, err := search.Parse(query)
+		if err != nil || len(q.Clauses) != 1 || len(q.Clauses[0].Terms) != 1 {
+			t.Fatalf("Parse(%q) = %v, %v; want one term", query, q, err)
+		}
+		term := q.Clauses[0].Terms[0]
+		var titleSum, bodySum int64
+		type match struct{ title, body, titleLen, bodyLen int }
+		matches := map[string]match{}
+		for slug, a := range bySlug {
+			l := wantLens(a)
+			titleSum += int64(l[0])
+			bodySum += int64(l[1])
+			m := match{titleLen: l[0], bodyLen: l[1]}
+			for _, tok := range search.Analyze(a.GetTitle()) {
+				if tok.Term == term {
+					m.title++
+				}
+			}
+			for _, tok := range search.Analyze(a.GetBody()) {
+				if tok.Term == term {
+					m.body++
+				}
+			}
+			if m.title+m.body > 0 {
+				matches[slug] = m
+			}
+		}
+		scorer := search.NewScorer(len(bySlug), titleSum, bodySum)
+		idf := scorer.IDF(len(matches))
+		want := map[string]float64{}
+		for slug, m := range matches {
+			want[slug] = scorer.Score(idf, m.title, m.body, m.titleLen, m.bodyLen)
+		}
+		return want
+	}
+	check := func(t *testing.T) {
+		for _, query := range []string{"sanctions", "walruses", "market", "harbour", "court", "climate"} {
+			want := expected(t, query)
+			if len(want) == 0 {
+				t.Fatalf("%s matches nothing: the test needs matches", query)
+			}
+			resp := doSearch(t, db, query, articles.Filter{}, 0, 1000)
+			if int(resp.GetTotalSize()) != len(want) {
+				t.Errorf("%s: total_size %d, want %d", query, resp.GetTotalSize(), len(want))
+			}
+			for _, r := range resp.GetResults() {
+				slug := r.GetArticle().GetSlug()
+				w, ok := want[slug]
+				if !ok {
+					t.Errorf("%s: unexpected result %s", query, slug)
+					continue
+				}
+				if math.Abs(r.GetScore()-w) > 1e-9*math.Abs(w) {
+					t.Errorf("%s: %s scores %.12f, want %.12f", query, slug, r.GetScore(), w)
+				}
+			}
+		}
+	}
+	t.Run("segments", check)
+	if err := db.MergeAll(ctx); err != nil {
+		t.Fatalf("MergeAll: %v", err)
+	}
+	t.Run("merged", check)
+	if err := db.Reindex(ctx); err != nil {
+		t.Fatalf("Reindex: %v", err)
+	}
+	t.Run("reindexed", check)
 }
