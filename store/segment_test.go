@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -582,4 +583,67 @@ func TestSegmentScoresFromDocLengths(t *testing.T) {
 		t.Fatalf("Reindex: %v", err)
 	}
 	t.Run("reindexed", check)
+}
+
+// TestOpenRebuildsOlderIndexVersion opens a file whose index is of index
+// version 3 (postings that held their document's field lengths, segments
+// without length tables): Open drops the index and the indexer rebuilds it
+// from the articles, in the current layout.
+func TestOpenRebuildsOlderIndexVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "a.db")
+	db := mustOpenPath(t, path)
+	bySlug := writeInSegments(t, db)
+	want := searchState(t, db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Make the index one of version 3: no length tables, and the version
+	// (the last uvarint of the corpus stats).
+	editFile(t, path, func(tx *bbolt.Tx) error {
+		err := tx.Bucket([]byte("search_segments")).ForEachBucket(func(k []byte) error {
+			return tx.Bucket([]byte("search_segments")).Bucket(k).Delete([]byte{0})
+		})
+		if err != nil {
+			return err
+		}
+		root := tx.Bucket([]byte("search_index"))
+		stats := bytes.Clone(root.Get([]byte("stats")))
+		if len(stats) == 0 || stats[len(stats)-1] != 4 {
+			return fmt.Errorf("stats %x do not end in index version 4", stats)
+		}
+		stats[len(stats)-1] = 3
+		return root.Put([]byte("stats"), stats)
+	})
+
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatalf("Open of an index of version 3: %v", err)
+	}
+	defer db.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		due, err := db.RebuildPending()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !due {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rebuild after the upgrade did not finish")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := db.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := searchState(t, db); !slices.Equal(got, want) {
+		t.Errorf("after the rebuild:\n%q\nwant\n%q", got, want)
+	}
+	checkDocLens(t, db, bySlug)
+	if segs, dead := segmentStats(t, db); segs == 0 || dead != 0 {
+		t.Errorf("after the rebuild: %d segments, %d dead documents; want some, 0", segs, dead)
+	}
 }
