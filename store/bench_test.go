@@ -67,6 +67,9 @@ func BenchmarkCreate(b *testing.B) {
 // indexing costly. Indexing is asynchronous: "articles/s" is the rate at
 // which imports are acknowledged, and for the indexed runs
 // "indexed-articles/s" the rate until the index has caught up with them.
+// "cpu-ms/op" is the processor time the process used meanwhile (till
+// indexed), which, unlike those rates, other work on the machine barely
+// changes.
 func BenchmarkImport10k(b *testing.B) {
 	ctx := context.Background()
 	const n = 10_000
@@ -87,12 +90,12 @@ func BenchmarkImport10k(b *testing.B) {
 				store.SetSearchIndexing(bc.index)
 				defer store.SetSearchIndexing(true)
 				b.ReportAllocs()
-				var acked, indexed time.Duration
+				var acked, indexed, cpu time.Duration
 				for b.Loop() {
 					b.StopTimer()
 					db := mustOpen(b)
 					b.StartTimer()
-					start := time.Now()
+					start, cpu0 := time.Now(), processCPU()
 					// The server imports in batches of at most 500.
 					for i := 0; i < n; i += 500 {
 						if _, err := db.Import(ctx, corpus.arts[i:min(i+500, n)]); err != nil {
@@ -109,11 +112,13 @@ func BenchmarkImport10k(b *testing.B) {
 						}
 						indexed += time.Since(start)
 					}
+					cpu += processCPU() - cpu0
 				}
 				b.ReportMetric(float64(n*b.N)/acked.Seconds(), "articles/s")
 				if bc.index {
 					b.ReportMetric(float64(n*b.N)/indexed.Seconds(), "indexed-articles/s")
 				}
+				b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 			})
 		}
 	}
@@ -160,5 +165,23 @@ func BenchmarkListPage100(b *testing.B) {
 		if err := db.List(ctx, articles.Query{}, articles.Cursor{}, 100, func(*articlesv1.Article) error { n++; return nil }); err != nil || n != 100 {
 			b.Fatal(n, err)
 		}
+	}
+}
+
+// BenchmarkAnalyze measures the indexer's analysis of one article of the
+// Zipf corpus (see BenchmarkImport10k), the largest part of indexing.
+func BenchmarkAnalyze(b *testing.B) {
+	arts := benchCorpus(2000)
+	for _, a := range arts { // warm the word dictionary, as a running indexer has
+		store.AnalyzeSize(a)
+	}
+	var bytes int64
+	for _, a := range arts {
+		bytes += int64(len(a.GetTitle()) + len(a.GetBody()))
+	}
+	b.SetBytes(bytes / int64(len(arts)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		store.AnalyzeSize(arts[i%len(arts)])
 	}
 }

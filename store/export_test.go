@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+
 	"go.etcd.io/bbolt"
 )
 
@@ -64,3 +66,7 @@ func (db *DB) WaitIndexed(ctx context.Context) error {
 
 // CompactedRevision returns the newest revision compaction has removed.
 func (db *DB) CompactedRevision() int64 { return db.compacted.Load() }
+
+// AnalyzeSize analyses a as the indexer does and returns the size of its
+// encoded postings, for BenchmarkAnalyze.
+func AnalyzeSize(a *articlesv1.Article) int { return len(analyze(a).buf) }
