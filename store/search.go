@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sort"
@@ -440,39 +441,67 @@ type occurrence struct {
 // analyzer holds the scratch space of one analysing goroutine, reused
 // from article to article (through analyzers): after the first few
 // articles, analysing one allocates little more than its result.
+//
+// Its tables are sized to an article, not to the dictionary, so that
+// they stay in a processor's nearest caches: an article's distinct words
+// are looked up in the shared dictionary (whose table is far bigger than
+// those caches) once each, and everything else is local.
 type analyzer struct {
 	// words is a hash table of the current article's distinct words
 	// (entries of other articles have another serial), so that only a
 	// word's first occurrence in an article looks it up in the shared
-	// dictionary, whose table is far bigger than a processor's caches.
+	// dictionary.
 	words     []localWord
 	wordCount int
+	// firsts are the current article's distinct words in the order met
+	// (localWord.local indexes them), and wordTerms[i] is the article's
+	// index of the term of firsts[i] (-1: a stop word).
+	firsts    []firstWord
+	wordTerms []int32
+	// terms is a hash table from the numbers of the current article's
+	// terms to their indexes in the article (entries of other articles
+	// have another serial); it has 1<<termBits slots, at most half used.
+	terms    []termSlot
+	termBits int
 	// newTerms maps the current article's terms that the dictionary lacks
 	// to its term indexes.
 	newTerms map[string]int32
-	// stamp[id].serial == serial when term number id is the article's
-	// term stamp[id].local.
-	stamp  []termStamp
-	ids    []int32
-	serial uint32
-	toks   []token
-	vocab  []vocabWord
-	sink   uint32 // keeps the loads that warm the dictionary's slots
-	occs   []occurrence
-	nTitle []int32
-	nBody  []int32
-	off    []int32
-	next   []int32
-	pos    []int32
+	// ids are the dictionary numbers of the article's terms, by index (-1
+	// for a term the dictionary lacks, until it is added).
+	ids     []int32
+	serial  uint32
+	vocab   []vocabWord
+	pending []pendingWord
+	sink    uint32 // keeps the loads that warm the dictionary's slots
+	occs    []occurrence
+	nTitle  []int32
+	nBody   []int32
+	off     []int32
+	next    []int32
+	pos     []int32
 }
 
 // localWord is a word of an analyzer's current article (if serial is the
-// analyzer's), and the article's index of its term (-1: a stop word).
+// analyzer's), and its index in the analyzer's firsts.
 type localWord struct {
 	serial uint32
 	local  int32
 	hash   uint64
 	w      string
+}
+
+// firstWord is a distinct word of an article, with its hash in the
+// dictionary.
+type firstWord struct {
+	w    string
+	hash uint64
+}
+
+// termSlot maps term number id to the article's index of that term, if
+// serial is the analyzer's.
+type termSlot struct {
+	serial    uint32
+	id, local int32
 }
 
 // wordSlot returns the slot of word w (hash h) in z.words: the word's own,
@@ -491,8 +520,8 @@ func (z *analyzer) wordSlot(w string, h uint64) *localWord {
 }
 
 // addWord records word w (hash h) of the current article in slot s (from
-// wordSlot), with term index local, growing the table when it is half
-// full.
+// wordSlot), as the article's distinct word local, growing the table when
+// it is half full.
 func (z *analyzer) addWord(s *localWord, w string, h uint64, local int32) {
 	*s = localWord{serial: z.serial, local: local, hash: h, w: w}
 	z.wordCount++
@@ -508,6 +537,68 @@ func (z *analyzer) addWord(s *localWord, w string, h uint64, local int32) {
 	}
 }
 
+// sizeTerms makes z.terms hold at least n terms at most half full.
+func (z *analyzer) sizeTerms(n int) {
+	if 2*n <= len(z.terms) {
+		return
+	}
+	z.termBits = max(10, bits.Len(uint(2*n-1)))
+	z.terms = make([]termSlot, 1<<z.termBits) // serial 0: all free
+}
+
+// termIndex returns the article's index of the term numbered id, giving
+// it the next index if the article had not met it. z.terms must have
+// room for it (sizeTerms).
+func (z *analyzer) termIndex(id int32) int32 {
+	mask := uint32(len(z.terms) - 1)
+	for i := (uint32(id) * 0x9e3779b9) >> (32 - z.termBits); ; i = (i + 1) & mask {
+		s := &z.terms[i]
+		if s.serial != z.serial {
+			ti := int32(len(z.ids))
+			*s = termSlot{serial: z.serial, id: id, local: ti}
+			z.ids = append(z.ids, id)
+			return ti
+		}
+		if s.id == id {
+			return s.local
+		}
+	}
+}
+
+// firstTerm returns the article's index of the term of word w (hash h in
+// d), met for the first time in the article, or -1 for a stop word. A
+// word d lacks is stemmed, and kept in z.pending to be added to d. The
+// caller holds d.mu for reading.
+func (z *analyzer) firstTerm(d *termDict, w string, h uint64) int32 {
+	if e, ok := d.lookupHash(w, h); ok {
+		if e.stop {
+			return -1
+		}
+		if e.changed {
+			z.vocab = append(z.vocab, vocabWord{word: w, id: e.term})
+		}
+		return z.termIndex(e.term)
+	}
+	if len(w) <= 5 && search.IsStopWord(w) { // stop words are short
+		z.pending = append(z.pending, pendingWord{w, "", -1})
+		return -1
+	}
+	t := search.Stem(w)
+	var ti int32
+	if id, known := d.ids[t]; known {
+		ti = z.termIndex(id)
+	} else if ti, known = z.newTerms[t]; !known {
+		ti = int32(len(z.ids))
+		z.newTerms[t] = ti
+		z.ids = append(z.ids, -1) // numbered when added to d
+	}
+	z.pending = append(z.pending, pendingWord{w, t, ti})
+	if t != w {
+		z.vocab = append(z.vocab, vocabWord{word: w, term: t})
+	}
+	return ti
+}
+
 // vocabWord is a word that stemming changes, and its term: term, or if
 // that is empty, the term numbered id in the analysis's dictionary
 // (looking up its text then would cost a cache miss per word, for words
@@ -517,25 +608,11 @@ type vocabWord struct {
 	id         int32
 }
 
-// token is a word of an article, with its hash in the dictionary.
-type token struct {
-	w     string
-	hash  uint64
-	pos   int32
-	title bool
-}
-
 // pendingWord is a word of an article that the dictionary lacks: its term
 // ("" for a stop word) and the article's index of that term.
 type pendingWord struct {
 	word, term string
 	local      int32
-}
-
-// termStamp marks a term as met in the current article of an analyzer.
-type termStamp struct {
-	serial uint32
-	local  int32
 }
 
 // analyzers keeps idle analyzers. Not a sync.Pool: that empties at every
@@ -557,8 +634,11 @@ func getAnalyzer() *analyzer {
 
 // putAnalyzer keeps z for reuse, or drops it when enough are kept.
 func putAnalyzer(z *analyzer) {
-	clear(z.words) // they point into the texts
-	clear(z.toks)
+	// They point into the texts.
+	clear(z.words)
+	clear(z.firsts)
+	clear(z.vocab)
+	clear(z.pending)
 	select {
 	case analyzers <- z:
 	default:
@@ -573,119 +653,68 @@ func analyze(a *articlesv1.Article) *analysis {
 	return an
 }
 
-// analyze analyses the title and body of a. Each distinct word is stemmed
-// once, and the positions of every term are gathered with a counting sort
-// into one array, rather than one growing slice per term.
+// analyze analyses the title and body of a. It scans the words,
+// numbering the distinct ones; looks each distinct word up in the
+// dictionary once, which stems it the first time the process meets it;
+// and gathers the positions of every term with a counting sort into one
+// array, rather than one growing slice per term.
 func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 	d := dictNow()
 	an := &analysis{title: a.GetTitle(), body: a.GetBody(), dict: d}
-	clear(z.newTerms)
 	if z.serial++; z.serial == 0 {
-		clear(z.stamp)
 		clear(z.words)
+		clear(z.terms)
 		z.serial = 1
 	}
 	z.wordCount = 0
-	occs := z.occs[:0]
-	var (
-		ids   = z.ids[:0]
-		vocab = z.vocab[:0]
-		// pending are the words the dictionary lacks, with their terms
-		// (none: a stop word) and the article's index of the term.
-		pending []pendingWord
-	)
-	// term returns the article's index of the term numbered id.
-	term := func(id int32) int32 {
-		if int(id) >= len(z.stamp) {
-			n := max(2*len(z.stamp), int(id)+1, 1024)
-			z.stamp = append(z.stamp, make([]termStamp, n-len(z.stamp))...)
-		}
-		if s := z.stamp[id]; s.serial == z.serial {
-			return s.local
-		}
-		ti := int32(len(ids))
-		z.stamp[id] = termStamp{z.serial, ti}
-		ids = append(ids, id)
-		return ti
-	}
-	// firstTerm returns the article's index of the term of word w (hash
-	// h), met for the first time in the article, or -1 for a stop word.
-	firstTerm := func(w string, h uint64) int32 {
-		if e, ok := d.lookupHash(w, h); ok {
-			if e.stop {
-				return -1
-			}
-			if e.changed {
-				vocab = append(vocab, vocabWord{word: w, id: e.term})
-			}
-			return term(e.term)
-		}
-		if len(w) <= 5 && search.IsStopWord(w) { // stop words are short
-			pending = append(pending, pendingWord{w, "", -1})
-			return -1
-		}
-		t := search.Stem(w)
-		var ti int32
-		if id, known := d.ids[t]; known {
-			ti = term(id)
-		} else if ti, known = z.newTerms[t]; !known {
-			ti = int32(len(ids))
-			z.newTerms[t] = ti
-			ids = append(ids, -1) // numbered below
-		}
-		pending = append(pending, pendingWord{w, t, ti})
-		if t != w {
-			vocab = append(vocab, vocabWord{word: w, term: t})
-		}
-		return ti
-	}
-	// Scan the words first, then look them up: the dictionary's slots of
-	// an article's rare words are rarely in a processor's caches, and
-	// loading them all in one loop of independent loads overlaps their
-	// cache misses, which looking up word after word (each lookup's
-	// result steering what follows) does not.
-	toks := z.toks[:0]
-	for _, f := range []struct {
+	clear(z.newTerms)
+	z.ids, z.vocab, z.pending = z.ids[:0], z.vocab[:0], z.pending[:0]
+
+	// Scan: each occurrence is recorded with its word's index in firsts
+	// (in occurrence.term, for now).
+	occs, firsts := z.occs[:0], z.firsts[:0]
+	for _, f := range [2]struct {
 		text  string
 		title bool
 	}{{an.title, true}, {an.body, false}} {
 		scanWords(f.text, func(w string, pos int) {
-			toks = append(toks, token{w: w, hash: d.hash(w), pos: int32(pos), title: f.title})
+			h := d.hash(w)
+			s := z.wordSlot(w, h)
+			local := s.local
+			if s.serial != z.serial {
+				local = int32(len(firsts))
+				firsts = append(firsts, firstWord{w, h})
+				z.addWord(s, w, h, local)
+			}
+			occs = append(occs, occurrence{term: local, pos: int32(pos), title: f.title})
 		})
 	}
-	z.toks = toks
+	z.firsts = firsts
+
+	// Look the distinct words up. Their slots in the dictionary are rarely
+	// in a processor's caches, and loading them all first, in one loop of
+	// independent loads, overlaps their cache misses, which looking up
+	// word after word (each lookup's result steering what follows) does
+	// not.
+	z.sizeTerms(len(firsts))
+	wordTerms := resize(&z.wordTerms, len(firsts))
 	d.mu.RLock()
 	var sink uint32
 	mask := uint64(len(d.slots) - 1)
-	for i := range toks {
-		sink += d.slots[toks[i].hash&mask].hash
+	for i := range firsts {
+		sink += d.slots[firsts[i].hash&mask].hash
 	}
 	z.sink = sink
-	for i := range toks {
-		tk := &toks[i]
-		s := z.wordSlot(tk.w, tk.hash)
-		ti := s.local
-		if s.serial != z.serial {
-			ti = firstTerm(tk.w, tk.hash)
-			z.addWord(s, tk.w, tk.hash, ti)
-		}
-		if ti < 0 {
-			continue // a stop word: counted in positions, not indexed
-		}
-		occs = append(occs, occurrence{term: ti, pos: tk.pos, title: tk.title})
-		if tk.title {
-			an.titleLen++
-		} else {
-			an.bodyLen++
-		}
+	for i := range firsts {
+		wordTerms[i] = z.firstTerm(d, firsts[i].w, firsts[i].hash)
 	}
 	d.mu.RUnlock()
-	if len(pending) > 0 {
+	if len(z.pending) > 0 {
 		d.mu.Lock()
-		for _, p := range pending {
+		for _, p := range z.pending {
 			id := d.add(p.word, p.term)
-			if p.term != "" && ids[p.local] < 0 {
-				ids[p.local] = id
+			if p.term != "" && z.ids[p.local] < 0 {
+				z.ids[p.local] = id
 			}
 		}
 		full := d.words() > maxDictWords
@@ -694,17 +723,32 @@ func (z *analyzer) analyze(a *articlesv1.Article) *analysis {
 			currentDict.CompareAndSwap(d, newTermDict())
 		}
 	}
-	z.ids = ids
-	an.ids = slices.Clone(ids)
-	if len(vocab) > 0 {
-		an.vocab = slices.Clone(vocab)
-		clear(vocab) // it points into the texts
+
+	// Give each occurrence its term's index, dropping stop words: they
+	// count in positions, but are not indexed.
+	n := 0
+	for _, o := range occs {
+		if o.term = wordTerms[o.term]; o.term < 0 {
+			continue
+		}
+		occs[n] = o
+		n++
+		if o.title {
+			an.titleLen++
+		} else {
+			an.bodyLen++
+		}
 	}
-	z.vocab = vocab[:0]
+	occs = occs[:n]
+	z.occs = occs
+	ids := z.ids
+	an.ids = slices.Clone(ids)
+	if len(z.vocab) > 0 {
+		an.vocab = slices.Clone(z.vocab)
+	}
 	for _, id := range ids {
 		an.maxID = max(an.maxID, id)
 	}
-	z.occs = occs
 	// Count each term's occurrences per field, then place positions: the
 	// title ones of a term before its body ones, each in text order.
 	nt := len(ids)
