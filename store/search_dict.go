@@ -2,6 +2,8 @@ package store
 
 import (
 	"hash/maphash"
+	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +25,7 @@ type termDict struct {
 	// they scan an article, and take it for writing only to add the words
 	// the article brought.
 	mu    sync.RWMutex
-	seed  maphash.Seed
+	seed  [2]uint64            // of wordHash
 	slots []wordSlot           // a power of two of them, at most half used
 	used  int                  // slots used
 	long  map[string]wordEntry // words longer than maxSlotWord
@@ -76,7 +78,7 @@ var currentDict atomic.Pointer[termDict]
 
 func newTermDict() *termDict {
 	return &termDict{
-		seed:  maphash.MakeSeed(),
+		seed:  [2]uint64{rand.Uint64(), rand.Uint64()},
 		slots: make([]wordSlot, 1<<12),
 		long:  map[string]wordEntry{},
 		ids:   map[string]int32{},
@@ -96,7 +98,46 @@ func dictNow() *termDict {
 func (d *termDict) words() int { return d.used + len(d.long) }
 
 // hash returns the hash of word w, which lookupHash takes.
-func (d *termDict) hash(w string) uint64 { return maphash.String(d.seed, w) }
+func (d *termDict) hash(w string) uint64 { return wordHash(d.seed, w) }
+
+// wordHash returns the hash of w with seed. Most words are at most 16
+// bytes long, and it hashes those (loaded as two integers, without a
+// loop) in a few nanoseconds, several times faster than hash/maphash on
+// such short strings: analysis hashes every word of every article it
+// indexes. Longer words go to maphash. It mixes as wyhash does (the two
+// halves of a 128-bit product), with a random seed per dictionary, so
+// that texts cannot be made to collide without knowing it.
+func wordHash(seed [2]uint64, w string) uint64 {
+	var a, b uint64
+	switch n := len(w); {
+	case n > 16:
+		return maphash.String(longWordSeed, w)
+	case n > 8:
+		a, b = le64(w), le64(w[n-8:])
+	case n >= 4:
+		a, b = uint64(le32(w)), uint64(le32(w[n-4:]))
+	case n > 0:
+		a = uint64(w[0])<<16 | uint64(w[n/2])<<8 | uint64(w[n-1])
+	}
+	hi, lo := bits.Mul64(a^seed[0], b^seed[1]^uint64(len(w)))
+	return hi ^ lo
+}
+
+// longWordSeed seeds the hash of words longer than 16 bytes.
+var longWordSeed = maphash.MakeSeed()
+
+// le64 and le32 read the first 8 and 4 bytes of s as a little-endian
+// integer (the compiler makes each one load).
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
 
 // lookup returns the entry of word w. Callers hold d.mu.
 func (d *termDict) lookup(w string) (wordEntry, bool) { return d.lookupHash(w, d.hash(w)) }
