@@ -1,0 +1,100 @@
+package store_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"github.com/seed9c1868aa/articles/server"
+	"github.com/seed9c1868aa/articles/store"
+)
+
+// BenchmarkImportRPC10k is BenchmarkImport10k's Zipf import as clients
+// make it: 10,000 articles through one ImportArticles stream of the real
+// server on loopback TCP, with the full-text index and without it (the
+// import as it was before search). The client, the server and the
+// indexer share the machine. Figures as in BenchmarkImport10k.
+func BenchmarkImportRPC10k(b *testing.B) {
+	const n = 10_000
+	ctx := context.Background()
+	arts := benchCorpus(n)
+	for _, bc := range []struct {
+		name  string
+		index bool
+	}{{"indexed", true}, {"unindexed", false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			store.SetSearchIndexing(bc.index)
+			defer store.SetSearchIndexing(true)
+			var acked, indexed, cpu time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				db := mustOpen(b)
+				rpc := serveStore(b, db)
+				b.StartTimer()
+				start, cpu0 := time.Now(), processCPU()
+				stream, err := rpc.ImportArticles(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, a := range arts {
+					if err := stream.Send(&articlesv1.ImportArticlesRequest{Article: a}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				res, err := stream.CloseAndRecv()
+				if err != nil || res.GetCreated() != n {
+					b.Fatalf("import: %v, %v", res, err)
+				}
+				acked += time.Since(start)
+				if bc.index {
+					wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+					err := db.WaitIndexed(wctx)
+					cancel()
+					if err != nil {
+						b.Fatal(err)
+					}
+					indexed += time.Since(start)
+				}
+				cpu += processCPU() - cpu0
+			}
+			b.ReportMetric(float64(n*b.N)/acked.Seconds(), "articles/s")
+			if bc.index {
+				b.ReportMetric(float64(n*b.N)/indexed.Seconds(), "indexed-articles/s")
+			}
+			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// serveStore serves db through the real server on a loopback port until
+// the benchmark ends, and returns a client of it.
+func serveStore(b *testing.B, db *store.DB) articlesv1.ArticleServiceClient {
+	b.Helper()
+	srv, err := server.New(context.Background(), db, server.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := srv.GRPCServer()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go g.Serve(lis)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.GracefulStop(ctx)
+	})
+	return articlesv1.NewArticleServiceClient(conn)
+}
