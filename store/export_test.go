@@ -70,3 +70,17 @@ func (db *DB) CompactedRevision() int64 { return db.compacted.Load() }
 // AnalyzeSize analyses a as the indexer does and returns the size of its
 // encoded postings, for BenchmarkAnalyze.
 func AnalyzeSize(a *articlesv1.Article) int { return len(analyze(a).buf) }
+
+// SegmentBuilder analyses arts and returns a function that builds their
+// segment (as docnums 1 to len(arts)) and returns its number of keys, for
+// BenchmarkBuildSegment.
+func SegmentBuilder(arts []*articlesv1.Article) func() int {
+	docs := make([]segmentDoc, len(arts))
+	for i, a := range arts {
+		docs[i] = segmentDoc{uint32(i + 1), analyze(a)}
+	}
+	return func() int {
+		keys, _ := buildSegment(docs)
+		return len(keys)
+	}
+}
