@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -59,21 +57,6 @@ type DB struct {
 	stats statsState
 }
 
-// initialMmapSize is the size of the file mapping bbolt starts with. As
-// the file grows past its mapping, bbolt maps it anew, which waits for
-// every read transaction to end and makes the write transaction copy
-// every node it has touched out of the old mapping (a bulk import spent a
-// fifth of its allocations on it). Mapping 1 GiB at once reserves address
-// space, not memory, so files up to that size are never mapped twice. On
-// Windows, where a mapping grows the file to its size, and on 32-bit
-// platforms, bbolt's default stands.
-var initialMmapSize = func() int {
-	if runtime.GOOS == "windows" || math.MaxInt == math.MaxInt32 {
-		return 0
-	}
-	return 1 << 30
-}()
-
 // Open opens (creating it when missing, with mode 0600) the store in the
 // file at path. It fails after the open timeout (WithOpenTimeout, default
 // one second) when another process holds the file, and fails when the file
@@ -86,7 +69,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:         cfg.openTimeout,
 		FreelistType:    bbolt.FreelistMapType,
-		InitialMmapSize: initialMmapSize,
+		InitialMmapSize: cfg.mmapSize,
 	})
 	if err != nil {
 		if errors.Is(err, bberrors.ErrTimeout) {

@@ -15,6 +15,7 @@ type config struct {
 	history     int64
 	logger      *slog.Logger
 	openTimeout time.Duration
+	mmapSize    int
 	// commitObserver is WithCommitObserver's function (stats.go).
 	commitObserver func(ops int, fsync time.Duration)
 }
@@ -24,6 +25,7 @@ func defaultConfig() config {
 		history:     100_000,
 		logger:      slog.New(slog.DiscardHandler),
 		openTimeout: time.Second,
+		mmapSize:    DefaultInitialMmapSize,
 	}
 }
 
@@ -58,4 +60,22 @@ func WithOpenTimeout(d time.Duration) Option {
 			c.openTimeout = d
 		}
 	})
+}
+
+// DefaultInitialMmapSize is WithInitialMmapSize's default: 1 GiB on
+// 64-bit platforms other than Windows, 0 (bbolt's default) elsewhere
+// (mmap_windows.go, mmap_other.go).
+const DefaultInitialMmapSize = defaultMmapSize
+
+// WithInitialMmapSize sets how many bytes of the file bbolt maps from the
+// start. As the file grows past its mapping, bbolt maps it anew, which
+// waits for every read transaction to end, and makes the write
+// transaction copy every node it has touched out of the old mapping (a
+// bulk import spent a fifth of its allocations on it). Mapping more at
+// once reserves address space, not memory, so files up to that size are
+// never mapped twice. Zero or less leaves bbolt's default (32 KiB,
+// doubling as the file grows). On Windows a mapping grows the file to its
+// size: keep it small there.
+func WithInitialMmapSize(n int) Option {
+	return optionFunc(func(c *config) { c.mmapSize = max(n, 0) })
 }

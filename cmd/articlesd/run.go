@@ -34,6 +34,7 @@ type config struct {
 	logLevel         string
 	logFormat        string
 	history          int64
+	mmapSize         int
 	progressInterval time.Duration
 	watchRate        int
 	gracePeriod      time.Duration
@@ -115,6 +116,7 @@ on the command line wins.`,
 	f.IntVar(&cfg.maxRecvBytes, "max-recv-bytes", 4<<20, "largest gRPC message accepted, in `bytes`")
 	f.IntVar(&cfg.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest article body accepted, in `bytes`")
 	f.Int64Var(&cfg.history, "history", 100_000, "how many recent `revisions` the change log keeps for WatchArticles")
+	f.IntVar(&cfg.mmapSize, "initial-mmap-size", store.DefaultInitialMmapSize, "`bytes` of the database file mapped at start: below it the file grows without remapping, which waits for reads (0: bbolt's default, doubling from 32 KiB)")
 	f.DurationVar(&cfg.progressInterval, "progress-interval", server.DefaultProgressInterval, "how often idle watch streams get a PROGRESS event")
 	f.IntVar(&cfg.watchRate, "watch-rate", 0, "cap on the `bytes` per second all watch streams together send (0: no cap); slower watchers catch up from the log")
 	f.DurationVar(&cfg.gracePeriod, "grace-period", 10*time.Second, "how long in-flight calls may run on at shutdown")
@@ -215,6 +217,9 @@ func (c config) check() error {
 		if p.v <= 0 {
 			return usageError{fmt.Errorf("%s must be positive", p.name)}
 		}
+	}
+	if c.mmapSize < 0 {
+		return usageError{fmt.Errorf("--initial-mmap-size must not be negative")}
 	}
 	if c.watchRate < 0 {
 		return usageError{fmt.Errorf("--watch-rate must not be negative")}

@@ -49,6 +49,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	)
 	storeOpts := []store.Option{
 		store.WithHistory(cfg.history),
+		store.WithInitialMmapSize(cfg.mmapSize),
 		store.WithLogger(log.With("component", "store")),
 	}
 	if cfg.metricsListen != "" {
