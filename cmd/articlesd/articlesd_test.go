@@ -269,7 +269,7 @@ func TestUsage(t *testing.T) {
 			t.Fatalf("--help exit code = %d, want 0", code)
 		}
 		for _, flag := range []string{"listen", "db", "no-seed", "max-recv-bytes", "max-body-bytes", "log-level",
-			"log-format", "history", "progress-interval", "watch-rate", "grace-period"} {
+			"log-format", "history", "initial-mmap-size", "progress-interval", "watch-rate", "grace-period"} {
 			env := "ARTICLES_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 			if !strings.Contains(stdout, "--"+flag+" ") || !strings.Contains(stdout, "(env "+env+")") {
 				t.Errorf("--help does not document --%s and %s", flag, env)
@@ -292,6 +292,7 @@ func TestUsage(t *testing.T) {
 		{name: "BadDuration", args: []string{"--grace-period", "soon"}, want: "grace-period"},
 		{name: "NegativeHistory", args: []string{"--history", "-1"}, want: "--history must be positive"},
 		{name: "NegativeWatchRate", args: []string{"--watch-rate", "-1"}, want: "--watch-rate must not be negative"},
+		{name: "NegativeMmapSize", args: []string{"--initial-mmap-size", "-1"}, want: "--initial-mmap-size must not be negative"},
 		{name: "BodyOverRecv", args: []string{"--max-recv-bytes", "1000", "--max-body-bytes", "2000"}, want: "must be larger than --max-body-bytes"},
 		{name: "BadEnv", env: []string{"ARTICLES_HISTORY=lots"}, want: "ARTICLES_HISTORY"},
 		{name: "BadEnvLevel", env: []string{"ARTICLES_LOG_LEVEL=loud"}, want: "invalid log level"},
