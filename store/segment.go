@@ -786,3 +786,264 @@ func finishMerge(ix *searchIndex, m *mergeState, srcs []segment, deadSeqs []uint
 	}
 	return ix.segTable.Put(encodeUint(m.out), info.encode())
 }
+
+// Chunks. A segment's terms and their posting lists are stored in chunks:
+// each chunk is one value of the segment bucket holding a run of
+// consecutive terms (in key order) and their lists, under key chunkPrefix
+// (0x01) followed by the chunk's last term. Seeking a cursor to 0x01+term
+// thus lands on the only chunk that can hold term (terms hold no 0x00 or
+// 0x01 byte, and the length table's key 0x00 sorts before every chunk).
+// A chunk closes once its lists hold at least chunkTarget bytes, so a
+// segment is a handful of big values rather than a key per term: bbolt
+// spends far less on a few large values than on tens of thousands of
+// small keys. (A merge step ends with its partial chunk, so chunks vary in
+// size; one long posting list makes a chunk bigger than the target.)
+//
+// A chunk value is, with n its number of terms:
+//
+//	n                  uint32, little-endian
+//	offsets            2n+1 uint32s, little-endian, into the data area
+//	data               the n terms' bytes, then the n posting lists
+//
+// Slot i of the data area is data[offsets[i]:offsets[i+1]]: slots 0 to
+// n-1 are the terms, in key order, slots n to 2n-1 their posting lists
+// (in the posting list encoding above). offsets[0] is 0 and offsets[2n]
+// the data area's length. The fixed-width offsets let a lookup binary
+// search the terms without decoding the chunk; every offset read is
+// checked, so that corrupt chunks give errCorruptPost, never a panic.
+
+// chunkPrefix is the first byte of chunk keys.
+const chunkPrefix = 1
+
+// chunkTargetBytes is the posting bytes at which a chunk closes.
+const chunkTargetBytes = 1 << 20
+
+// chunkTarget is chunkTargetBytes, but for tests, which make chunks
+// small so that small segments have several.
+var chunkTarget = chunkTargetBytes
+
+// chunkFirstKey is the smallest chunk key, sought to find a segment's
+// first chunk.
+var chunkFirstKey = []byte{chunkPrefix}
+
+// isChunkKey reports whether segment key k is a chunk's.
+func isChunkKey(k []byte) bool { return len(k) > 1 && k[0] == chunkPrefix }
+
+// chunkSeekKey returns the key to seek for the chunk that can hold term.
+func chunkSeekKey(term []byte) []byte {
+	return append(append(make([]byte, 0, 1+len(term)), chunkPrefix), term...)
+}
+
+// chunkHeaderLen returns the size of the count and offsets of a chunk of n
+// terms.
+func chunkHeaderLen(n int) int { return 4 + 4*(2*n+1) }
+
+// chunk is a chunk value being read.
+type chunk struct {
+	n    int
+	offs []byte // the 2n+1 offsets
+	data []byte
+}
+
+// parseChunk checks v's header and returns the chunk it holds.
+func parseChunk(v []byte) (chunk, error) {
+	if len(v) < 4 {
+		return chunk{}, errCorruptPost
+	}
+	n := uint64(binary.LittleEndian.Uint32(v))
+	head := 4 + 4*(2*n+1)
+	if head > uint64(len(v)) {
+		return chunk{}, errCorruptPost
+	}
+	return chunk{n: int(n), offs: v[4:head:head], data: v[head:]}, nil
+}
+
+// slot returns slot i of the data area.
+func (c *chunk) slot(i int) ([]byte, error) {
+	lo := binary.LittleEndian.Uint32(c.offs[4*i:])
+	hi := binary.LittleEndian.Uint32(c.offs[4*i+4:])
+	if lo > hi || uint64(hi) > uint64(len(c.data)) {
+		return nil, errCorruptPost
+	}
+	return c.data[lo:hi:hi], nil
+}
+
+// term returns the term of entry i (0 <= i < c.n).
+func (c *chunk) term(i int) ([]byte, error) { return c.slot(i) }
+
+// list returns the posting list of entry i (0 <= i < c.n).
+func (c *chunk) list(i int) ([]byte, error) { return c.slot(c.n + i) }
+
+// search returns the index of the first entry whose term is at least
+// term, and whether that term is term.
+func (c *chunk) search(term []byte) (int, bool, error) {
+	lo, hi := 0, c.n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		t, err := c.term(mid)
+		if err != nil {
+			return 0, false, err
+		}
+		if bytes.Compare(t, term) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == c.n {
+		return lo, false, nil
+	}
+	t, err := c.term(lo)
+	return lo, err == nil && bytes.Equal(t, term), err
+}
+
+// chunkLookup returns the posting list of term in chunk value v, or nil.
+func chunkLookup(v, term []byte) ([]byte, error) {
+	c, err := parseChunk(v)
+	if err != nil {
+		return nil, err
+	}
+	i, found, err := c.search(term)
+	if !found || err != nil {
+		return nil, err
+	}
+	return c.list(i)
+}
+
+// list returns the posting list of term in segment s (valid only in its
+// transaction), or nil if s has no postings of term.
+func (s *segment) list(term []byte) ([]byte, error) {
+	return segmentList(s.b, term)
+}
+
+// segmentList returns the posting list of term in segment bucket b, or
+// nil.
+func segmentList(b *bbolt.Bucket, term []byte) ([]byte, error) {
+	k, v := b.Cursor().Seek(chunkSeekKey(term))
+	if !isChunkKey(k) {
+		return nil, nil
+	}
+	list, err := chunkLookup(v, term)
+	if err != nil {
+		return nil, fmt.Errorf("%w: chunk %q of segment", err, k[1:])
+	}
+	return list, nil
+}
+
+// termIter walks the terms of a segment and their posting lists, in key
+// order, chunk after chunk.
+type termIter struct {
+	c   *bbolt.Cursor
+	ch  chunk
+	i   int // the next entry of ch
+	err error
+}
+
+// segmentTerms returns an iterator over the terms of segment bucket b
+// from the first one at least from (nil: the first term), or, with after,
+// the first one greater than from.
+func segmentTerms(b *bbolt.Bucket, from []byte, after bool) *termIter {
+	it := &termIter{c: b.Cursor()}
+	k, v := it.c.Seek(chunkSeekKey(from))
+	if !isChunkKey(k) {
+		return it // done: ch has no entries, and the cursor is past them
+	}
+	if it.ch, it.err = parseChunk(v); it.err != nil {
+		return it
+	}
+	var found bool
+	it.i, found, it.err = it.ch.search(from)
+	if found && after {
+		it.i++
+	}
+	return it
+}
+
+// next returns the next term and its posting list (valid only in the
+// transaction); ok is false at the end or on error (in it.err).
+func (it *termIter) next() (term, list []byte, ok bool) {
+	for it.err == nil {
+		if it.i < it.ch.n {
+			if term, it.err = it.ch.term(it.i); it.err != nil {
+				break
+			}
+			if list, it.err = it.ch.list(it.i); it.err != nil {
+				break
+			}
+			it.i++
+			return term, list, true
+		}
+		if it.c == nil {
+			break
+		}
+		k, v := it.c.Next()
+		if !isChunkKey(k) {
+			it.c = nil
+			break
+		}
+		it.ch, it.i = chunk{}, 0
+		it.ch, it.err = parseChunk(v)
+	}
+	return nil, nil, false
+}
+
+// chunkBuilder accumulates terms, in key order, and their posting lists
+// into a chunk.
+type chunkBuilder struct {
+	terms, lists       []byte
+	termEnds, listEnds []uint32
+}
+
+// add appends term and its list (copying both).
+func (b *chunkBuilder) add(term, list []byte) { b.addParts(term, list, nil) }
+
+// addParts appends term and its list, made of head then rest (copying
+// all).
+func (b *chunkBuilder) addParts(term, head, rest []byte) {
+	b.terms = append(b.terms, term...)
+	b.lists = append(append(b.lists, head...), rest...)
+	b.termEnds = append(b.termEnds, uint32(len(b.terms)))
+	b.listEnds = append(b.listEnds, uint32(len(b.lists)))
+}
+
+// len returns the number of terms added since the last take.
+func (b *chunkBuilder) len() int { return len(b.termEnds) }
+
+// size returns the posting bytes added since the last take.
+func (b *chunkBuilder) size() int { return len(b.lists) }
+
+// last returns the last term added.
+func (b *chunkBuilder) last() []byte {
+	n := len(b.termEnds)
+	if n == 0 {
+		return nil
+	}
+	start := uint32(0)
+	if n > 1 {
+		start = b.termEnds[n-2]
+	}
+	return b.terms[start:b.termEnds[n-1]]
+}
+
+// take returns the key and value of the chunk of the terms added (at
+// least one) and starts a new chunk.
+func (b *chunkBuilder) take() (key, val []byte) {
+	n := len(b.termEnds)
+	key = chunkSeekKey(b.last())
+	val = make([]byte, chunkHeaderLen(n)+len(b.terms)+len(b.lists))
+	binary.LittleEndian.PutUint32(val, uint32(n))
+	offs := val[4:]
+	for i, e := range b.termEnds {
+		binary.LittleEndian.PutUint32(offs[4*(i+1):], e)
+	}
+	tl := uint32(len(b.terms))
+	for i, e := range b.listEnds {
+		binary.LittleEndian.PutUint32(offs[4*(n+i+1):], tl+e)
+	}
+	w := chunkHeaderLen(n)
+	w += copy(val[w:], b.terms)
+	copy(val[w:], b.lists)
+	b.terms, b.lists = b.terms[:0], b.lists[:0]
+	b.termEnds, b.listEnds = b.termEnds[:0], b.listEnds[:0]
+	return key, val
+}

@@ -99,3 +99,47 @@ func (db *DB) DocLens() (map[string][2]int, error) {
 	})
 	return lens, err
 }
+
+// BuildChunk returns the key and value of the chunk of terms (in key
+// order) and their lists.
+func BuildChunk(terms []string, lists [][]byte) (key, val []byte) {
+	var b chunkBuilder
+	for i, t := range terms {
+		b.add([]byte(t), lists[i])
+	}
+	return b.take()
+}
+
+// ChunkLookup returns the list of term in chunk value v, or nil.
+func ChunkLookup(v []byte, term string) ([]byte, error) { return chunkLookup(v, []byte(term)) }
+
+// ChunkEntries decodes every term and list of chunk value v.
+func ChunkEntries(v []byte) (terms []string, lists [][]byte, err error) {
+	c, err := parseChunk(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range c.n {
+		t, err := c.term(i)
+		if err != nil {
+			return nil, nil, err
+		}
+		l, err := c.list(i)
+		if err != nil {
+			return nil, nil, err
+		}
+		terms = append(terms, string(t))
+		lists = append(lists, l)
+	}
+	return terms, lists, nil
+}
+
+// ChunkSearch returns the index of the first term of chunk value v at
+// least term, and whether it is term.
+func ChunkSearch(v []byte, term string) (int, bool, error) {
+	c, err := parseChunk(v)
+	if err != nil {
+		return 0, false, err
+	}
+	return c.search([]byte(term))
+}
