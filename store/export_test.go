@@ -72,15 +72,15 @@ func (db *DB) CompactedRevision() int64 { return db.compacted.Load() }
 func AnalyzeSize(a *articlesv1.Article) int { return len(analyze(a).buf) }
 
 // SegmentBuilder analyses arts and returns a function that builds their
-// segment (as docnums 1 to len(arts)) and returns its number of keys, for
-// BenchmarkBuildSegment.
+// segment (as docnums 1 to len(arts)), in chunks of the size the indexer
+// makes, and returns its number of terms, for BenchmarkBuildSegment.
 func SegmentBuilder(arts []*articlesv1.Article) func() int {
 	docs := make([]segmentDoc, len(arts))
 	for i, a := range arts {
 		docs[i] = segmentDoc{uint32(i + 1), analyze(a)}
 	}
 	return func() int {
-		keys, _ := buildSegment(docs)
-		return len(keys)
+		_, _, n := buildSegment(docs, chunkTargetBytes)
+		return n
 	}
 }

@@ -29,8 +29,8 @@ import (
 //	idx_source           esc(source) + id -> empty (articles with a source only)
 //	events               uint64 revision -> articlesv1.ArticleEvent
 //	request_ids          request_id -> id (26 bytes) + sha256 of the request article (32 bytes)
-//	search_segments      full-text index (search.go, segment.go): segment id -> bucket of term -> posting list,
-//	                     and 0x00 -> the segment's document length table
+//	search_segments      full-text index (search.go, segment.go): segment id -> bucket of 0x00 -> the segment's
+//	                     document length table, and 0x01 + last term -> chunk of terms and their posting lists
 //	search_index         full-text index: "docs" docnum -> doc record, "ids" id -> docnum, "segments" the
 //	                     live segments, "dead" killed docnums, "words" vocabulary for prefixes, "stats"
 //	                     corpus totals for BM25, "merge" a merge in progress, "rebuild" a rebuild due

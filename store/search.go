@@ -57,7 +57,11 @@ import (
 // key order into a new bucket at the end of search_segments: a commit
 // appends pages and rewrites almost nothing. Merges rewrite each posting
 // a logarithmic number of times (tiers grow by mergeFactor), in big
-// sequential writes.
+// sequential writes. A segment's terms are stored in chunks of about
+// chunkTargetBytes (1 MiB) of postings, each one bbolt value, rather than
+// under a key each (as until index version 4): putting a batch's tens of
+// thousands of keys into bbolt (sorted inserts, then splitting them into
+// pages on commit) cost about a tenth of the indexer's processor time.
 //
 // Invariants, which keep what clients see unchanged:
 //   - Search waits (bounded by its ctx) until the indexed revision is at
@@ -95,7 +99,7 @@ import (
 // named in quotes; docnums are 4 big-endian bytes, segment ids 8.
 //
 //	search_segments  segment id -> bucket: 0x00 -> document length table
-//	                                       term -> posting list
+//	                                       0x01 + last term -> chunk of terms and posting lists
 //	search_index     "docs"     -> bucket: docnum -> doc record (live documents only)
 //	                 "ids"      -> bucket: id -> docnum of its indexed version
 //	                 "segments" -> bucket: segment id -> segment entry (the live segments)
@@ -107,9 +111,18 @@ import (
 //	                 "rebuild"  -> id after which the upgrade's rebuild resumes, if one is due
 //
 // Terms are the Token.Term values of search.Analyze over the title and the
-// body: folded words, never empty and without 0x00 bytes, so the length
-// table's key 0x00 is no term and sorts before them all. All integers in
-// the values below are uvarints, but for the length table's.
+// body: folded words, never empty and without 0x00 or 0x01 bytes, so the
+// length table's key 0x00 sorts before every chunk key (0x01 and the
+// chunk's last term), and seeking 0x01 and a term finds the only chunk
+// that can hold it. All integers in the values below are uvarints, but for
+// the length table's and the chunks' headers.
+//
+//   - chunk: a run of consecutive terms, in key order, and their posting
+//     lists: the number of terms n, then 2n+1 offsets into the data area
+//     (each a little-endian uint32), then the data area: the terms' bytes,
+//     then the lists. A term or list is the bytes between two consecutive
+//     offsets (terms first), so a lookup binary searches the terms without
+//     decoding the chunk (segment.go, which also says how chunks are cut).
 //
 //   - posting list: the number of documents, then for each document in
 //     docnum order the docnum's difference from the previous one, the
@@ -365,12 +378,13 @@ func decodeDoc(v []byte, full bool) (docRecord, error) {
 	return r, d.err
 }
 
-// indexVersion is the version of the index layout this file writes: 4,
-// segments with a document length table. (Versions 1 and 2 were the
-// term-ordered layout of schema version 1; version 3 repeated each
-// document's field lengths in every posting. initSchema drops an index of
-// an older version, and the indexer rebuilds it.)
-const indexVersion = 4
+// indexVersion is the version of the index layout this file writes: 5,
+// segments with a document length table whose terms are stored in chunks.
+// (Versions 1 and 2 were the term-ordered layout of schema version 1;
+// version 3 repeated each document's field lengths in every posting;
+// version 4 stored each term under its own key. initSchema drops an index
+// of an older version, and the indexer rebuilds it.)
+const indexVersion = 5
 
 // corpusStats are the totals BM25 needs, and the index version.
 type corpusStats struct {
@@ -1170,7 +1184,11 @@ func termHits(ctx context.Context, ix *searchIndex, term string, withValues bool
 		n     uint64
 	)
 	for i := range ix.live {
-		if v := ix.live[i].b.Get(key); v != nil {
+		v, err := ix.live[i].list(key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("search segment %d: term %q: %w", ix.live[i].id, term, err)
+		}
+		if v != nil {
 			lists = append(lists, v)
 			segs = append(segs, &ix.live[i])
 			c, _ := binary.Uvarint(v) // checked by appendHits
@@ -1221,11 +1239,16 @@ func prefixHits(ctx context.Context, ix *searchIndex, prefix string) ([]hit, err
 	terms := map[string]bool{}
 	seek := []byte(prefix)
 	for _, s := range ix.live {
-		c := s.b.Cursor()
-		n := 0
-		for k, _ := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek) && n < maxPrefixTerms; k, _ = c.Next() {
+		it := segmentTerms(s.b, seek, false)
+		for n := 0; n < maxPrefixTerms; n++ {
+			k, _, ok := it.next()
+			if !ok || !bytes.HasPrefix(k, seek) {
+				break
+			}
 			terms[string(k)] = true
-			n++
+		}
+		if it.err != nil {
+			return nil, fmt.Errorf("search segment %d: prefix %q: %w", s.id, prefix, it.err)
 		}
 	}
 	if len(terms) > maxPrefixTerms {

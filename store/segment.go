@@ -75,13 +75,12 @@ func decodeSegmentInfo(k, v []byte) (segmentInfo, error) {
 // segment is a live segment in one transaction.
 type segment struct {
 	segmentInfo
-	b    *bbolt.Bucket // term -> posting list, and the length table
+	b    *bbolt.Bucket // its chunks and length table (read with list and segmentTerms)
 	lens []byte        // its document length table (docLensKey)
 }
 
 // docLensKey is the key of a segment's document length table: one byte
-// 0x00, which sorts before every term and is none (terms are folded words,
-// made of letters, digits and marks, never empty and never holding 0x00).
+// 0x00, which sorts before every chunk key (0x01 and a term).
 var docLensKey = []byte{0}
 
 // docLensSize is the size of an entry of a document length table: the
@@ -89,9 +88,6 @@ var docLensKey = []byte{0}
 // uint32. (Token counts fit: a bbolt value, hence an article, is under
 // 2 GiB.)
 const docLensSize = 8
-
-// isDocLensKey reports whether segment key k is the length table's.
-func isDocLensKey(k []byte) bool { return len(k) == 1 && k[0] == 0 }
 
 // putDocLens sets the entry of docnum num in the length table t of a
 // segment whose range starts at lo.
@@ -109,16 +105,6 @@ func (s *segment) docLens(num uint32) (titleLen, bodyLen int, ok bool) {
 	}
 	e := s.lens[int(num-s.lo)*docLensSize:]
 	return int(binary.BigEndian.Uint32(e)), int(binary.BigEndian.Uint32(e[4:])), true
-}
-
-// seekFirstTerm positions c on the first term of a segment bucket, past its
-// length table.
-func seekFirstTerm(c *bbolt.Cursor) (k, v []byte) {
-	k, v = c.First()
-	if k != nil && isDocLensKey(k) {
-		k, v = c.Next()
-	}
-	return k, v
 }
 
 // loadSegments reads the segment table into ix.live, in docnum order.
@@ -155,9 +141,9 @@ type segmentDoc struct {
 
 // writeSegment writes docs, in docnum order, as a new segment. It gathers
 // each term's postings with a counting sort (docs stay in docnum order
-// within a term) and writes its length table and the terms in key order
-// into a new bucket, at the end of search_segments: bbolt then only
-// appends pages.
+// within a term) and writes its length table and the chunks of its terms
+// in key order into a new bucket, at the end of search_segments: bbolt
+// then only appends pages.
 func (ix *searchIndex) writeSegment(docs []segmentDoc, pre *prebuiltSegment) error {
 	if len(docs) == 0 {
 		return nil
@@ -166,7 +152,7 @@ func (ix *searchIndex) writeSegment(docs []segmentDoc, pre *prebuiltSegment) err
 	if pre != nil {
 		keys, vals = pre.keys, pre.vals
 	} else {
-		keys, vals = buildSegment(docs)
+		keys, vals, _ = buildSegment(docs, chunkTarget)
 	}
 	id, err := ix.segTable.NextSequence()
 	if err != nil {
@@ -209,24 +195,27 @@ func prebuildSegment(items []indexItem, seq uint64) *prebuiltSegment {
 		}
 	}
 	if len(docs) > 0 {
-		pre.keys, pre.vals = buildSegment(docs)
+		pre.keys, pre.vals, _ = buildSegment(docs, chunkTarget)
 	}
 	pre.vocab = batchVocab(docs)
 	return pre
 }
 
 // buildSegment returns the keys of the segment of docs (in docnum order)
-// in key order, and their values: first docLensKey and the length table
-// (for docnums docs[0].num to the last one's; those not in docs have zero
-// entries), then the terms and the posting list of each, all in one arena
-// (bbolt keeps keys and values until commit).
+// in key order, and their values, and its number of terms: first
+// docLensKey and the length table (for docnums docs[0].num to the last
+// one's; those not in docs have zero entries), then the chunks holding the
+// terms and their posting lists (chunks of at least target posting bytes
+// but the last), all in one arena (bbolt keeps keys and values until
+// commit).
 //
 // It works document by document rather than term by term: a first pass
-// numbers the terms and sizes each list, a second copies each document's
-// postings to the end of their lists. Reading the postings in the order
-// they were written is what makes it fast: gathering each term's postings
-// from thousands of documents misses the cache on almost every one.
-func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
+// numbers the terms and sizes each list, which places every list in its
+// chunk, a second copies each document's postings to the end of their
+// lists. Reading the postings in the order they were written is what makes
+// it fast: gathering each term's postings from thousands of documents
+// misses the cache on almost every one.
+func buildSegment(docs []segmentDoc, target int) (keys, vals [][]byte, nterms int) {
 	idx, names, dict := segmentTermNumbers(docs)
 	n := len(names)
 	var (
@@ -256,24 +245,63 @@ func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
 	}
 	order := used
 	sortTerms(order, terms)
-	start := make([]int, len(terms))
-	total := 0
-	for _, ti := range order {
-		start[ti] = total
-		total += uvarintLen(uint64(counts[ti])) + sizes[ti]
-	}
+
+	// Cut the terms into chunks, and size the arena: the length table,
+	// then each chunk's value and key.
+	type span struct{ from, to, termBytes, listBytes int } // of order
+	var spans []span
 	lo, hi := docs[0].num, docs[len(docs)-1].num
 	tableLen := (int(hi-lo) + 1) * docLensSize
-	arena := make([]byte, tableLen+total)
+	total := tableLen
+	cur := span{}
+	for j, ti := range order {
+		cur.termBytes += len(terms[ti])
+		cur.listBytes += uvarintLen(uint64(counts[ti])) + sizes[ti]
+		cur.to = j + 1
+		if cur.listBytes >= target || j == len(order)-1 {
+			spans = append(spans, cur)
+			total += chunkHeaderLen(cur.to-cur.from) + cur.termBytes + cur.listBytes + 1 + len(terms[ti])
+			cur = span{from: j + 1}
+		}
+	}
+	arena := make([]byte, total)
 	table := arena[:tableLen:tableLen]
 	for _, sd := range docs {
 		putDocLens(table, lo, sd.num, sd.an.titleLen, sd.an.bodyLen)
 	}
-	arena = arena[tableLen:]
+	keys = make([][]byte, 1, 1+len(spans))
+	vals = make([][]byte, 1, 1+len(spans))
+	keys[0], vals[0] = docLensKey, table
+
+	// Write each chunk's count, offsets and terms, and note where each
+	// list starts (pos, in the arena) and its count.
 	pos := make([]int, len(terms))
-	for _, ti := range order {
-		pos[ti] = start[ti] + binary.PutUvarint(arena[start[ti]:], uint64(counts[ti]))
-		last[ti] = 0
+	w := tableLen
+	for _, sp := range spans {
+		n := sp.to - sp.from
+		head := chunkHeaderLen(n)
+		end := w + head + sp.termBytes + sp.listBytes
+		val := arena[w:end:end]
+		binary.LittleEndian.PutUint32(val, uint32(n))
+		offs, data := val[4:head], val[head:]
+		d := 0
+		for k, ti := range order[sp.from:sp.to] {
+			d += copy(data[d:], terms[ti])
+			binary.LittleEndian.PutUint32(offs[4*(k+1):], uint32(d))
+		}
+		for k, ti := range order[sp.from:sp.to] {
+			pos[ti] = w + head + d + binary.PutUvarint(data[d:], uint64(counts[ti]))
+			d += uvarintLen(uint64(counts[ti])) + sizes[ti]
+			binary.LittleEndian.PutUint32(offs[4*(n+k+1):], uint32(d))
+			last[ti] = 0
+		}
+		lastTerm := terms[order[sp.to-1]]
+		key := arena[end : end+1+len(lastTerm) : end+1+len(lastTerm)]
+		key[0] = chunkPrefix
+		copy(key[1:], lastTerm)
+		keys = append(keys, key)
+		vals = append(vals, val)
+		w = end + len(key)
 	}
 	for d, sd := range docs {
 		for i, ti := range idx[d] {
@@ -286,14 +314,7 @@ func buildSegment(docs []segmentDoc) (keys, vals [][]byte) {
 			last[ti] = sd.num
 		}
 	}
-	keys = make([][]byte, 1, 1+len(order))
-	vals = make([][]byte, 1, 1+len(order))
-	keys[0], vals[0] = docLensKey, table
-	for _, ti := range order {
-		keys = append(keys, []byte(terms[ti]))
-		vals = append(vals, arena[start[ti]:pos[ti]:pos[ti]])
-	}
-	return keys, vals
+	return keys, vals, len(order)
 }
 
 // sortTerms sorts the term numbers ids by their terms. It compares the
@@ -496,7 +517,10 @@ type mergeState struct {
 	// by then are left out of every part of the output.
 	deadSeq uint64
 	started bool   // whether after is set
-	after   []byte // the last term written to out
+	// after is the last term the merge has done: every term up to it is
+	// in out's chunks (the last of which ends with it) or had only dead
+	// postings, and no later term is.
+	after []byte
 }
 
 func (m *mergeState) encode() []byte {
@@ -684,35 +708,43 @@ func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
 		}
 	}
 
-	// Walk the sources' terms in key order, all cursors together.
+	// Walk the sources' terms in key order, all iterators together, and
+	// write the merged lists in chunks. A step ends with its partial
+	// chunk, so that the next one starts a chunk after m.after.
 	type src struct {
-		c    *bbolt.Cursor
-		k, v []byte
+		it         *termIter
+		term, list []byte
 	}
 	cs := make([]src, len(srcs))
 	for i, s := range srcs {
-		c := s.b.Cursor()
-		var k, v []byte
-		if m.started {
-			k, v = c.Seek(m.after) // after a term, hence past the length table
-			if k != nil && bytes.Equal(k, m.after) {
-				k, v = c.Next()
-			}
-		} else {
-			k, v = seekFirstTerm(c)
+		it := segmentTerms(s.b, m.after, m.started) // nil after: from the first term
+		term, list, _ := it.next()
+		if it.err != nil {
+			return false, fmt.Errorf("search segment %d: %w", s.id, it.err)
 		}
-		cs[i] = src{c, k, v}
+		cs[i] = src{it, term, list}
+	}
+	var cb chunkBuilder
+	flush := func() error {
+		if cb.len() == 0 {
+			return nil
+		}
+		k, v := cb.take()
+		return out.Put(k, v)
 	}
 	read := 0
 	var buf []byte
 	for read < mergeStepBytes {
 		var term []byte
 		for _, s := range cs {
-			if s.k != nil && (term == nil || bytes.Compare(s.k, term) < 0) {
-				term = s.k
+			if s.term != nil && (term == nil || bytes.Compare(s.term, term) < 0) {
+				term = s.term
 			}
 		}
 		if term == nil {
+			if err := flush(); err != nil {
+				return false, err
+			}
 			return true, finishMerge(ix, m, srcs, deadSeqs)
 		}
 		term = bytes.Clone(term)
@@ -721,11 +753,11 @@ func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
 		prev := uint32(0)
 		for i := range cs {
 			s := &cs[i]
-			if s.k == nil || !bytes.Equal(s.k, term) {
+			if s.term == nil || !bytes.Equal(s.term, term) {
 				continue
 			}
-			read += len(s.v)
-			it := newPostingIter(s.v)
+			read += len(s.list)
+			it := newPostingIter(s.list)
 			for {
 				e, ok := it.next()
 				if !ok {
@@ -743,15 +775,24 @@ func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
 			if it.err != nil {
 				return false, fmt.Errorf("%w: term %q", it.err, term)
 			}
-			s.k, s.v = s.c.Next()
+			s.term, s.list, _ = s.it.next()
+			if s.it.err != nil {
+				return false, fmt.Errorf("search segment %d: %w", srcs[i].id, s.it.err)
+			}
 		}
 		if count > 0 {
-			val := binary.AppendUvarint(make([]byte, 0, len(buf)+binary.MaxVarintLen64), uint64(count))
-			if err := out.Put(term, append(val, buf...)); err != nil {
-				return false, err
+			var c [binary.MaxVarintLen64]byte
+			cb.addParts(term, c[:binary.PutUvarint(c[:], uint64(count))], buf)
+			if cb.size() >= chunkTarget {
+				if err := flush(); err != nil {
+					return false, err
+				}
 			}
 		}
 		m.started, m.after = true, term
+	}
+	if err := flush(); err != nil {
+		return false, err
 	}
 	return true, ix.root.Put(searchIndexMerge, m.encode())
 }
@@ -781,7 +822,7 @@ func finishMerge(ix *searchIndex, m *mergeState, srcs []segment, deadSeqs []uint
 	if err := ix.root.Delete(searchIndexMerge); err != nil {
 		return err
 	}
-	if k, _ := seekFirstTerm(ix.segs.Bucket(encodeUint(m.out)).Cursor()); k == nil || info.docs <= 0 {
+	if k, _ := ix.segs.Bucket(encodeUint(m.out)).Cursor().Seek(chunkFirstKey); !isChunkKey(k) || info.docs <= 0 {
 		return ix.segs.DeleteBucket(encodeUint(m.out)) // every document died
 	}
 	return ix.segTable.Put(encodeUint(m.out), info.encode())

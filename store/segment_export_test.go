@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"go.etcd.io/bbolt"
 )
@@ -98,6 +100,110 @@ func (db *DB) DocLens() (map[string][2]int, error) {
 		})
 	})
 	return lens, err
+}
+
+// ChunkTarget is the posting bytes at which tests close a chunk: small,
+// so that small segments have several chunks.
+const ChunkTarget = 512
+
+func init() { chunkTarget = ChunkTarget }
+
+// SegmentChunk is a chunk of a segment: its key and the terms it holds.
+type SegmentChunk struct {
+	Key   []byte
+	Terms []string
+}
+
+// SegmentChunks returns the chunks of each live segment, in docnum order.
+func (db *DB) SegmentChunks() ([][]SegmentChunk, error) {
+	var out [][]SegmentChunk
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		ix, err := openIndex(tx)
+		if err != nil {
+			return err
+		}
+		if err := ix.loadSegments(); err != nil {
+			return err
+		}
+		for _, s := range ix.live {
+			var chunks []SegmentChunk
+			c := s.b.Cursor()
+			for k, v := c.Seek(chunkFirstKey); k != nil; k, v = c.Next() {
+				terms, _, err := ChunkEntries(v)
+				if err != nil {
+					return err
+				}
+				chunks = append(chunks, SegmentChunk{bytes.Clone(k), terms})
+			}
+			out = append(out, chunks)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SegmentList returns the posting list of term in live segment i (in
+// docnum order), as searches look it up, or nil.
+func (db *DB) SegmentList(i int, term string) ([]byte, error) {
+	var list []byte
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		ix, err := openIndex(tx)
+		if err != nil {
+			return err
+		}
+		if err := ix.loadSegments(); err != nil {
+			return err
+		}
+		if i >= len(ix.live) {
+			return fmt.Errorf("no segment %d", i)
+		}
+		v, err := ix.live[i].list([]byte(term))
+		list = bytes.Clone(v)
+		return err
+	})
+	return list, err
+}
+
+// SegmentTerms returns the terms of live segment i from the first one at
+// least from (after: greater than from), at most n of them, and their
+// posting lists, as prefix searches and merges walk them.
+func (db *DB) SegmentTerms(i int, from string, after bool, n int) (terms []string, lists [][]byte, err error) {
+	err = db.bolt.View(func(tx *bbolt.Tx) error {
+		ix, err := openIndex(tx)
+		if err != nil {
+			return err
+		}
+		if err := ix.loadSegments(); err != nil {
+			return err
+		}
+		if i >= len(ix.live) {
+			return fmt.Errorf("no segment %d", i)
+		}
+		it := segmentTerms(ix.live[i].b, []byte(from), after)
+		for len(terms) < n {
+			t, l, ok := it.next()
+			if !ok {
+				break
+			}
+			terms = append(terms, string(t))
+			lists = append(lists, bytes.Clone(l))
+		}
+		return it.err
+	})
+	return terms, lists, err
+}
+
+// DecodePostingList returns the docnums and postings of posting list v.
+func DecodePostingList(v []byte) (docs []uint32, postings []string, err error) {
+	it := newPostingIter(v)
+	for {
+		e, ok := it.next()
+		if !ok {
+			return docs, postings, it.err
+		}
+		docs = append(docs, e.doc)
+		postings = append(postings, string(e.posting))
+	}
 }
 
 // BuildChunk returns the key and value of the chunk of terms (in key

@@ -586,9 +586,9 @@ func TestSegmentScoresFromDocLengths(t *testing.T) {
 }
 
 // TestOpenRebuildsOlderIndexVersion opens a file whose index is of index
-// version 3 (postings that held their document's field lengths, segments
-// without length tables): Open drops the index and the indexer rebuilds it
-// from the articles, in the current layout.
+// version 4 (segments holding each term under its own key rather than in
+// chunks): Open drops the index and the indexer rebuilds it from the
+// articles, in the current layout.
 func TestOpenRebuildsOlderIndexVersion(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -600,27 +600,57 @@ func TestOpenRebuildsOlderIndexVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Make the index one of version 3: no length tables, and the version
-	// (the last uvarint of the corpus stats).
+	// Make the index one of version 4: each chunk's terms under their own
+	// keys, and the version (the last uvarint of the corpus stats).
 	editFile(t, path, func(tx *bbolt.Tx) error {
-		err := tx.Bucket([]byte("search_segments")).ForEachBucket(func(k []byte) error {
-			return tx.Bucket([]byte("search_segments")).Bucket(k).Delete([]byte{0})
+		segs := tx.Bucket([]byte("search_segments"))
+		err := segs.ForEachBucket(func(k []byte) error {
+			b := segs.Bucket(k)
+			type chunk struct{ key, val []byte }
+			var chunks []chunk
+			err := b.ForEach(func(k, v []byte) error {
+				if k[0] == 1 {
+					chunks = append(chunks, chunk{bytes.Clone(k), bytes.Clone(v)})
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if len(chunks) == 0 {
+				return fmt.Errorf("segment %x has no chunks", k)
+			}
+			for _, c := range chunks {
+				terms, lists, err := store.ChunkEntries(c.val)
+				if err != nil {
+					return err
+				}
+				if err := b.Delete(c.key); err != nil {
+					return err
+				}
+				for i, term := range terms {
+					if err := b.Put([]byte(term), lists[i]); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return err
 		}
 		root := tx.Bucket([]byte("search_index"))
 		stats := bytes.Clone(root.Get([]byte("stats")))
-		if len(stats) == 0 || stats[len(stats)-1] != 4 {
-			return fmt.Errorf("stats %x do not end in index version 4", stats)
+		if len(stats) == 0 || stats[len(stats)-1] != 5 {
+			return fmt.Errorf("stats %x do not end in index version 5", stats)
 		}
-		stats[len(stats)-1] = 3
+		stats[len(stats)-1] = 4
 		return root.Put([]byte("stats"), stats)
 	})
 
 	db, err := store.Open(path)
 	if err != nil {
-		t.Fatalf("Open of an index of version 3: %v", err)
+		t.Fatalf("Open of an index of version 4: %v", err)
 	}
 	defer db.Close()
 	for deadline := time.Now().Add(20 * time.Second); ; {
