@@ -516,7 +516,7 @@ type mergeState struct {
 	// deadSeq is the kill sequence when the merge began: documents dead
 	// by then are left out of every part of the output.
 	deadSeq uint64
-	started bool   // whether after is set
+	started bool // whether after is set
 	// after is the last term the merge has done: every term up to it is
 	// in out's chunks (the last of which ends with it) or had only dead
 	// postings, and no later term is.
