@@ -52,6 +52,8 @@ type DB struct {
 	// indexPaused stops the indexer (a test hook); indexNudge wakes it.
 	indexPaused atomic.Bool
 	indexNudge  chan struct{}
+	// indexTx tells when the indexer's write transaction runs (indexer.go).
+	indexTx txSignal
 
 	// stats is the article count kept for Stats (stats.go).
 	stats statsState

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync"
 	"time"
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
@@ -24,9 +25,9 @@ import (
 // the new indexed revision (meta "indexed"). While it builds and commits
 // one batch, a second goroutine reads and analyses the next. A batch read
 // while writes came leaves them a processor: its last worker (the spare)
-// analyses only once writes have paused for indexQuietFor, so that a long
-// import keeps most of its rate and the index catches up on every
-// processor after it. Between batches it does one step of the index's
+// analyses only once writes have paused for indexQuietFor, or while an
+// indexing transaction holds them back, so that a long import keeps most
+// of its rate and the index catches up on every processor after it. Between batches it does one step of the index's
 // maintenance: the rebuild after an upgrade, or a merge of segments (held
 // back while the indexer is behind). A batch ends at a number of events or at
 // indexBatchBytes of event payload, whichever comes first. The number
@@ -289,19 +290,28 @@ func (db *DB) prepareBatch(from int64, limit int) *preparedBatch {
 	return pb
 }
 
-// writesQuiet blocks until no write has committed for indexQuietFor, and
-// returns a channel that is closed at the next commit; or returns nil once
+// writesQuiet blocks until writers leave a processor free, and returns a
+// channel that is closed when they may take it again; or returns nil once
 // stop or db.quit is closed. (The indexer's spare analysis worker waits
-// on it.)
+// on it.) Writers leave a processor free when no write has committed for
+// indexQuietFor (the channel is then closed at the next commit), and
+// while an indexing transaction runs, since bbolt has one writer at a
+// time (the channel is closed when it ends).
 func (db *DB) writesQuiet(stop <-chan struct{}) <-chan struct{} {
 	t := time.NewTimer(indexQuietFor)
 	defer t.Stop()
-	// Each round ends with a commit, or returns.
+	// Each round ends with a commit or the start of an indexing
+	// transaction, or returns.
 	for {
 		_, next := db.rev.load()
+		running, begins := db.indexTx.state()
+		if running != nil {
+			return running
+		}
 		t.Reset(indexQuietFor)
 		select {
 		case <-next:
+		case <-begins:
 		case <-t.C:
 			return next
 		case <-stop:
@@ -310,6 +320,46 @@ func (db *DB) writesQuiet(stop <-chan struct{}) <-chan struct{} {
 			return nil
 		}
 	}
+}
+
+// txSignal tells when a kind of write transaction runs.
+type txSignal struct {
+	mu      sync.Mutex
+	begins  chan struct{} // closed when the next one begins
+	running chan struct{} // while one runs, closed when it ends; else nil
+}
+
+// begin marks the start of a transaction; end must follow.
+func (s *txSignal) begin() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.begins != nil {
+		close(s.begins)
+		s.begins = nil
+	}
+	s.running = make(chan struct{})
+}
+
+// end marks the end of the transaction begin started.
+func (s *txSignal) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.running)
+	s.running = nil
+}
+
+// state returns, while a transaction runs, a channel closed when it ends;
+// otherwise a nil running and a channel closed when the next begins.
+func (s *txSignal) state() (running, begins <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running != nil {
+		return s.running, nil
+	}
+	if s.begins == nil {
+		s.begins = make(chan struct{})
+	}
+	return nil, s.begins
 }
 
 // commitIndexBatch applies pb in one write transaction, and returns how
@@ -333,7 +383,11 @@ func (db *DB) commitIndexBatch(pb *preparedBatch) (time.Duration, error) {
 	pre := prebuildSegment(pb.items, seq)
 	last := pb.last
 	began := time.Now()
+	signalled := false
 	err = db.bolt.Update(func(tx *bbolt.Tx) error {
+		// Writers wait from here until the commit ends.
+		db.indexTx.begin()
+		signalled = true
 		stored, err := metaUint(tx, metaIndexed)
 		if err != nil {
 			return err
@@ -349,6 +403,9 @@ func (db *DB) commitIndexBatch(pb *preparedBatch) (time.Duration, error) {
 		}
 		return tx.Bucket(bucketMeta).Put(metaIndexed, encodeUint(uint64(last)))
 	})
+	if signalled {
+		db.indexTx.end()
+	}
 	took := time.Since(began)
 	if err != nil {
 		return took, db.writeError(err)

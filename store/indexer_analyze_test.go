@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"testing"
+	"time"
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
@@ -70,5 +72,48 @@ func TestAnalyzeAllSpareWorker(t *testing.T) {
 			}
 			done()
 		})
+	}
+}
+
+// TestWritesQuietDuringIndexTx checks that the spare analysis worker may
+// work while an indexing transaction holds writers back, and must pause
+// when it ends.
+func TestWritesQuietDuringIndexTx(t *testing.T) {
+	t.Parallel()
+	db, err := Open(filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	if running, begins := db.indexTx.state(); running != nil || begins == nil {
+		t.Fatalf("no transaction yet: state() = %v, %v; want nil, a channel", running, begins)
+	}
+	_, begins := db.indexTx.state()
+	db.indexTx.begin()
+	select {
+	case <-begins:
+	default:
+		t.Fatal("begin did not close the channel that announces it")
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	pause := db.writesQuiet(stop) // at once: a transaction runs
+	if pause == nil {
+		t.Fatal("writesQuiet returned nil while an indexing transaction runs")
+	}
+	select {
+	case <-pause:
+		t.Fatal("the pause channel is closed while the transaction runs")
+	default:
+	}
+	db.indexTx.end()
+	select {
+	case <-pause:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pause channel is still open after the transaction ended")
+	}
+	if running, _ := db.indexTx.state(); running != nil {
+		t.Error("state() reports a transaction after end")
 	}
 }
