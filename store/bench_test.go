@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -58,8 +59,12 @@ func BenchmarkCreate(b *testing.B) {
 	})
 }
 
-// BenchmarkImport10k imports 10,000 articles of about 5 KB into a new
-// store in the server's batches of 500, with the full-text index and
+// importDocs is the number of articles BenchmarkImport and
+// BenchmarkImportRPC import per run.
+var importDocs = flag.Int("import.docs", 10_000, "articles BenchmarkImport and BenchmarkImportRPC import per run")
+
+// BenchmarkImport imports 10,000 articles (-import.docs) of about 5 KB
+// into a new store in the server's batches of 500, with the full-text index and
 // without it (the v1 import), for issue 4's comparison. Two corpora:
 // "repetitive" articles of a few dozen distinct words (bigArticle), and
 // "zipf" ones of Zipf-distributed words from a 50,000-word vocabulary
@@ -70,9 +75,9 @@ func BenchmarkCreate(b *testing.B) {
 // "cpu-ms/op" is the processor time the process used meanwhile (till
 // indexed), which, unlike those rates, other work on the machine barely
 // changes.
-func BenchmarkImport10k(b *testing.B) {
+func BenchmarkImport(b *testing.B) {
 	ctx := context.Background()
-	const n = 10_000
+	n := *importDocs
 	repetitive := make([]*articlesv1.Article, n)
 	for i := range repetitive {
 		repetitive[i] = bigArticle(fmt.Sprintf("imp-%d", i), i)
@@ -169,7 +174,7 @@ func BenchmarkListPage100(b *testing.B) {
 }
 
 // BenchmarkAnalyze measures the indexer's analysis of one article of the
-// Zipf corpus (see BenchmarkImport10k), the largest part of indexing.
+// Zipf corpus (see BenchmarkImport), the largest part of indexing.
 func BenchmarkAnalyze(b *testing.B) {
 	arts := benchCorpus(2000)
 	for _, a := range arts { // warm the word dictionary, as a running indexer has

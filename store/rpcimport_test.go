@@ -15,13 +15,13 @@ import (
 	"github.com/seed9c1868aa/articles/store"
 )
 
-// BenchmarkImportRPC10k is BenchmarkImport10k's Zipf import as clients
-// make it: 10,000 articles through one ImportArticles stream of the real
+// BenchmarkImportRPC is BenchmarkImport's Zipf import as clients make
+// it: 10,000 articles (-import.docs) through one ImportArticles stream of the real
 // server on loopback TCP, with the full-text index and without it (the
 // import as it was before search). The client, the server and the
-// indexer share the machine. Figures as in BenchmarkImport10k.
-func BenchmarkImportRPC10k(b *testing.B) {
-	const n = 10_000
+// indexer share the machine. Figures as in BenchmarkImport.
+func BenchmarkImportRPC(b *testing.B) {
+	n := *importDocs
 	ctx := context.Background()
 	arts := benchCorpus(n)
 	for _, bc := range []struct {
@@ -48,7 +48,7 @@ func BenchmarkImportRPC10k(b *testing.B) {
 					}
 				}
 				res, err := stream.CloseAndRecv()
-				if err != nil || res.GetCreated() != n {
+				if err != nil || int(res.GetCreated()) != n {
 					b.Fatalf("import: %v, %v", res, err)
 				}
 				acked += time.Since(start)
