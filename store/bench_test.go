@@ -32,6 +32,7 @@ func bigArticle(slug string, i int) *articlesv1.Article {
 }
 
 func BenchmarkCreate(b *testing.B) {
+	store.ProductionBounds(b)
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		db := mustOpen(b)
@@ -76,6 +77,7 @@ var importDocs = flag.Int("import.docs", 10_000, "articles BenchmarkImport and B
 // indexed), which, unlike those rates, other work on the machine barely
 // changes.
 func BenchmarkImport(b *testing.B) {
+	store.ProductionBounds(b)
 	ctx := context.Background()
 	n := *importDocs
 	repetitive := make([]*articlesv1.Article, n)
@@ -130,6 +132,7 @@ func BenchmarkImport(b *testing.B) {
 }
 
 func BenchmarkGet(b *testing.B) {
+	store.ProductionBounds(b)
 	ctx := context.Background()
 	db := mustOpen(b)
 	var ids []string
@@ -155,6 +158,7 @@ func BenchmarkGet(b *testing.B) {
 }
 
 func BenchmarkListPage100(b *testing.B) {
+	store.ProductionBounds(b)
 	ctx := context.Background()
 	db := mustOpen(b)
 	var batch []*articlesv1.Article

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"testing"
+
 	"context"
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
@@ -83,4 +85,18 @@ func SegmentBuilder(arts []*articlesv1.Article) func() int {
 		_, _, n := buildSegment(docs, chunkTargetBytes)
 		return n
 	}
+}
+
+// The store's own bounds, which the init functions of the tests shrink
+// (package variables are set before any init function runs).
+var prodCompactChunk, prodMergeStepBytes, prodChunkTarget = compactChunk, mergeStepBytes, chunkTarget
+
+// ProductionBounds gives the bounds the tests shrink (compaction and merge
+// transactions, chunks) the store's own values until b ends: benchmark
+// figures are about those. Benchmarks run one at a time after every test,
+// so this races with nothing.
+func ProductionBounds(b *testing.B) {
+	cc, ms, ct := compactChunk, mergeStepBytes, chunkTarget
+	compactChunk, mergeStepBytes, chunkTarget = prodCompactChunk, prodMergeStepBytes, prodChunkTarget
+	b.Cleanup(func() { compactChunk, mergeStepBytes, chunkTarget = cc, ms, ct })
 }

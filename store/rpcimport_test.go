@@ -21,6 +21,7 @@ import (
 // import as it was before search). The client, the server and the
 // indexer share the machine. Figures as in BenchmarkImport.
 func BenchmarkImportRPC(b *testing.B) {
+	store.ProductionBounds(b)
 	n := *importDocs
 	ctx := context.Background()
 	arts := benchCorpus(n)

@@ -519,6 +519,7 @@ func benchCorpus(n int) []*articlesv1.Article {
 // reports its p50 and p99 latency besides the mean, and the parent reports
 // the size of the search index against that of the articles.
 func BenchmarkSearch(b *testing.B) {
+	store.ProductionBounds(b)
 	ctx := context.Background()
 	var db *store.DB
 	reuse := false
