@@ -30,45 +30,24 @@ func BenchmarkImportRPC(b *testing.B) {
 		index bool
 	}{{"indexed", true}, {"unindexed", false}} {
 		b.Run(bc.name, func(b *testing.B) {
-			store.SetSearchIndexing(bc.index)
-			defer store.SetSearchIndexing(true)
-			var acked, indexed, cpu time.Duration
-			for b.Loop() {
-				b.StopTimer()
-				db := mustOpen(b)
+			benchImport(b, n, bc.index, func(db *store.DB) func() {
 				rpc := serveStore(b, db)
-				b.StartTimer()
-				start, cpu0 := time.Now(), processCPU()
-				stream, err := rpc.ImportArticles(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, a := range arts {
-					if err := stream.Send(&articlesv1.ImportArticlesRequest{Article: a}); err != nil {
-						b.Fatal(err)
-					}
-				}
-				res, err := stream.CloseAndRecv()
-				if err != nil || int(res.GetCreated()) != n {
-					b.Fatalf("import: %v, %v", res, err)
-				}
-				acked += time.Since(start)
-				if bc.index {
-					wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-					err := db.WaitIndexed(wctx)
-					cancel()
+				return func() {
+					stream, err := rpc.ImportArticles(ctx)
 					if err != nil {
 						b.Fatal(err)
 					}
-					indexed += time.Since(start)
+					for _, a := range arts {
+						if err := stream.Send(&articlesv1.ImportArticlesRequest{Article: a}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					res, err := stream.CloseAndRecv()
+					if err != nil || int(res.GetCreated()) != n {
+						b.Fatalf("import: %v, %v", res, err)
+					}
 				}
-				cpu += processCPU() - cpu0
-			}
-			b.ReportMetric(float64(n*b.N)/acked.Seconds(), "articles/s")
-			if bc.index {
-				b.ReportMetric(float64(n*b.N)/indexed.Seconds(), "indexed-articles/s")
-			}
-			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+			})
 		})
 	}
 }
