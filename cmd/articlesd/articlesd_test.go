@@ -118,6 +118,12 @@ func TestShutdownWithOpenStream(t *testing.T) {
 	if err != nil {
 		t.Fatalf("WatchArticles: %v", err)
 	}
+	// The first message, a PROGRESS event, shows the stream established
+	// from the current revision: a write made before it could come before
+	// the stream's start and never be sent.
+	if ev, err := watch.Recv(); err != nil || ev.GetType() != articlesv1.ArticleEvent_PROGRESS {
+		t.Fatalf("watch first message: %v, %v; want PROGRESS", ev, err)
+	}
 	// A write seen on the stream proves the stream is open on the server.
 	created, err := c.CreateArticle(callCtx(t), &articlesv1.CreateArticleRequest{
 		Article: &articlesv1.Article{Title: "Before the signal", Body: "Text."},
