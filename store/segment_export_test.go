@@ -81,13 +81,9 @@ func (db *DB) MergesPending() (bool, error) {
 // of the wrong size (loadSegments checks).
 func (db *DB) DocLens() (map[string][2]int, error) {
 	lens := map[string][2]int{}
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		ix, err := openIndex(tx)
-		if err != nil || ix.ids == nil {
-			return err
-		}
-		if err := ix.loadSegments(); err != nil {
-			return err
+	err := db.viewSegments(func(ix *searchIndex) error {
+		if ix.ids == nil {
+			return nil
 		}
 		return ix.ids.ForEach(func(id, v []byte) error {
 			num := binary.BigEndian.Uint32(v)
@@ -100,6 +96,21 @@ func (db *DB) DocLens() (map[string][2]int, error) {
 		})
 	})
 	return lens, err
+}
+
+// viewSegments calls fn in a read transaction with the search index, its
+// live segments loaded.
+func (db *DB) viewSegments(fn func(ix *searchIndex) error) error {
+	return db.bolt.View(func(tx *bbolt.Tx) error {
+		ix, err := openIndex(tx)
+		if err != nil {
+			return err
+		}
+		if err := ix.loadSegments(); err != nil {
+			return err
+		}
+		return fn(ix)
+	})
 }
 
 // ChunkTarget is the posting bytes at which tests close a chunk: small,
@@ -117,14 +128,7 @@ type SegmentChunk struct {
 // SegmentChunks returns the chunks of each live segment, in docnum order.
 func (db *DB) SegmentChunks() ([][]SegmentChunk, error) {
 	var out [][]SegmentChunk
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		ix, err := openIndex(tx)
-		if err != nil {
-			return err
-		}
-		if err := ix.loadSegments(); err != nil {
-			return err
-		}
+	err := db.viewSegments(func(ix *searchIndex) error {
 		for _, s := range ix.live {
 			var chunks []SegmentChunk
 			c := s.b.Cursor()
@@ -146,14 +150,7 @@ func (db *DB) SegmentChunks() ([][]SegmentChunk, error) {
 // docnum order), as searches look it up, or nil.
 func (db *DB) SegmentList(i int, term string) ([]byte, error) {
 	var list []byte
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		ix, err := openIndex(tx)
-		if err != nil {
-			return err
-		}
-		if err := ix.loadSegments(); err != nil {
-			return err
-		}
+	err := db.viewSegments(func(ix *searchIndex) error {
 		if i >= len(ix.live) {
 			return fmt.Errorf("no segment %d", i)
 		}
@@ -168,14 +165,7 @@ func (db *DB) SegmentList(i int, term string) ([]byte, error) {
 // least from (after: greater than from), at most n of them, and their
 // posting lists, as prefix searches and merges walk them.
 func (db *DB) SegmentTerms(i int, from string, after bool, n int) (terms []string, lists [][]byte, err error) {
-	err = db.bolt.View(func(tx *bbolt.Tx) error {
-		ix, err := openIndex(tx)
-		if err != nil {
-			return err
-		}
-		if err := ix.loadSegments(); err != nil {
-			return err
-		}
+	err = db.viewSegments(func(ix *searchIndex) error {
 		if i >= len(ix.live) {
 			return fmt.Errorf("no segment %d", i)
 		}
