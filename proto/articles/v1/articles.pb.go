@@ -15,6 +15,7 @@
 package articlesv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
@@ -1230,7 +1231,11 @@ type WatchArticlesRequest struct {
 	// Only events for articles with this tag.
 	Tag string `protobuf:"bytes,3,opt,name=tag,proto3" json:"tag,omitempty"`
 	// Only events for articles from this source.
-	Source        string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	Source string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	// How much of each article an event carries. Defaults to
+	// ARTICLE_VIEW_FULL; ARTICLE_VIEW_BASIC leaves out body and author_bio,
+	// for watchers that only need to know what changed.
+	View          ArticleView `protobuf:"varint,5,opt,name=view,proto3,enum=articles.v1.ArticleView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1291,6 +1296,13 @@ func (x *WatchArticlesRequest) GetSource() string {
 		return x.Source
 	}
 	return ""
+}
+
+func (x *WatchArticlesRequest) GetView() ArticleView {
+	if x != nil {
+		return x.View
+	}
+	return ArticleView_ARTICLE_VIEW_UNSPECIFIED
 }
 
 // ArticleEvent is one change in the feed, or a progress mark.
@@ -1627,11 +1639,112 @@ func (x *SearchResult) GetSnippet() string {
 	return ""
 }
 
+// BackupRequest asks for a copy of the database file.
+type BackupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupRequest) Reset() {
+	*x = BackupRequest{}
+	mi := &file_articles_v1_articles_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupRequest) ProtoMessage() {}
+
+func (x *BackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_articles_v1_articles_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
+func (*BackupRequest) Descriptor() ([]byte, []int) {
+	return file_articles_v1_articles_proto_rawDescGZIP(), []int{19}
+}
+
+// BackupResponse is one chunk of a backup, in file order.
+type BackupResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes of the file.
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// Set in the first message: the store revision the copy holds.
+	Revision int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Set in the first message: the size of the whole file in bytes.
+	Size          int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupResponse) Reset() {
+	*x = BackupResponse{}
+	mi := &file_articles_v1_articles_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupResponse) ProtoMessage() {}
+
+func (x *BackupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_articles_v1_articles_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
+func (*BackupResponse) Descriptor() ([]byte, []int) {
+	return file_articles_v1_articles_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *BackupResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *BackupResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *BackupResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 var File_articles_v1_articles_proto protoreflect.FileDescriptor
 
 const file_articles_v1_articles_proto_rawDesc = "" +
 	"\n" +
-	"\x1aarticles/v1/articles.proto\x12\varticles.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x04\n" +
+	"\x1aarticles/v1/articles.proto\x12\varticles.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x04\n" +
 	"\aArticle\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04slug\x18\x02 \x01(\tR\x04slug\x12\x14\n" +
@@ -1714,12 +1827,13 @@ const file_articles_v1_articles_proto_rawDesc = "" +
 	"\bfailures\x18\x04 \x03(\v2\x1a.articles.v1.ImportFailureR\bfailures\"=\n" +
 	"\rImportFailure\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x7f\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xad\x01\n" +
 	"\x14WatchArticlesRequest\x12%\n" +
 	"\x0estart_revision\x18\x01 \x01(\x03R\rstartRevision\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12\x10\n" +
 	"\x03tag\x18\x03 \x01(\tR\x03tag\x12\x16\n" +
-	"\x06source\x18\x04 \x01(\tR\x06source\"\xe1\x01\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12,\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x18.articles.v1.ArticleViewR\x04view\"\xe1\x01\n" +
 	"\fArticleEvent\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.articles.v1.ArticleEvent.TypeR\x04type\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12.\n" +
@@ -1752,23 +1866,29 @@ const file_articles_v1_articles_proto_rawDesc = "" +
 	"\fSearchResult\x12.\n" +
 	"\aarticle\x18\x01 \x01(\v2\x14.articles.v1.ArticleR\aarticle\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x18\n" +
-	"\asnippet\x18\x03 \x01(\tR\asnippet*Z\n" +
+	"\asnippet\x18\x03 \x01(\tR\asnippet\"\x0f\n" +
+	"\rBackupRequest\"T\n" +
+	"\x0eBackupResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size*Z\n" +
 	"\vArticleView\x12\x1c\n" +
 	"\x18ARTICLE_VIEW_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ARTICLE_VIEW_BASIC\x10\x01\x12\x15\n" +
-	"\x11ARTICLE_VIEW_FULL\x10\x022\xd0\x06\n" +
-	"\x0eArticleService\x12B\n" +
+	"\x11ARTICLE_VIEW_FULL\x10\x022\xff\b\n" +
+	"\x0eArticleService\x12t\n" +
 	"\n" +
-	"GetArticle\x12\x1e.articles.v1.GetArticleRequest\x1a\x14.articles.v1.Article\x12_\n" +
-	"\x10BatchGetArticles\x12$.articles.v1.BatchGetArticlesRequest\x1a%.articles.v1.BatchGetArticlesResponse\x12S\n" +
-	"\fListArticles\x12 .articles.v1.ListArticlesRequest\x1a!.articles.v1.ListArticlesResponse\x12[\n" +
-	"\x0eStreamArticles\x12\".articles.v1.StreamArticlesRequest\x1a#.articles.v1.StreamArticlesResponse0\x01\x12H\n" +
-	"\rCreateArticle\x12!.articles.v1.CreateArticleRequest\x1a\x14.articles.v1.Article\x12H\n" +
-	"\rUpdateArticle\x12!.articles.v1.UpdateArticleRequest\x1a\x14.articles.v1.Article\x12J\n" +
-	"\rDeleteArticle\x12!.articles.v1.DeleteArticleRequest\x1a\x16.google.protobuf.Empty\x12[\n" +
+	"GetArticle\x12\x1e.articles.v1.GetArticleRequest\x1a\x14.articles.v1.Article\"0\x82\xd3\xe4\x93\x02*Z\x15\x12\x13/v1/articles:lookup\x12\x11/v1/articles/{id}\x12~\n" +
+	"\x10BatchGetArticles\x12$.articles.v1.BatchGetArticlesRequest\x1a%.articles.v1.BatchGetArticlesResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/articles:batchGet\x12i\n" +
+	"\fListArticles\x12 .articles.v1.ListArticlesRequest\x1a!.articles.v1.ListArticlesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/articles\x12[\n" +
+	"\x0eStreamArticles\x12\".articles.v1.StreamArticlesRequest\x1a#.articles.v1.StreamArticlesResponse0\x01\x12g\n" +
+	"\rCreateArticle\x12!.articles.v1.CreateArticleRequest\x1a\x14.articles.v1.Article\"\x1d\x82\xd3\xe4\x93\x02\x17:\aarticle\"\f/v1/articles\x12t\n" +
+	"\rUpdateArticle\x12!.articles.v1.UpdateArticleRequest\x1a\x14.articles.v1.Article\"*\x82\xd3\xe4\x93\x02$:\aarticle2\x19/v1/articles/{article.id}\x12e\n" +
+	"\rDeleteArticle\x12!.articles.v1.DeleteArticleRequest\x1a\x16.google.protobuf.Empty\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/articles/{id}\x12[\n" +
 	"\x0eImportArticles\x12\".articles.v1.ImportArticlesRequest\x1a#.articles.v1.ImportArticlesResponse(\x01\x12O\n" +
-	"\rWatchArticles\x12!.articles.v1.WatchArticlesRequest\x1a\x19.articles.v1.ArticleEvent0\x01\x12Y\n" +
-	"\x0eSearchArticles\x12\".articles.v1.SearchArticlesRequest\x1a#.articles.v1.SearchArticlesResponseB?Z=github.com/seed9c1868aa/articles/proto/articles/v1;articlesv1b\x06proto3"
+	"\rWatchArticles\x12!.articles.v1.WatchArticlesRequest\x1a\x19.articles.v1.ArticleEvent0\x01\x12v\n" +
+	"\x0eSearchArticles\x12\".articles.v1.SearchArticlesRequest\x1a#.articles.v1.SearchArticlesResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/articles:search\x12C\n" +
+	"\x06Backup\x12\x1a.articles.v1.BackupRequest\x1a\x1b.articles.v1.BackupResponse0\x01B?Z=github.com/seed9c1868aa/articles/proto/articles/v1;articlesv1b\x06proto3"
 
 var (
 	file_articles_v1_articles_proto_rawDescOnce sync.Once
@@ -1783,7 +1903,7 @@ func file_articles_v1_articles_proto_rawDescGZIP() []byte {
 }
 
 var file_articles_v1_articles_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_articles_v1_articles_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_articles_v1_articles_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_articles_v1_articles_proto_goTypes = []any{
 	(ArticleView)(0),                 // 0: articles.v1.ArticleView
 	(ArticleEvent_Type)(0),           // 1: articles.v1.ArticleEvent.Type
@@ -1806,64 +1926,69 @@ var file_articles_v1_articles_proto_goTypes = []any{
 	(*SearchArticlesRequest)(nil),    // 18: articles.v1.SearchArticlesRequest
 	(*SearchArticlesResponse)(nil),   // 19: articles.v1.SearchArticlesResponse
 	(*SearchResult)(nil),             // 20: articles.v1.SearchResult
-	nil,                              // 21: articles.v1.Article.LabelsEntry
-	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 23: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),            // 24: google.protobuf.Empty
+	(*BackupRequest)(nil),            // 21: articles.v1.BackupRequest
+	(*BackupResponse)(nil),           // 22: articles.v1.BackupResponse
+	nil,                              // 23: articles.v1.Article.LabelsEntry
+	(*timestamppb.Timestamp)(nil),    // 24: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 25: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),            // 26: google.protobuf.Empty
 }
 var file_articles_v1_articles_proto_depIdxs = []int32{
-	21, // 0: articles.v1.Article.labels:type_name -> articles.v1.Article.LabelsEntry
-	22, // 1: articles.v1.Article.publish_time:type_name -> google.protobuf.Timestamp
-	22, // 2: articles.v1.Article.create_time:type_name -> google.protobuf.Timestamp
-	22, // 3: articles.v1.Article.update_time:type_name -> google.protobuf.Timestamp
+	23, // 0: articles.v1.Article.labels:type_name -> articles.v1.Article.LabelsEntry
+	24, // 1: articles.v1.Article.publish_time:type_name -> google.protobuf.Timestamp
+	24, // 2: articles.v1.Article.create_time:type_name -> google.protobuf.Timestamp
+	24, // 3: articles.v1.Article.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 4: articles.v1.GetArticleRequest.view:type_name -> articles.v1.ArticleView
 	0,  // 5: articles.v1.BatchGetArticlesRequest.view:type_name -> articles.v1.ArticleView
 	2,  // 6: articles.v1.BatchGetArticlesResponse.articles:type_name -> articles.v1.Article
-	22, // 7: articles.v1.ListArticlesRequest.published_after:type_name -> google.protobuf.Timestamp
-	22, // 8: articles.v1.ListArticlesRequest.published_before:type_name -> google.protobuf.Timestamp
+	24, // 7: articles.v1.ListArticlesRequest.published_after:type_name -> google.protobuf.Timestamp
+	24, // 8: articles.v1.ListArticlesRequest.published_before:type_name -> google.protobuf.Timestamp
 	0,  // 9: articles.v1.ListArticlesRequest.view:type_name -> articles.v1.ArticleView
 	2,  // 10: articles.v1.ListArticlesResponse.articles:type_name -> articles.v1.Article
-	22, // 11: articles.v1.StreamArticlesRequest.published_after:type_name -> google.protobuf.Timestamp
-	22, // 12: articles.v1.StreamArticlesRequest.published_before:type_name -> google.protobuf.Timestamp
+	24, // 11: articles.v1.StreamArticlesRequest.published_after:type_name -> google.protobuf.Timestamp
+	24, // 12: articles.v1.StreamArticlesRequest.published_before:type_name -> google.protobuf.Timestamp
 	0,  // 13: articles.v1.StreamArticlesRequest.view:type_name -> articles.v1.ArticleView
 	2,  // 14: articles.v1.StreamArticlesResponse.article:type_name -> articles.v1.Article
 	2,  // 15: articles.v1.CreateArticleRequest.article:type_name -> articles.v1.Article
 	2,  // 16: articles.v1.UpdateArticleRequest.article:type_name -> articles.v1.Article
-	23, // 17: articles.v1.UpdateArticleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	25, // 17: articles.v1.UpdateArticleRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 18: articles.v1.ImportArticlesRequest.article:type_name -> articles.v1.Article
 	15, // 19: articles.v1.ImportArticlesResponse.failures:type_name -> articles.v1.ImportFailure
-	1,  // 20: articles.v1.ArticleEvent.type:type_name -> articles.v1.ArticleEvent.Type
-	2,  // 21: articles.v1.ArticleEvent.article:type_name -> articles.v1.Article
-	22, // 22: articles.v1.SearchArticlesRequest.published_after:type_name -> google.protobuf.Timestamp
-	22, // 23: articles.v1.SearchArticlesRequest.published_before:type_name -> google.protobuf.Timestamp
-	0,  // 24: articles.v1.SearchArticlesRequest.view:type_name -> articles.v1.ArticleView
-	20, // 25: articles.v1.SearchArticlesResponse.results:type_name -> articles.v1.SearchResult
-	2,  // 26: articles.v1.SearchResult.article:type_name -> articles.v1.Article
-	3,  // 27: articles.v1.ArticleService.GetArticle:input_type -> articles.v1.GetArticleRequest
-	4,  // 28: articles.v1.ArticleService.BatchGetArticles:input_type -> articles.v1.BatchGetArticlesRequest
-	6,  // 29: articles.v1.ArticleService.ListArticles:input_type -> articles.v1.ListArticlesRequest
-	8,  // 30: articles.v1.ArticleService.StreamArticles:input_type -> articles.v1.StreamArticlesRequest
-	10, // 31: articles.v1.ArticleService.CreateArticle:input_type -> articles.v1.CreateArticleRequest
-	11, // 32: articles.v1.ArticleService.UpdateArticle:input_type -> articles.v1.UpdateArticleRequest
-	12, // 33: articles.v1.ArticleService.DeleteArticle:input_type -> articles.v1.DeleteArticleRequest
-	13, // 34: articles.v1.ArticleService.ImportArticles:input_type -> articles.v1.ImportArticlesRequest
-	16, // 35: articles.v1.ArticleService.WatchArticles:input_type -> articles.v1.WatchArticlesRequest
-	18, // 36: articles.v1.ArticleService.SearchArticles:input_type -> articles.v1.SearchArticlesRequest
-	2,  // 37: articles.v1.ArticleService.GetArticle:output_type -> articles.v1.Article
-	5,  // 38: articles.v1.ArticleService.BatchGetArticles:output_type -> articles.v1.BatchGetArticlesResponse
-	7,  // 39: articles.v1.ArticleService.ListArticles:output_type -> articles.v1.ListArticlesResponse
-	9,  // 40: articles.v1.ArticleService.StreamArticles:output_type -> articles.v1.StreamArticlesResponse
-	2,  // 41: articles.v1.ArticleService.CreateArticle:output_type -> articles.v1.Article
-	2,  // 42: articles.v1.ArticleService.UpdateArticle:output_type -> articles.v1.Article
-	24, // 43: articles.v1.ArticleService.DeleteArticle:output_type -> google.protobuf.Empty
-	14, // 44: articles.v1.ArticleService.ImportArticles:output_type -> articles.v1.ImportArticlesResponse
-	17, // 45: articles.v1.ArticleService.WatchArticles:output_type -> articles.v1.ArticleEvent
-	19, // 46: articles.v1.ArticleService.SearchArticles:output_type -> articles.v1.SearchArticlesResponse
-	37, // [37:47] is the sub-list for method output_type
-	27, // [27:37] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	0,  // 20: articles.v1.WatchArticlesRequest.view:type_name -> articles.v1.ArticleView
+	1,  // 21: articles.v1.ArticleEvent.type:type_name -> articles.v1.ArticleEvent.Type
+	2,  // 22: articles.v1.ArticleEvent.article:type_name -> articles.v1.Article
+	24, // 23: articles.v1.SearchArticlesRequest.published_after:type_name -> google.protobuf.Timestamp
+	24, // 24: articles.v1.SearchArticlesRequest.published_before:type_name -> google.protobuf.Timestamp
+	0,  // 25: articles.v1.SearchArticlesRequest.view:type_name -> articles.v1.ArticleView
+	20, // 26: articles.v1.SearchArticlesResponse.results:type_name -> articles.v1.SearchResult
+	2,  // 27: articles.v1.SearchResult.article:type_name -> articles.v1.Article
+	3,  // 28: articles.v1.ArticleService.GetArticle:input_type -> articles.v1.GetArticleRequest
+	4,  // 29: articles.v1.ArticleService.BatchGetArticles:input_type -> articles.v1.BatchGetArticlesRequest
+	6,  // 30: articles.v1.ArticleService.ListArticles:input_type -> articles.v1.ListArticlesRequest
+	8,  // 31: articles.v1.ArticleService.StreamArticles:input_type -> articles.v1.StreamArticlesRequest
+	10, // 32: articles.v1.ArticleService.CreateArticle:input_type -> articles.v1.CreateArticleRequest
+	11, // 33: articles.v1.ArticleService.UpdateArticle:input_type -> articles.v1.UpdateArticleRequest
+	12, // 34: articles.v1.ArticleService.DeleteArticle:input_type -> articles.v1.DeleteArticleRequest
+	13, // 35: articles.v1.ArticleService.ImportArticles:input_type -> articles.v1.ImportArticlesRequest
+	16, // 36: articles.v1.ArticleService.WatchArticles:input_type -> articles.v1.WatchArticlesRequest
+	18, // 37: articles.v1.ArticleService.SearchArticles:input_type -> articles.v1.SearchArticlesRequest
+	21, // 38: articles.v1.ArticleService.Backup:input_type -> articles.v1.BackupRequest
+	2,  // 39: articles.v1.ArticleService.GetArticle:output_type -> articles.v1.Article
+	5,  // 40: articles.v1.ArticleService.BatchGetArticles:output_type -> articles.v1.BatchGetArticlesResponse
+	7,  // 41: articles.v1.ArticleService.ListArticles:output_type -> articles.v1.ListArticlesResponse
+	9,  // 42: articles.v1.ArticleService.StreamArticles:output_type -> articles.v1.StreamArticlesResponse
+	2,  // 43: articles.v1.ArticleService.CreateArticle:output_type -> articles.v1.Article
+	2,  // 44: articles.v1.ArticleService.UpdateArticle:output_type -> articles.v1.Article
+	26, // 45: articles.v1.ArticleService.DeleteArticle:output_type -> google.protobuf.Empty
+	14, // 46: articles.v1.ArticleService.ImportArticles:output_type -> articles.v1.ImportArticlesResponse
+	17, // 47: articles.v1.ArticleService.WatchArticles:output_type -> articles.v1.ArticleEvent
+	19, // 48: articles.v1.ArticleService.SearchArticles:output_type -> articles.v1.SearchArticlesResponse
+	22, // 49: articles.v1.ArticleService.Backup:output_type -> articles.v1.BackupResponse
+	39, // [39:50] is the sub-list for method output_type
+	28, // [28:39] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_articles_v1_articles_proto_init() }
@@ -1881,7 +2006,7 @@ func file_articles_v1_articles_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_articles_v1_articles_proto_rawDesc), len(file_articles_v1_articles_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

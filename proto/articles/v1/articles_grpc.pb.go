@@ -38,6 +38,7 @@ const (
 	ArticleService_ImportArticles_FullMethodName   = "/articles.v1.ArticleService/ImportArticles"
 	ArticleService_WatchArticles_FullMethodName    = "/articles.v1.ArticleService/WatchArticles"
 	ArticleService_SearchArticles_FullMethodName   = "/articles.v1.ArticleService/SearchArticles"
+	ArticleService_Backup_FullMethodName           = "/articles.v1.ArticleService/Backup"
 )
 
 // ArticleServiceClient is the client API for ArticleService service.
@@ -103,6 +104,12 @@ type ArticleServiceClient interface {
 	// order), -word (must not match), word* (prefix). Matching folds case and
 	// diacritics and stems English words.
 	SearchArticles(ctx context.Context, in *SearchArticlesRequest, opts ...grpc.CallOption) (*SearchArticlesResponse, error)
+	// Backup streams a consistent copy of the server's database file, read in
+	// one transaction while writes go on: restoring it (serving the file) gives
+	// the database exactly as of the revision in the first message. Requires
+	// the write role. A backend without a database file of its own (etcd)
+	// fails with FAILED_PRECONDITION; use `etcdctl snapshot save` there.
+	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error)
 }
 
 type articleServiceClient struct {
@@ -234,6 +241,25 @@ func (c *articleServiceClient) SearchArticles(ctx context.Context, in *SearchArt
 	return out, nil
 }
 
+func (c *articleServiceClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ArticleService_ServiceDesc.Streams[3], ArticleService_Backup_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupRequest, BackupResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ArticleService_BackupClient = grpc.ServerStreamingClient[BackupResponse]
+
 // ArticleServiceServer is the server API for ArticleService service.
 // All implementations must embed UnimplementedArticleServiceServer
 // for forward compatibility.
@@ -297,6 +323,12 @@ type ArticleServiceServer interface {
 	// order), -word (must not match), word* (prefix). Matching folds case and
 	// diacritics and stems English words.
 	SearchArticles(context.Context, *SearchArticlesRequest) (*SearchArticlesResponse, error)
+	// Backup streams a consistent copy of the server's database file, read in
+	// one transaction while writes go on: restoring it (serving the file) gives
+	// the database exactly as of the revision in the first message. Requires
+	// the write role. A backend without a database file of its own (etcd)
+	// fails with FAILED_PRECONDITION; use `etcdctl snapshot save` there.
+	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error
 	mustEmbedUnimplementedArticleServiceServer()
 }
 
@@ -336,6 +368,9 @@ func (UnimplementedArticleServiceServer) WatchArticles(*WatchArticlesRequest, gr
 }
 func (UnimplementedArticleServiceServer) SearchArticles(context.Context, *SearchArticlesRequest) (*SearchArticlesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchArticles not implemented")
+}
+func (UnimplementedArticleServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error {
+	return status.Error(codes.Unimplemented, "method Backup not implemented")
 }
 func (UnimplementedArticleServiceServer) mustEmbedUnimplementedArticleServiceServer() {}
 func (UnimplementedArticleServiceServer) testEmbeddedByValue()                        {}
@@ -513,6 +548,17 @@ func _ArticleService_SearchArticles_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ArticleService_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ArticleServiceServer).Backup(m, &grpc.GenericServerStream[BackupRequest, BackupResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ArticleService_BackupServer = grpc.ServerStreamingServer[BackupResponse]
+
 // ArticleService_ServiceDesc is the grpc.ServiceDesc for ArticleService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -563,6 +609,11 @@ var ArticleService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchArticles",
 			Handler:       _ArticleService_WatchArticles_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Backup",
+			Handler:       _ArticleService_Backup_Handler,
 			ServerStreams: true,
 		},
 	},
