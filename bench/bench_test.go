@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/seed9c1868aa/articles/fulltext"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/server"
 	"github.com/seed9c1868aa/articles/store"
@@ -53,11 +54,16 @@ func article(i int) *articlesv1.Article {
 func startReal(b *testing.B, opts ...server.Option) (articlesv1.ArticleServiceClient, *server.Server) {
 	b.Helper()
 	ctx := context.Background()
-	st, err := store.Open(filepath.Join(b.TempDir(), "bench.db"))
+	path := filepath.Join(b.TempDir(), "bench.db")
+	st, err := store.Open(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := server.New(ctx, st, append([]server.Option{server.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	eng, err := fulltext.Open(path+".search", st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := server.New(ctx, st, append([]server.Option{server.WithLogger(slog.New(slog.DiscardHandler)), server.WithSearcher(eng)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,6 +73,7 @@ func startReal(b *testing.B, opts ...server.Option) (articlesv1.ArticleServiceCl
 		c, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		srv.GracefulStop(c)
+		eng.Close()
 		st.Close()
 	})
 	return rpc, srv

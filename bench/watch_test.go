@@ -436,7 +436,7 @@ func BenchmarkWatchCatchUp(b *testing.B) {
 	if err != nil || len(res.GetFailures()) > 0 || res.GetCreated() != k {
 		b.Fatalf("import: %v %v", res, err)
 	}
-	// A search waits for the asynchronous indexer to index every write
+	// A search waits for the full-text engine to index every write
 	// before it, which keeps the indexer from competing with the watcher.
 	if _, err := rpc.SearchArticles(ctx, &articlesv1.SearchArticlesRequest{Query: "catch"}); err != nil {
 		b.Fatalf("search (waiting for the indexer): %v", err)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/seed9c1868aa/articles/client"
+	"github.com/seed9c1868aa/articles/fulltext"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/server"
 	"github.com/seed9c1868aa/articles/store"
@@ -56,9 +57,18 @@ func startClientEnv(dir string, serverOpts []grpc.ServerOption, clientOpts ...cl
 	if err != nil {
 		return nil, err
 	}
-	srv, err := server.New(context.Background(), st)
+	eng, err := fulltext.Open(filepath.Join(dir, "articles.search"), st)
 	if err != nil {
 		st.Close()
+		return nil, err
+	}
+	closeStore := func() {
+		eng.Close()
+		st.Close()
+	}
+	srv, err := server.New(context.Background(), st, server.WithSearcher(eng))
+	if err != nil {
+		closeStore()
 		return nil, err
 	}
 	lis := bufconn.Listen(1 << 20)
@@ -74,7 +84,7 @@ func startClientEnv(dir string, serverOpts []grpc.ServerOption, clientOpts ...cl
 	if err != nil {
 		gs.Stop()
 		<-served
-		st.Close()
+		closeStore()
 		return nil, err
 	}
 	e.client = c
@@ -84,7 +94,7 @@ func startClientEnv(dir string, serverOpts []grpc.ServerOption, clientOpts ...cl
 		defer cancel()
 		srv.GracefulStop(ctx)
 		<-served
-		st.Close()
+		closeStore()
 	}
 	return e, nil
 }

@@ -21,7 +21,7 @@ const maxChanges = 1000
 // article keys, read with a watch from revision from (WithPrevKV, so a
 // delete carries the article's last content) that is ended as soon as it
 // has delivered limit events or reached the revision of the last write.
-// Recent events (the live feed's) come from the copy the local index's
+// Recent events (the live feed's) come from the copy the local view's
 // watch keeps, without a watch of their own.
 //
 // Revisions are etcd's, shared by the whole cluster: writes of other
@@ -45,11 +45,11 @@ func (s *Store) Changes(ctx context.Context, from int64, limit int) ([]*articles
 		return nil, nil
 	}
 	// The live feed asks for the newest events: serve them from those the
-	// index's watch delivered, once it has caught up with last (moments),
+	// view's watch delivered, once it has caught up with last (moments),
 	// rather than open a watch per call.
 	if last-from < recentEvents && s.retained(ctx, from) {
 		if s.WaitRevision(ctx, last) == nil {
-			if evs, ok := s.ix.recentFrom(from, last, limit); ok {
+			if evs, ok := s.view.recentFrom(from, last, limit); ok {
 				return evs, nil
 			}
 		}

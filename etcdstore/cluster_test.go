@@ -51,6 +51,7 @@ func threeMembers(t *testing.T) *etcdtest.Cluster {
 func serveStore(t *testing.T, c *etcdtest.Cluster, prefix string, opts ...server.Option) articlesv1.ArticleServiceClient {
 	t.Helper()
 	st := openStore(t, newClient(t, c), prefix)
+	opts = append([]server.Option{server.WithSearcher(openEngine(t, st))}, opts...)
 	srv, err := server.New(context.Background(), st, opts...)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

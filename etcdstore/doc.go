@@ -38,11 +38,11 @@
 // has compacted the history, Changes returns an *articles.CompactedError
 // naming etcd's compaction revision as the oldest one available.
 //
-// Search runs on a local in-memory index (index.go) that each server keeps,
-// fed by a watch from the revision it has indexed. WaitRevision waits for
-// that index; Search itself first waits for the index to reach the
-// revision of the last write, so it sees every write acknowledged before
-// it started, through any server.
+// Each server follows the article keys with a watch (follow.go): it keeps
+// the revision the watch has reached, which WaitRevision waits for, and
+// the newest events, from which Changes serves the live feed. The
+// full-text index is not the store's: package fulltext keeps one per
+// server, in a local file, fed by Changes.
 //
 // # Caveats
 //
@@ -54,10 +54,6 @@
 // An import is not one transaction: each article is its own, acknowledged
 // before the next is sent, so a failure part way leaves the earlier ones
 // written (and reported to the caller as an error, not as counts).
-//
-// The search index holds every article in memory, with its analysed
-// title and body: plan memory of a few times the corpus per server, and a
-// full read of the corpus at Open.
 //
 // etcd keeps history until it is compacted; run etcd with
 // --auto-compaction-retention (for example 1h) or watchers may replay

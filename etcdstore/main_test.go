@@ -14,6 +14,7 @@ import (
 
 	"github.com/seed9c1868aa/articles/etcdstore"
 	"github.com/seed9c1868aa/articles/etcdstore/etcdtest"
+	"github.com/seed9c1868aa/articles/fulltext"
 	"github.com/seed9c1868aa/articles/server"
 )
 
@@ -108,6 +109,18 @@ func newStore(t testing.TB, opts ...etcdstore.Option) (*etcdstore.Store, *client
 	t.Helper()
 	cli := newClient(t, sharedCluster(t))
 	return openStore(t, cli, freshPrefix(), opts...), cli
+}
+
+// openEngine opens a full-text engine following st, in a temporary
+// directory, closed at cleanup (before st).
+func openEngine(t testing.TB, st *etcdstore.Store) *fulltext.Engine {
+	t.Helper()
+	eng, err := fulltext.Open(filepath.Join(t.TempDir(), "index"), st)
+	if err != nil {
+		t.Fatalf("fulltext.Open: %v", err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	return eng
 }
 
 func testCtx(t *testing.T) context.Context {

@@ -79,17 +79,17 @@ type Store struct {
 	lease     clientv3.LeaseID
 	leaseTime time.Time
 
-	ix *index
+	// view is what this server's watch has delivered (follow.go).
+	view *localView
 
 	closeOnce sync.Once
 	quit      chan struct{}
-	done      chan struct{} // closed when the index follower has returned
+	done      chan struct{} // closed when the follower has returned
 }
 
 // Open returns a Store keeping its keys under prefix in the cluster cli is
 // connected to. It reads (or, for the first server on this prefix, creates)
-// the token key, loads the local search index and starts following the
-// cluster's changes. cli stays the caller's: Close does not close it.
+// the token key and starts following the cluster's changes. cli stays the caller's: Close does not close it.
 func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Option) (*Store, error) {
 	if cli == nil {
 		return nil, errors.New("etcdstore: nil client")
@@ -114,8 +114,8 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Opti
 		return nil, err
 	}
 	s.key = key
-	s.ix = newIndex()
-	rev, err := s.loadIndex(ctx)
+	s.view = newLocalView()
+	rev, err := s.startView(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -207,15 +207,15 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	return resp.Kvs[0].ModRevision, nil
 }
 
-// WaitRevision blocks until this server's local view (the search index
-// fed by the watch) has reached rev, ctx is done (returning ctx.Err()) or
+// WaitRevision blocks until this server's local view (follow.go) has
+// reached rev, ctx is done (returning ctx.Err()) or
 // the store is closed (articles.ErrClosed).
 func (s *Store) WaitRevision(ctx context.Context, rev int64) error {
 	for {
 		if err := s.check(ctx); err != nil {
 			return err
 		}
-		cur, ch := s.ix.revision()
+		cur, ch := s.view.revision()
 		if cur >= rev {
 			return nil
 		}

@@ -18,7 +18,8 @@
 //     grpc_service and grpc_method.
 //   - Store gauges, read at scrape time from WithStoreStats' function:
 //     articles_store_articles, articles_store_file_size_bytes,
-//     articles_store_revision, articles_store_compacted_revision.
+//     articles_store_revision, articles_store_compacted_revision,
+//     articles_search_index_revision, articles_search_index_lag_revisions.
 //   - articles_watch_streams, open WatchArticles streams, from WithWatchers'
 //     function.
 //   - Group-commit histograms fed by ObserveCommit:
@@ -73,6 +74,9 @@ type StoreStats struct {
 	FileSize  int64 // database file size in bytes
 	Revision  int64 // revision of the last committed write
 	Compacted int64 // newest revision removed from the change log
+	// IndexRevision is the revision the full-text index reflects, and
+	// IndexLag how many revisions it trails the store by.
+	IndexRevision, IndexLag int64
 }
 
 // An Option configures New.
@@ -283,19 +287,22 @@ type slogPrintln struct{ l *slog.Logger }
 func (p slogPrintln) Println(v ...any) { p.l.Error("metrics: " + fmt.Sprint(v...)) }
 
 // storeCollector reports the store gauges from one call of its stats
-// function per scrape, so the four values come from one snapshot.
+// function per scrape, so the values come from one snapshot.
 type storeCollector struct {
 	stats                                   func() StoreStats
 	articles, fileSize, revision, compacted *prometheus.Desc
+	indexRevision, indexLag                 *prometheus.Desc
 }
 
 func newStoreCollector(fn func() StoreStats) *storeCollector {
 	return &storeCollector{
-		stats:     fn,
-		articles:  prometheus.NewDesc("articles_store_articles", "Articles stored.", nil, nil),
-		fileSize:  prometheus.NewDesc("articles_store_file_size_bytes", "Size of the database file on disk.", nil, nil),
-		revision:  prometheus.NewDesc("articles_store_revision", "Revision of the last committed write.", nil, nil),
-		compacted: prometheus.NewDesc("articles_store_compacted_revision", "Newest revision removed from the change log (0: none); watches can start after it.", nil, nil),
+		stats:         fn,
+		articles:      prometheus.NewDesc("articles_store_articles", "Articles stored.", nil, nil),
+		fileSize:      prometheus.NewDesc("articles_store_file_size_bytes", "Size of the database file on disk.", nil, nil),
+		revision:      prometheus.NewDesc("articles_store_revision", "Revision of the last committed write.", nil, nil),
+		compacted:     prometheus.NewDesc("articles_store_compacted_revision", "Newest revision removed from the change log (0: none); watches can start after it.", nil, nil),
+		indexRevision: prometheus.NewDesc("articles_search_index_revision", "Revision the full-text index reflects (0 while it rebuilds).", nil, nil),
+		indexLag:      prometheus.NewDesc("articles_search_index_lag_revisions", "Revisions the full-text index trails the store by; searches wait for it.", nil, nil),
 	}
 }
 
@@ -305,6 +312,8 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.fileSize
 	ch <- c.revision
 	ch <- c.compacted
+	ch <- c.indexRevision
+	ch <- c.indexLag
 }
 
 // Collect implements prometheus.Collector.
@@ -313,7 +322,10 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, g := range []struct {
 		d *prometheus.Desc
 		v int64
-	}{{c.articles, s.Articles}, {c.fileSize, s.FileSize}, {c.revision, s.Revision}, {c.compacted, s.Compacted}} {
+	}{
+		{c.articles, s.Articles}, {c.fileSize, s.FileSize}, {c.revision, s.Revision}, {c.compacted, s.Compacted},
+		{c.indexRevision, s.IndexRevision}, {c.indexLag, s.IndexLag},
+	} {
 		ch <- prometheus.MustNewConstMetric(g.d, prometheus.GaugeValue, float64(g.v))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/seed9c1868aa/articles/fulltext"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/server"
 	"github.com/seed9c1868aa/articles/store"
@@ -88,7 +90,8 @@ func newEnv(t testing.TB, st server.Store, opts ...server.Option) *env {
 		st = e.db
 	}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(context.Background(), st, append([]server.Option{server.WithLogger(logger)}, opts...)...)
+	eng := openEngine(t, st)
+	srv, err := server.New(context.Background(), st, append([]server.Option{server.WithLogger(logger), server.WithSearcher(eng)}, opts...)...)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
@@ -121,6 +124,22 @@ func newEnv(t testing.TB, st server.Store, opts ...server.Option) *env {
 		e.stop()
 	})
 	return e
+}
+
+// openEngine opens a full-text engine following st in a temporary
+// directory, closed at cleanup (before st, which was opened first).
+func openEngine(t testing.TB, st fulltext.Feed) *fulltext.Engine {
+	t.Helper()
+	eng, err := fulltext.Open(filepath.Join(t.TempDir(), "index"), st)
+	if err != nil {
+		t.Fatalf("fulltext.Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := eng.Close(); err != nil {
+			t.Errorf("engine Close: %v", err)
+		}
+	})
+	return eng
 }
 
 func testCtx(t *testing.T) context.Context {

@@ -32,6 +32,7 @@ type config struct {
 	watchRate        int // bytes/s of the whole change feed; 0: no limit
 	reflection       bool
 	defaultTimeout   time.Duration // unary calls without a deadline; 0: none (limits.go)
+	searcher         Searcher      // answers SearchArticles; nil: unimplemented
 }
 
 func defaultConfig() config {
@@ -113,4 +114,11 @@ func WithWatchRate(bytesPerSecond int) Option {
 // lets tools such as grpcurl discover the API without its .proto files.
 func WithReflection(on bool) Option {
 	return optionFunc(func(c *config) { c.reflection = on })
+}
+
+// WithSearcher sets the full-text index that answers SearchArticles (a
+// *fulltext.Engine following the same store). Without one, SearchArticles
+// returns UNIMPLEMENTED.
+func WithSearcher(sr Searcher) Option {
+	return optionFunc(func(c *config) { c.searcher = sr })
 }

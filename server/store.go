@@ -5,12 +5,10 @@ import (
 
 	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
-	"github.com/seed9c1868aa/articles/search"
 )
 
 // Store is what the server needs of a storage backend. The bbolt store
-// (package store) implements it; an etcd backend will implement it too,
-// without the server changing.
+// (package store) and the etcd store (package etcdstore) implement it.
 //
 // Every method is safe for concurrent use. Errors are the sentinels of
 // package articles (ErrNotFound, ErrAlreadyExists, ErrConflict, ...), wrapped
@@ -67,11 +65,6 @@ type Store interface {
 	// is counted unchanged when they are equal). Failure indexes are
 	// positions in batch.
 	Import(ctx context.Context, batch []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error)
-
-	// Search returns the articles matching q and f, best first: those at
-	// positions [offset, offset+limit) of the ranking, with total_size and
-	// the revision the results reflect. next_page_token is left empty.
-	Search(ctx context.Context, q *search.Query, f articles.Filter, offset, limit int) (*articlesv1.SearchArticlesResponse, error)
 
 	// Changes returns up to limit change-log events with revision >= from, in
 	// revision order. Returns a *articles.CompactedError (ErrCompacted) if

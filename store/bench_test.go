@@ -4,12 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/seed9c1868aa/articles"
+	"github.com/seed9c1868aa/articles/fulltext"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/store"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -65,8 +67,8 @@ func BenchmarkCreate(b *testing.B) {
 var importDocs = flag.Int("import.docs", 10_000, "articles BenchmarkImport and BenchmarkImportRPC import per run")
 
 // BenchmarkImport imports 10,000 articles (-import.docs) of about 5 KB
-// into a new store in the server's batches of 500, with the full-text index and
-// without it (the v1 import), for issue 4's comparison. Two corpora:
+// into a new store in the server's batches of 500, with a full-text engine
+// following the store and without one. Two corpora:
 // "repetitive" articles of a few dozen distinct words (bigArticle), and
 // "zipf" ones of Zipf-distributed words from a 50,000-word vocabulary
 // (benchCorpus, some 400 distinct words per article), which is what makes
@@ -95,7 +97,7 @@ func BenchmarkImport(b *testing.B) {
 		}{{"indexed", true}, {"unindexed", false}} {
 			b.Run(corpus.name+"/"+bc.name, func(b *testing.B) {
 				b.ReportAllocs()
-				benchImport(b, n, bc.index, func(db *store.DB) func() {
+				benchImport(b, n, bc.index, func(db *store.DB, _ *fulltext.Engine) func() {
 					return func() {
 						// The server imports in batches of at most 500.
 						for i := 0; i < n; i += 500 {
@@ -115,21 +117,26 @@ func BenchmarkImport(b *testing.B) {
 // the import into the store it is given. It reports the rate at which
 // imports were acknowledged, with the index the rate until the index had
 // caught up with them, and the process's processor time per import.
-func benchImport(b *testing.B, n int, index bool, prepare func(*store.DB) (run func())) {
-	store.SetSearchIndexing(index)
-	defer store.SetSearchIndexing(true)
+func benchImport(b *testing.B, n int, index bool, prepare func(*store.DB, *fulltext.Engine) (run func())) {
 	var acked, indexed, cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		db := mustOpen(b)
-		run := prepare(db)
+		var eng *fulltext.Engine
+		if index {
+			var err error
+			if eng, err = fulltext.Open(filepath.Join(b.TempDir(), "index"), db); err != nil {
+				b.Fatal(err)
+			}
+		}
+		run := prepare(db, eng)
 		b.StartTimer()
 		start, cpu0 := time.Now(), processCPU()
 		run()
 		acked += time.Since(start)
 		if index {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			err := db.WaitIndexed(ctx)
+			err := eng.WaitCurrent(ctx)
 			cancel()
 			if err != nil {
 				b.Fatal(err)
@@ -137,6 +144,11 @@ func benchImport(b *testing.B, n int, index bool, prepare func(*store.DB) (run f
 			indexed += time.Since(start)
 		}
 		cpu += processCPU() - cpu0
+		if eng != nil {
+			b.StopTimer()
+			eng.Close()
+			b.StartTimer()
+		}
 	}
 	b.ReportMetric(float64(n*b.N)/acked.Seconds(), "articles/s")
 	if index {
@@ -188,33 +200,5 @@ func BenchmarkListPage100(b *testing.B) {
 		if err := db.List(ctx, articles.Query{}, articles.Cursor{}, 100, func(*articlesv1.Article) error { n++; return nil }); err != nil || n != 100 {
 			b.Fatal(n, err)
 		}
-	}
-}
-
-// BenchmarkAnalyze measures the indexer's analysis of one article of the
-// Zipf corpus (see BenchmarkImport), the largest part of indexing.
-func BenchmarkAnalyze(b *testing.B) {
-	arts := benchCorpus(2000)
-	for _, a := range arts { // warm the word dictionary, as a running indexer has
-		store.AnalyzeSize(a)
-	}
-	var bytes int64
-	for _, a := range arts {
-		bytes += int64(len(a.GetTitle()) + len(a.GetBody()))
-	}
-	b.SetBytes(bytes / int64(len(arts)))
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		store.AnalyzeSize(arts[i%len(arts)])
-	}
-}
-
-// BenchmarkBuildSegment measures building the segment of a batch of 2,000
-// analysed articles of the Zipf corpus, the indexer's second largest cost.
-func BenchmarkBuildSegment(b *testing.B) {
-	build := store.SegmentBuilder(benchCorpus(2000))
-	b.ReportAllocs()
-	for b.Loop() {
-		build()
 	}
 }

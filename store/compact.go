@@ -7,9 +7,10 @@ import (
 // Compaction keeps the change log to the most recent cfg.history revisions.
 // The committer nudges the compactor when the log has passed its limit; the
 // compactor deletes the oldest events in transactions of at most
-// compactChunk keys, so it never holds the write lock for long, never
-// passes the indexed revision (the indexer reads the log), and records
+// compactChunk keys, so it never holds the write lock for long, and records
 // the newest removed revision in meta (compacted) in the same transaction.
+// It waits for no reader of the log: a watcher or a full-text engine that
+// falls behind gets ErrCompacted and starts over from the articles.
 
 // compactChunk bounds the events one compaction transaction deletes. It is
 // a variable only so that tests can exercise several chunks cheaply.
@@ -50,8 +51,6 @@ func (db *DB) compact() {
 		default:
 		}
 		target := db.rev.value() - db.cfg.history
-		// Events the indexer has not applied yet are its input: keep them.
-		target = min(target, db.indexedRevision())
 		if target <= db.compacted.Load() {
 			return
 		}

@@ -47,14 +47,6 @@ type DB struct {
 	// log. Only the compactor writes it after Open.
 	compacted atomic.Int64
 
-	// indexed is the revision the search index reflects (indexer.go).
-	indexed *watermark
-	// indexPaused stops the indexer (a test hook); indexNudge wakes it.
-	indexPaused atomic.Bool
-	indexNudge  chan struct{}
-	// indexTx tells when the indexer's write transaction runs (indexer.go).
-	indexTx txSignal
-
 	// stats is the article count kept for Stats (stats.go).
 	stats statsState
 }
@@ -88,8 +80,6 @@ func Open(path string, opts ...Option) (*DB, error) {
 		quit:       make(chan struct{}),
 		compactNow: make(chan struct{}, 1),
 		rev:        newWatermark(),
-		indexed:    newWatermark(),
-		indexNudge: make(chan struct{}, 1),
 	}
 	err = bdb.Update(func(tx *bbolt.Tx) error {
 		if err := initSchema(tx, newTokenKey); err != nil {
@@ -104,19 +94,6 @@ func Open(path string, opts ...Option) (*DB, error) {
 			return err
 		}
 		db.rev.advance(int64(rev))
-		// A file from before asynchronous indexing has no indexed
-		// revision: it was indexed in each write's transaction, so it is
-		// indexed up to its revision.
-		if tx.Bucket(bucketMeta).Get(metaIndexed) == nil {
-			if err := tx.Bucket(bucketMeta).Put(metaIndexed, encodeUint(rev)); err != nil {
-				return err
-			}
-		}
-		indexed, err := metaUint(tx, metaIndexed)
-		if err != nil {
-			return err
-		}
-		db.indexed.advance(int64(indexed))
 		db.compacted.Store(int64(compacted))
 		db.tokenKey = append([]byte(nil), tx.Bucket(bucketMeta).Get(metaTokenKey)...)
 		return nil
@@ -125,10 +102,9 @@ func Open(path string, opts ...Option) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db.wg.Add(3)
+	db.wg.Add(2)
 	go db.commitLoop()
 	go db.compactLoop()
-	go db.indexerLoop()
 	db.maybeCompact(db.rev.value())
 	return db, nil
 }
@@ -141,7 +117,7 @@ func newTokenKey() ([]byte, error) {
 	return key, nil
 }
 
-// Close stops the committer, the compactor and the indexer, waits for them (writes
+// Close stops the committer and the compactor, waits for them (writes
 // already queued are committed first) and closes the file. Every method
 // called after Close returns articles.ErrClosed; Close itself may be called
 // more than once.

@@ -1,8 +1,8 @@
 // Package store keeps articles in one bbolt file. Its DB implements
 // server.Store: CRUD by id and slug, ordered and filtered listing with
 // stable cursors, idempotent creates, bulk import, a store-wide revision
-// with a change log (the source of WatchArticles), and the full-text index
-// of search.go.
+// with a change log (the source of WatchArticles and of the full-text
+// index, package fulltext, which keeps its own file).
 //
 // # Basics
 //
@@ -12,12 +12,10 @@
 // Every write (create, update, delete, and each changed article of an
 // import) takes the next store-wide revision and, in the same bbolt
 // transaction, stores the article, moves its index entries and appends its
-// event to the change log. The full-text index follows from the change log
-// in the background (see Caveats). A crash therefore
-// never leaves an article without its indexes or its event, and never an
-// event for a write that did not commit. The article's revision is that
-// revision and its etag is derived from it, so the etag changes on every
-// write.
+// event to the change log. A crash therefore never leaves an article
+// without its indexes or its event, and never an event for a write that
+// did not commit. The article's revision is that revision and its etag is
+// derived from it, so the etag changes on every write.
 //
 // Writes go through group commit (commit.go): one committer goroutine runs
 // every write that is queued when it gets to them in one transaction and one
@@ -54,15 +52,6 @@
 // the page fills, and a very common value costs a set as large as the
 // index. A publish-time range ordered by publish time seeks straight into
 // the publish index instead.
-//
-// The full-text index is built asynchronously, in batches, by an indexer
-// goroutine that reads the change log (search.go, indexer.go): indexing in
-// each write's transaction made imports some 40 times slower, because
-// every commit rewrote pages all over the index. Search hides the lag: it
-// waits until the index reflects every write committed before it began
-// (or its context ends), so a search after a large import may wait for
-// indexing to catch up. The change log is never compacted past the
-// indexed revision, so a stalled indexer holds events beyond WithHistory.
 //
 // Request ids (for idempotent creates) are kept forever: they are small, and
 // dropping them with the change log would make a late retry create a

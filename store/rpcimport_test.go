@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/seed9c1868aa/articles/fulltext"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/server"
 	"github.com/seed9c1868aa/articles/store"
@@ -17,9 +18,9 @@ import (
 
 // BenchmarkImportRPC is BenchmarkImport's Zipf import as clients make
 // it: 10,000 articles (-import.docs) through one ImportArticles stream of the real
-// server on loopback TCP, with the full-text index and without it (the
-// import as it was before search). The client, the server and the
-// indexer share the machine. Figures as in BenchmarkImport.
+// server on loopback TCP, with a full-text engine following the store
+// and without one. The client, the server and the engine share the
+// machine. Figures as in BenchmarkImport.
 func BenchmarkImportRPC(b *testing.B) {
 	store.ProductionBounds(b)
 	n := *importDocs
@@ -30,8 +31,8 @@ func BenchmarkImportRPC(b *testing.B) {
 		index bool
 	}{{"indexed", true}, {"unindexed", false}} {
 		b.Run(bc.name, func(b *testing.B) {
-			benchImport(b, n, bc.index, func(db *store.DB) func() {
-				rpc := serveStore(b, db)
+			benchImport(b, n, bc.index, func(db *store.DB, eng *fulltext.Engine) func() {
+				rpc := serveStore(b, db, eng)
 				return func() {
 					stream, err := rpc.ImportArticles(ctx)
 					if err != nil {
@@ -52,11 +53,15 @@ func BenchmarkImportRPC(b *testing.B) {
 	}
 }
 
-// serveStore serves db through the real server on a loopback port until
+// serveStore serves db (searched through eng, if not nil) through the real server on a loopback port until
 // the benchmark ends, and returns a client of it.
-func serveStore(b *testing.B, db *store.DB) articlesv1.ArticleServiceClient {
+func serveStore(b *testing.B, db *store.DB, eng *fulltext.Engine) articlesv1.ArticleServiceClient {
 	b.Helper()
-	srv, err := server.New(context.Background(), db, server.WithLogger(slog.New(slog.DiscardHandler)))
+	opts := []server.Option{server.WithLogger(slog.New(slog.DiscardHandler))}
+	if eng != nil {
+		opts = append(opts, server.WithSearcher(eng))
+	}
+	srv, err := server.New(context.Background(), db, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

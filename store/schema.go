@@ -18,7 +18,6 @@ import (
 //	                     revision       -> uint64, the last committed revision
 //	                     compacted      -> uint64, the newest revision compaction removed (0: none)
 //	                     token_key      -> 32 random bytes, made at first Open
-//	                     indexed        -> uint64, the revision the search index reflects (indexer.go)
 //	articles             id -> articlesv1.Article
 //	idx_slug             slug -> id (unique: one id per slug)
 //	idx_publish_time     esc(OrderPublishTime.SortKey(a)) + id -> empty
@@ -29,11 +28,6 @@ import (
 //	idx_source           esc(source) + id -> empty (articles with a source only)
 //	events               uint64 revision -> articlesv1.ArticleEvent
 //	request_ids          request_id -> id (26 bytes) + sha256 of the request article (32 bytes)
-//	search_segments      full-text index (search.go, segment.go): segment id -> bucket of 0x00 -> the segment's
-//	                     document length table, and 0x01 + last term -> chunk of terms and their posting lists
-//	search_index         full-text index: "docs" docnum -> doc record, "ids" id -> docnum, "segments" the
-//	                     live segments, "dead" killed docnums, "words" vocabulary for prefixes, "stats"
-//	                     corpus totals for BM25, "merge" a merge in progress, "rebuild" a rebuild due
 //
 // The order indexes hold exactly articles.Order.SortKey, so walking one
 // forwards is the ascending order of the query and backwards the descending
@@ -41,27 +35,26 @@ import (
 // the article, all its index keys, its event and the revision counter in one
 // bbolt transaction, so they never disagree after a crash.
 var (
-	bucketMeta           = []byte("meta")
-	bucketArticles       = []byte("articles")
-	bucketSlug           = []byte("idx_slug")
-	bucketPublishTime    = []byte("idx_publish_time")
-	bucketCreateTime     = []byte("idx_create_time")
-	bucketTitle          = []byte("idx_title")
-	bucketAuthor         = []byte("idx_author")
-	bucketTag            = []byte("idx_tag")
-	bucketSource         = []byte("idx_source")
-	bucketEvents         = []byte("events")
-	bucketRequestIDs     = []byte("request_ids")
-	bucketSearchSegments = []byte("search_segments")
-	bucketSearchIndex    = []byte("search_index")
+	bucketMeta        = []byte("meta")
+	bucketArticles    = []byte("articles")
+	bucketSlug        = []byte("idx_slug")
+	bucketPublishTime = []byte("idx_publish_time")
+	bucketCreateTime  = []byte("idx_create_time")
+	bucketTitle       = []byte("idx_title")
+	bucketAuthor      = []byte("idx_author")
+	bucketTag         = []byte("idx_tag")
+	bucketSource      = []byte("idx_source")
+	bucketEvents      = []byte("events")
+	bucketRequestIDs  = []byte("request_ids")
 )
 
-// The full-text index of schema version 1, one bucket per term, which
-// initSchema drops (see upgradeSearchIndex).
-var (
-	legacySearchPostings = []byte("search_postings")
-	legacySearchDocs     = []byte("search_docs")
-)
+// legacyBuckets are the buckets of the full-text index that files of
+// schema versions 1 and 2 hold and initSchema drops: the index lives in
+// a file of its own (package fulltext).
+var legacyBuckets = [][]byte{
+	[]byte("search_postings"), []byte("search_docs"),
+	[]byte("search_segments"), []byte("search_index"),
+}
 
 // allBuckets is every bucket Open creates.
 var allBuckets = [][]byte{
@@ -69,7 +62,6 @@ var allBuckets = [][]byte{
 	bucketPublishTime, bucketCreateTime, bucketTitle,
 	bucketAuthor, bucketTag, bucketSource,
 	bucketEvents, bucketRequestIDs,
-	bucketSearchSegments, bucketSearchIndex,
 }
 
 // Keys of the meta bucket.
@@ -78,22 +70,22 @@ var (
 	metaRevision      = []byte("revision")
 	metaCompacted     = []byte("compacted")
 	metaTokenKey      = []byte("token_key")
-	metaIndexed       = []byte("indexed")
+	// metaIndexed is the indexed revision of the full-text index of
+	// schema version 2, which initSchema drops.
+	metaIndexed = []byte("indexed")
 )
 
 // schemaVersion is the layout this package reads and writes. Raise it when
 // the map above changes incompatibly; an older program then refuses the file
-// instead of misreading it. Version 2 replaced the term-ordered full-text
-// index (search_postings, search_docs) with segments; initSchema upgrades a
-// version 1 file.
-const schemaVersion = 2
+// instead of misreading it. initSchema upgrades a file of an older version
+// by dropping its full-text index (legacyBuckets, metaIndexed).
+const schemaVersion = 3
 
 // initSchema creates the buckets and meta keys a new file lacks and checks
 // the schema version of an existing one. newKey makes the token key of a new
 // database.
 func initSchema(tx *bbolt.Tx, newKey func() ([]byte, error)) error {
-	rebuild, err := upgradeSearchIndex(tx)
-	if err != nil {
+	if err := dropSearchIndex(tx); err != nil {
 		return err
 	}
 	for _, name := range allBuckets {
@@ -118,11 +110,6 @@ func initSchema(tx *bbolt.Tx, newKey func() ([]byte, error)) error {
 	} else if err := meta.Put(metaSchemaVersion, encodeUint(schemaVersion)); err != nil {
 		return err
 	}
-	if rebuild {
-		if err := tx.Bucket(bucketSearchIndex).Put(searchIndexRebuild, []byte{}); err != nil {
-			return err
-		}
-	}
 	if meta.Get(metaTokenKey) == nil {
 		key, err := newKey()
 		if err != nil {
@@ -135,40 +122,21 @@ func initSchema(tx *bbolt.Tx, newKey func() ([]byte, error)) error {
 	return nil
 }
 
-// upgradeSearchIndex drops the full-text index of a schema version 1 file,
-// or a segment index of an older index version than indexVersion (its
-// corpus stats say which), and reports whether it did: the indexer then
-// rebuilds the index from the articles (the "rebuild" key of search_index,
-// search.go). Searches see only the articles the rebuild has reached until
-// it is done, as during Reindex.
-func upgradeSearchIndex(tx *bbolt.Tx) (bool, error) {
-	dropped := false
-	if root := tx.Bucket(bucketSearchIndex); root != nil {
-		// Stats are docs, title and body lengths, then the version. Corrupt
-		// ones are left for readStats to report.
-		if v := root.Get(searchIndexStats); v != nil {
-			d := decoder{b: v}
-			d.uvarint()
-			d.uvarint()
-			d.uvarint()
-			if version := d.uvarint(); d.err == nil && version < indexVersion {
-				if err := clearSearchIndex(tx); err != nil {
-					return false, fmt.Errorf("drop search index of version %d: %w", version, err)
-				}
-				dropped = true
-			}
-		}
-	}
-	for _, name := range [][]byte{legacySearchPostings, legacySearchDocs} {
+// dropSearchIndex drops the full-text index that files of older schema
+// versions keep beside the articles.
+func dropSearchIndex(tx *bbolt.Tx) error {
+	for _, name := range legacyBuckets {
 		if tx.Bucket(name) == nil {
 			continue
 		}
 		if err := tx.DeleteBucket(name); err != nil {
-			return false, fmt.Errorf("drop bucket %s: %w", name, err)
+			return fmt.Errorf("drop bucket %s: %w", name, err)
 		}
-		dropped = true
 	}
-	return dropped, nil
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		return meta.Delete(metaIndexed)
+	}
+	return nil
 }
 
 // encodeUint returns the 8-byte big-endian form of n, used for every integer

@@ -8,8 +8,7 @@ import (
 )
 
 // watermark is a revision that only grows and that goroutines can wait
-// for. The store keeps two: the revision of the last committed write, and
-// the revision the search index reflects.
+// for: the revision of the last committed write.
 type watermark struct {
 	mu sync.Mutex // guards v and ch
 	v  int64

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/seed9c1868aa/articles"
@@ -29,15 +28,8 @@ func stamp(a *articlesv1.Article, now time.Time, rev int64) {
 	a.Etag = etagOf(rev)
 }
 
-// skipSearchIndex, set only by tests (export_test.go), stops the indexer
-// of every DB (indexer.go), so that benchmarks can measure imports with no
-// indexing work competing. There is deliberately no user-facing switch:
-// Search would wait forever.
-var skipSearchIndex atomic.Bool
-
 // writeArticle stores the write from old to new (old nil: create; new nil:
-// delete) with its indexes and its event, at revision rev. The search index
-// is not touched: the indexer applies the event later (indexer.go). Its
+// delete) with its indexes and its event, at revision rev. Its
 // errors are mutation errors: the batch must roll back.
 func writeArticle(b *batch, old, new *articlesv1.Article, rev int64) error {
 	tx := b.tx
@@ -225,7 +217,6 @@ func (db *DB) Delete(ctx context.Context, id, etag string) error {
 // an existing one has its settable fields replaced, or is counted unchanged
 // (taking no revision and making no event) when they are equal. Articles
 // without a slug are reported as failures, by position in batch.
-// The search index follows in the background (indexer.go).
 func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error) {
 	var resp *articlesv1.ImportArticlesResponse
 	err := db.submit(ctx, func(b *batch) error {

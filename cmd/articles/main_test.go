@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 
+	"github.com/seed9c1868aa/articles/fulltext"
 	"github.com/seed9c1868aa/articles/server"
 	"github.com/seed9c1868aa/articles/store"
 )
@@ -35,13 +36,20 @@ func startServer(t *testing.T, opts ...grpc.ServerOption) string {
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
-	srv, err := server.New(context.Background(), st)
+	eng, err := fulltext.Open(filepath.Join(t.TempDir(), "articles.search"), st)
 	if err != nil {
+		st.Close()
+		t.Fatalf("fulltext.Open: %v", err)
+	}
+	srv, err := server.New(context.Background(), st, server.WithSearcher(eng))
+	if err != nil {
+		eng.Close()
 		st.Close()
 		t.Fatalf("server.New: %v", err)
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		eng.Close()
 		st.Close()
 		t.Fatalf("listen: %v", err)
 	}
@@ -56,6 +64,7 @@ func startServer(t *testing.T, opts ...grpc.ServerOption) string {
 		defer cancel()
 		srv.GracefulStop(ctx)
 		<-served
+		eng.Close()
 		st.Close()
 	})
 	return lis.Addr().String()

@@ -41,6 +41,10 @@ type config struct {
 	metricsListen    string
 	pprof            bool
 
+	// Full-text index (search.go).
+	searchIndex      string
+	searchCheckpoint time.Duration
+
 	// Security (security.go).
 	tlsCert, tlsKey     string
 	clientCA            string
@@ -125,12 +129,15 @@ on the command line wins.`,
 	addSecurityFlags(f, &cfg)
 	addLimitFlags(f, &cfg)
 	addEtcdFlags(f, &cfg.etcd)
+	addSearchFlags(pf, &cfg)
 
 	reindex := &cobra.Command{
 		Use:   "reindex",
 		Short: "Rebuild the search index of the database, then exit",
-		Long: `reindex rebuilds the full-text search index from the stored articles and
-exits. The database must not be open in a running articlesd.`,
+		Long: `reindex rebuilds the full-text search index (--search-index) from the stored
+articles and exits. The index file must not be open in a running articlesd.
+A running articlesd rebuilds its index by itself when the file is missing or
+damaged, so deleting the file while articlesd is stopped does the same.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runReindex(cmd.Context(), cfg, stderr)
@@ -203,6 +210,9 @@ func (c config) check() error {
 	}
 	if err := c.etcd.check(); err != nil {
 		return err
+	}
+	if c.searchCheckpoint <= 0 {
+		return usageError{errors.New("--search-checkpoint-interval must be positive")}
 	}
 	for _, p := range []struct {
 		name string

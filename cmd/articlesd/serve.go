@@ -10,10 +10,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"google.golang.org/grpc"
 
+	"github.com/seed9c1868aa/articles/fulltext"
 	"github.com/seed9c1868aa/articles/metrics"
 	"github.com/seed9c1868aa/articles/seeds"
 	"github.com/seed9c1868aa/articles/server"
@@ -44,6 +44,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	var (
 		db  *store.DB    // the bbolt store, nil with --store etcd
 		st  server.Store // db, or the etcd store
+		eng *fulltext.Engine
 		srv *server.Server
 		m   *metrics.Metrics
 	)
@@ -56,11 +57,14 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		m = metrics.New(
 			metrics.WithLogger(log.With("component", "metrics")),
 			metrics.WithStoreStats(func() metrics.StoreStats {
+				indexed := eng.Revision()
 				if db == nil {
-					return metrics.StoreStats{} // etcd: see etcd's own metrics
+					// etcd: see etcd's own metrics.
+					return metrics.StoreStats{IndexRevision: indexed}
 				}
 				s := db.Stats()
-				return metrics.StoreStats{Articles: s.Articles, FileSize: s.FileSize, Revision: s.Revision, Compacted: s.Compacted}
+				return metrics.StoreStats{Articles: s.Articles, FileSize: s.FileSize, Revision: s.Revision, Compacted: s.Compacted,
+					IndexRevision: indexed, IndexLag: max(s.Revision-indexed, 0)}
 			}),
 			metrics.WithWatchers(func() int { return srv.Watchers() }),
 		)
@@ -70,6 +74,19 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	db, st, closeStore, err = openStore(ctx, cfg.etcd, cfg.db, log, storeOpts)
 	if err != nil {
 		return err
+	}
+	if eng, err = openEngine(cfg, st, log.With("component", "search")); err != nil {
+		_ = closeStore()
+		return err
+	}
+	// The engine follows the store: it closes first.
+	closeBackend := closeStore
+	closeStore = func() error {
+		eerr := eng.Close()
+		if err := closeBackend(); err != nil {
+			return err
+		}
+		return eerr
 	}
 	defer func() {
 		if cerr := closeStore(); cerr != nil && err == nil {
@@ -84,6 +101,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		server.WithWatchRate(cfg.watchRate),
 		server.WithReflection(!cfg.noReflection),
 		server.WithDefaultTimeout(cfg.defaultTimeout),
+		server.WithSearcher(eng),
 	)
 	if err != nil {
 		return err
@@ -133,7 +151,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
-	log.Info("listening", "addr", addr, "tls", cfg.useTLS(), "db", cfg.db,
+	log.Info("listening", "addr", addr, "tls", cfg.useTLS(), "db", cfg.db, "search_index", cfg.searchIndexPath(),
 		"mtls", sec.mtls, "tokens", sec.tokens, "reflection", !cfg.noReflection)
 	if tcp, ok := lis.Addr().(*net.TCPAddr); ok && !cfg.useTLS() && !tcp.IP.IsLoopback() {
 		log.Warn("serving plaintext on a non-loopback address: calls cross the network unencrypted; serve TLS with --tls-cert and --tls-key")
@@ -204,19 +222,14 @@ func runReindex(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	db, err := store.Open(cfg.db, store.WithLogger(log.With("component", "store")))
+	_, st, closeStore, err := openStore(ctx, cfg.etcd, cfg.db, log, []store.Option{store.WithLogger(log.With("component", "store"))})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := db.Close(); cerr != nil && err == nil {
+		if cerr := closeStore(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing the database: %w", cerr)
 		}
 	}()
-	start := time.Now()
-	if err := db.Reindex(ctx); err != nil {
-		return fmt.Errorf("reindex: %w", err)
-	}
-	log.Info("reindexed", "db", cfg.db, "duration", time.Since(start).Round(time.Millisecond))
-	return nil
+	return rebuildIndex(ctx, cfg, st, log)
 }

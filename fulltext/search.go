@@ -1,4 +1,4 @@
-package store
+package fulltext
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"maps"
 	"math"
 	"math/bits"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -22,17 +21,12 @@ import (
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/search"
 	"go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// The full-text index. Writes do not touch it: the change log is its
-// input. One indexer goroutine per DB (indexer.go, started by Open and
-// stopped by Close) wakes on each commit, reads the events after the
-// indexed revision in short read transactions, keeps each article's last
-// event, analyses the texts outside any transaction, and applies them in
-// one write transaction per batch (at most indexBatchMax events or
-// indexBatchBytes of them), which also stores the new indexed revision
-// (meta "indexed").
+// The index's layout. Each indexing batch (indexer.go) or rebuild batch
+// writes one transaction of the engine's file.
 //
 // The postings are kept in segments, as in an LSM tree: each batch writes
 // one new, immutable segment holding the posting lists of the documents
@@ -46,50 +40,31 @@ import (
 // are dead is rewritten alone.
 //
 // Analysis (analyze) runs on worker goroutines before the transaction;
-// a process-wide dictionary (search_dict.go) stems each distinct word once
-// and numbers terms, so that building a segment gathers postings by term
+// a process-wide dictionary (dict.go) stems each distinct word once and
+// numbers terms, so that building a segment gathers postings by term
 // number.
 //
-// Why: a layout in term order (one bucket per term, as the index had until
-// schema version 2) makes every batch touch thousands of terms spread over
-// the whole vocabulary, and bbolt rewrites every page it touches on
-// commit, so indexing cost grew with the index. A segment is written in
-// key order into a new bucket at the end of search_segments: a commit
-// appends pages and rewrites almost nothing. Merges rewrite each posting
-// a logarithmic number of times (tiers grow by mergeFactor), in big
-// sequential writes. A segment's terms are stored in chunks of about
-// chunkTargetBytes (1 MiB) of postings, each one bbolt value, rather than
-// under a key each (as until index version 4): putting a batch's tens of
-// thousands of keys into bbolt (sorted inserts, then splitting them into
-// pages on commit) cost about a tenth of the indexer's processor time.
+// Why segments: a layout in term order makes every batch touch thousands
+// of terms spread over the whole vocabulary, and bbolt rewrites every
+// page it touches on commit, so indexing cost would grow with the index.
+// A segment is written in key order into a new bucket at the end of
+// search_segments: a commit appends pages and rewrites almost nothing.
+// Merges rewrite each posting a logarithmic number of times (tiers grow
+// by mergeFactor), in big sequential writes. A segment's terms are stored
+// in chunks of about chunkTargetBytes of postings, each one bbolt value,
+// rather than under a key each: putting a batch's tens of thousands of
+// keys into bbolt (sorted inserts, then splitting them into pages on
+// commit) is costly.
 //
-// Invariants, which keep what clients see unchanged:
-//   - Search waits (bounded by its ctx) until the indexed revision is at
-//     least the store revision it observed on entry, then ranks and loads
-//     its page in one read transaction; the response's revision is the
-//     indexed revision. It loads each result from the articles bucket in
-//     that transaction; one deleted or rewritten after the indexed
-//     revision makes it start over (searchAttempts), and is otherwise
-//     left out. A search therefore never misses a write acknowledged
-//     before it began, and never returns a deleted article, a stale
-//     version, or a version the index did not match.
-//   - The change-log compactor never removes an event the indexer has not
-//     applied (compact.go), and the indexed revision is stored in the same
-//     transaction as the segment of its batch, so a crash between a write
-//     and its indexing loses nothing: the next Open continues from the
-//     stored indexed revision. A merge keeps its progress in the index
-//     (the "merge" key) and its output out of the segment table until its
-//     last step, which swaps them in one transaction, so a crash mid-merge
-//     only delays it.
-//   - Reindex sets the indexed revision to the store's in the transaction
-//     that clears the index, rebuilds from the articles bucket, and leaves
-//     the writes after that revision to the indexer.
-//   - A file of schema version 1 (the term-ordered layout) is upgraded at
-//     Open: initSchema drops its search_postings and search_docs buckets
-//     and leaves a "rebuild" key, and the indexer then rebuilds the index
-//     from the articles bucket as Reindex does, in batches, resuming from
-//     the key after a crash. An index of an older index version (the
-//     corpus stats hold it) is dropped and rebuilt the same way.
+// Invariants:
+//   - Search ranks in one read transaction; the response's revision is
+//     the applied revision stored in it.
+//   - The applied revision is stored in the same transaction as the
+//     segment of its batch, so a crash between a write and its indexing
+//     loses nothing: the next Open continues from the stored revision. A
+//     merge keeps its progress in the index (the "merge" key) and its
+//     output out of the segment table until its last step, which swaps
+//     them in one transaction, so a crash mid-merge only delays it.
 //
 // Each indexed version of an article has its own document number
 // (docnum): a uint32 taken from the sequence of the docs bucket. An update
@@ -130,7 +105,7 @@ import (
 //     from every live segment, in docnum order, skipping dead docnums; a
 //     term's document frequency is the number of live documents found.
 //     Document frequencies and corpus stats are therefore exact however
-//     the segments lie, and scores are those a fresh Reindex gives.
+//     the segments lie, and scores are those a fresh rebuild gives.
 //   - posting: the term's title and body counts, then its title positions
 //     and body positions, each delta-encoded. The document's field lengths
 //     are in its segment's length table, not repeated in each posting.
@@ -152,20 +127,18 @@ import (
 //   - "words" is the vocabulary of the folded, unstemmed words that
 //     stemming changes, which prefix queries (word*) expand; the words it
 //     leaves unchanged are terms, found in the segments. Words are only
-//     added: one that no longer occurs anywhere stays until Reindex, and
+//     added: one that no longer occurs anywhere stays until a rebuild, and
 //     expands to a term without postings, which is harmless.
 //   - corpus stats: number of live documents, their total title length and
 //     total body length (for BM25's average document length), index
 //     version.
 //
-// Caveats: while Reindex (or the rebuild after an upgrade) runs, searches
-// see only the articles it has reached. A filter is applied to the doc
-// records as of the indexed revision, so an article whose tags (say)
-// changed during the search may be judged on its old ones, though it is
-// returned as it is now. A search right after a large import waits for the
-// indexer to catch up (a few thousand realistic 5 KB articles a second on
-// two cores; see BENCHMARKS.md); if the indexer cannot write (a full
-// disk), searches wait until their deadline. Many updates or deletes leave
+// Caveats: a filter is applied to the doc records as of the applied
+// revision, so an article whose tags (say) changed during the search may
+// be judged on its old ones. A search right after a large import waits
+// for the indexer to catch up (see BENCHMARKS.md); if the indexer cannot
+// write (a full disk), searches wait until their deadline. Many updates
+// or deletes leave
 // dead postings that searches read and skip until the merges reach them.
 // A prefix expands to at most maxPrefixTerms distinct terms (the
 // alphabetically first ones).
@@ -173,7 +146,7 @@ import (
 const (
 	// maxPrefixTerms bounds the terms one prefix clause expands to.
 	maxPrefixTerms = 256
-	// reindexBatch bounds the articles one Reindex (or rebuild)
+	// reindexBatch bounds the articles one rebuild
 	// transaction indexes, and reindexBatchBytes their text.
 	reindexBatch, reindexBatchBytes = 2000, 16 << 20
 	// docFormat is the format byte of doc records.
@@ -378,12 +351,9 @@ func decodeDoc(v []byte, full bool) (docRecord, error) {
 	return r, d.err
 }
 
-// indexVersion is the version of the index layout this file writes: 5,
+// indexVersion is the version of the index layout this package writes:
 // segments with a document length table whose terms are stored in chunks.
-// (Versions 1 and 2 were the term-ordered layout of schema version 1;
-// version 3 repeated each document's field lengths in every posting;
-// version 4 stored each term under its own key. initSchema drops an index
-// of an older version, and the indexer rebuilds it.)
+// Open rebuilds an index of another version.
 const indexVersion = 5
 
 // corpusStats are the totals BM25 needs, and the index version.
@@ -404,7 +374,7 @@ func readStats(root *bbolt.Bucket) (corpusStats, error) {
 	s.bodyLen = int64(d.uvarint())
 	s.version = d.uvarint()
 	if d.err != nil || s.version != indexVersion {
-		return s, errors.New("corrupt search stats: run reindex")
+		return s, errors.New("corrupt search stats")
 	}
 	return s, nil
 }
@@ -530,7 +500,7 @@ func (z *analyzer) wordSlot(w string, h uint64) *localWord {
 		}
 		i = (i + 1) & mask
 	}
-	panic("store: analyzer word table is full") // it is kept half empty
+	panic("fulltext: analyzer word table is full") // it is kept half empty
 }
 
 // addWord records word w (hash h) of the current article in slot s (from
@@ -852,16 +822,12 @@ func appendUvarint32(b []byte, x uint32) []byte {
 	return binary.AppendUvarint(b, uint64(x))
 }
 
-// analyzeAll decodes and analyses n articles on up to workers goroutines
-// (at least one): article(i) returns the i-th, or nil (a delete, which has
-// no analysis). If quiet is not nil, one more goroutine helps whenever
-// quiet lets it: quiet(stop) blocks until the spare goroutine may work and
-// returns a channel that is closed when it should pause again, or returns
-// nil once stop is closed (every article is taken) or the store is
-// closing. The returned wait blocks until article i is done and returns
+// analyzeAll analyses n articles on up to workers goroutines (at least
+// one): article(i) returns the i-th, or nil (a delete, which has no
+// analysis). The returned wait blocks until article i is done and returns
 // it, its analysis and article's error; done blocks until every worker has
 // finished.
-func analyzeAll(n int, article func(i int) (*articlesv1.Article, error), workers int, quiet func(stop <-chan struct{}) <-chan struct{}) (wait func(i int) (*articlesv1.Article, *analysis, error), done func()) {
+func analyzeAll(n int, article func(i int) (*articlesv1.Article, error), workers int) (wait func(i int) (*articlesv1.Article, *analysis, error), done func()) {
 	type result struct {
 		a     *articlesv1.Article
 		an    *analysis
@@ -873,51 +839,23 @@ func analyzeAll(n int, article func(i int) (*articlesv1.Article, error), workers
 		res[i].ready = make(chan struct{})
 	}
 	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		allTaken = make(chan struct{})
-		once     sync.Once
+		next atomic.Int64
+		wg   sync.WaitGroup
 	)
-	// work analyses articles until none is left, or until pause is
-	// closed, and reports whether any is left.
-	work := func(z *analyzer, pause <-chan struct{}) bool {
-		for {
-			select {
-			case <-pause:
-				return true
-			default:
-			}
-			i := int(next.Add(1) - 1)
-			if i >= n {
-				once.Do(func() { close(allTaken) })
-				return false
-			}
-			r := &res[i]
-			if r.a, r.err = article(i); r.a != nil && r.err == nil {
-				r.an = z.analyze(r.a)
-			}
-			close(r.ready)
-		}
-	}
 	for range max(1, min(workers, n)) {
 		wg.Go(func() {
 			z := getAnalyzer()
 			defer putAnalyzer(z)
-			work(z, nil)
-		})
-	}
-	if quiet != nil && n > 1 {
-		wg.Go(func() {
-			z := getAnalyzer()
-			defer putAnalyzer(z)
-			// Each round ends with a pause or with the last article, and
-			// a pause needs a commit of the store: there are at most as
-			// many rounds as commits while the batch is analysed.
 			for {
-				pause := quiet(allTaken)
-				if pause == nil || !work(z, pause) {
+				i := int(next.Add(1) - 1)
+				if i >= n {
 					return
 				}
+				r := &res[i]
+				if r.a, r.err = article(i); r.a != nil && r.err == nil {
+					r.an = z.analyze(r.a)
+				}
+				close(r.ready)
 			}
 		})
 	}
@@ -1022,7 +960,7 @@ func indexItems(tx *bbolt.Tx, items []indexItem, pre *prebuiltSegment) error {
 			return err
 		}
 		if seq > math.MaxUint32 {
-			return errors.New("search document numbers are exhausted: run reindex")
+			return errors.New("search document numbers are exhausted")
 		}
 		num := uint32(seq)
 		if err := ix.ids.Put([]byte(it.id), docKey(num)); err != nil {
@@ -1392,96 +1330,85 @@ type candidate struct {
 }
 
 // Search returns the articles matching q and f, best first: those at
-// positions [offset, offset+limit) of the ranking, with total_size (exact
-// as of the index's revision) and that revision, all read in one read
-// transaction. It first waits (bounded by ctx, whose error it returns)
-// until the index reflects every write committed before the call; the
-// articles returned are loaded from the store in the same transaction, so
-// they are current. An article of the page deleted or rewritten since
-// the index's revision (by a write during the call) makes it search again
-// once the index has caught up, up to searchAttempts times, and is then
-// left out of the page: a result is always the version the index matched.
-// next_page_token is left empty. limit <= 0 returns no results, only the
-// totals.
+// positions [offset, offset+limit) of the ranking, with the number of
+// matches (exact as of the index's revision) and that revision, all read
+// in one read transaction. It first reads the feed's revision and waits
+// (bounded by ctx, whose error it returns) until the index reflects it,
+// so it sees every write acknowledged before the call. limit <= 0
+// returns no hits, only the total.
 //
 // Ranking is BM25 with title boosting (see package search), summed over
 // the query's included clauses; ties go to the newest publish time (an
-// article without one counts as oldest), then to the smaller id. Each
-// result carries the full article and a snippet of its body (or, when the
-// body is empty, its summary).
-func (db *DB) Search(ctx context.Context, q *search.Query, f articles.Filter, offset, limit int) (*articlesv1.SearchArticlesResponse, error) {
+// article without one counts as oldest), then to the smaller id.
+//
+// A failed read of the index (a damaged file) makes the engine rebuild
+// it; the error is returned.
+func (e *Engine) Search(ctx context.Context, q *search.Query, f articles.Filter, offset, limit int) (*search.Results, error) {
 	if q == nil || len(q.Clauses) == 0 {
-		return nil, errors.New("store: search: empty query")
+		return nil, errors.New("fulltext: search: empty query")
+	}
+	if e.closed.Load() {
+		return nil, ErrClosed
 	}
 	offset = max(offset, 0)
-	resp := &articlesv1.SearchArticlesResponse{}
-	var page []*articlesv1.Article
-	var scores []float64
-	for attempt := 1; ; attempt++ {
-		// The index follows the store asynchronously: wait until it
-		// reflects every write committed before this attempt began.
-		if err := db.readable(ctx); err != nil {
+	start, err := e.feed.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		if err := e.WaitApplied(ctx, start); err != nil {
 			return nil, err
 		}
-		start := db.rev.value()
-		if err := db.waitIndexed(ctx, start); err != nil {
-			return nil, err
-		}
-		var changed bool
-		err := db.view(ctx, func(tx *bbolt.Tx) error {
-			page, scores, changed = nil, nil, false
-			rev, err := metaUint(tx, metaIndexed)
-			if err != nil {
-				return err
+		res := &search.Results{}
+		rebuilding := false
+		err := e.view(func(tx *bbolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			rev, _ := decodeUint(meta.Get(metaApplied))
+			if meta.Get(metaRebuild) != nil || int64(rev) < start {
+				rebuilding = true // started after the wait: wait again
+				return nil
 			}
-			resp.Revision = int64(rev)
+			res.Revision = int64(rev)
 			total, cands, err := rank(ctx, tx, q, f, offset+max(limit, 0))
 			if err != nil {
 				return err
 			}
-			resp.TotalSize = int32(min(total, math.MaxInt32))
+			res.Total = total
 			if limit <= 0 || offset >= len(cands) {
 				return nil
 			}
 			for _, c := range cands[offset:min(len(cands), offset+limit)] {
-				a, err := getArticle(tx, string(c.id))
-				if err != nil {
-					return err
-				}
-				if a == nil || a.GetRevision() > resp.Revision {
-					// Deleted or rewritten since the index's revision
-					// (after this call began): its indexed version is
-					// gone and the current one may not match.
-					changed = true
-					continue
-				}
-				page = append(page, a)
-				scores = append(scores, c.score)
+				res.Hits = append(res.Hits, search.Hit{ID: string(c.id), Score: c.score})
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("store: search: %w", err)
+			if ctx.Err() == nil && !e.closed.Load() {
+				e.log.Error("fulltext: reading the index failed; rebuilding it", "err", err)
+				e.requestRebuild.Store(true)
+				e.wake()
+			}
+			return nil, fmt.Errorf("fulltext: search: %w", err)
 		}
-		// Writes made during the search changed articles of the page:
-		// search again once the index has caught up with them, a few
-		// times, then settle for the page without them.
-		if !changed || attempt == searchAttempts {
-			break
+		if !rebuilding {
+			return res, nil
 		}
 	}
-	for i, a := range page {
-		text := a.GetBody()
-		if strings.TrimSpace(text) == "" {
-			text = a.GetSummary()
+}
+
+// view runs fn in a read transaction of the engine's file, turning a
+// panic (bbolt's, on a damaged page) into an error.
+func (e *Engine) view(fn func(tx *bbolt.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("index read panicked: %v", r)
 		}
-		resp.Results = append(resp.Results, &articlesv1.SearchResult{
-			Article: a,
-			Score:   scores[i],
-			Snippet: search.Snippet(text, q, 0),
-		})
+	}()
+	err = e.bolt.View(fn)
+	if errors.Is(err, bberrors.ErrDatabaseNotOpen) {
+		return ErrClosed
 	}
-	return resp, nil
+	return err
 }
 
 // rank returns how many documents match q and f, and the best top of them
@@ -1657,7 +1584,7 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter,
 func (ix *searchIndex) record(num uint32, full bool) (docRecord, error) {
 	v := ix.docs.Get(docKey(num))
 	if v == nil {
-		return docRecord{}, fmt.Errorf("search index has postings for unknown document %d: run reindex", num)
+		return docRecord{}, fmt.Errorf("search index has postings for unknown document %d", num)
 	}
 	rec, err := decodeDoc(v, full)
 	if err != nil {
@@ -1706,49 +1633,6 @@ func kthLargest(xs []float64, k int) float64 {
 	return xs[want]
 }
 
-// Reindex rebuilds the search index from the articles: it clears the
-// search buckets in one write, which also sets the indexed revision to the
-// store's, then indexes the articles (as they are when it reaches them) in
-// id order, at most reindexBatch per write (each write a segment),
-// checking ctx between writes. The indexer applies the writes made since
-// the clear, so the index is complete and consistent once Reindex returns
-// and the indexer has caught up (which Search waits for); until then,
-// searches miss the articles it has not reached. An interrupted Reindex
-// (error, cancelled ctx, crash) leaves a partial index: run it again.
-func (db *DB) Reindex(ctx context.Context) error {
-	var from int64
-	err := db.submit(ctx, func(b *batch) error {
-		// The rebuild below reads every article as it is at or after this
-		// revision; the indexer applies the events after it.
-		from = b.rev
-		if err := b.tx.Bucket(bucketMeta).Put(metaIndexed, encodeUint(uint64(from))); err != nil {
-			return mutated(err)
-		}
-		return mutated(clearSearchIndex(b.tx))
-	})
-	if err != nil {
-		return fmt.Errorf("store: reindex: clear: %w", err)
-	}
-	db.setIndexed(from)
-	var after []byte // the last id indexed
-	for range math.MaxInt {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		last, done, err := db.rebuildChunk(ctx, after, func(_ []byte, _ bool, apply func(*bbolt.Tx) error) error {
-			return db.submit(ctx, func(b *batch) error { return mutated(apply(b.tx)) })
-		})
-		if err != nil {
-			return fmt.Errorf("store: reindex: %w", err)
-		}
-		if done {
-			return nil
-		}
-		after = last
-	}
-	return nil
-}
-
 // clearSearchIndex empties the search buckets.
 func clearSearchIndex(tx *bbolt.Tx) error {
 	for _, name := range [][]byte{bucketSearchSegments, bucketSearchIndex} {
@@ -1762,110 +1646,4 @@ func clearSearchIndex(tx *bbolt.Tx) error {
 		}
 	}
 	return nil
-}
-
-// rebuildChunk indexes the articles after id after (all from the first
-// with after nil), at most reindexBatch of them or reindexBatchBytes of
-// text: it reads them in a read transaction, analyses them outside any,
-// and has write run apply, which indexes them as they are in its
-// transaction, as one segment. It returns the last id read and whether
-// no article follows it (both passed to write too).
-func (db *DB) rebuildChunk(ctx context.Context, after []byte, write func(last []byte, done bool, apply func(*bbolt.Tx) error) error) ([]byte, bool, error) {
-	var (
-		arts []*articlesv1.Article
-		last []byte
-		done bool
-	)
-	err := db.view(ctx, func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketArticles).Cursor()
-		k, _ := c.First()
-		if after != nil {
-			if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
-				k, _ = c.Next()
-			}
-		}
-		size := 0
-		for ; k != nil && len(arts) < reindexBatch && size < reindexBatchBytes; k, _ = c.Next() {
-			a, err := getArticle(tx, string(k))
-			if err != nil {
-				return err
-			}
-			if a == nil {
-				continue
-			}
-			arts = append(arts, a)
-			size += len(a.GetTitle()) + len(a.GetBody())
-			last = bytes.Clone(k)
-		}
-		done = k == nil
-		return nil
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	wait, finish := analyzeAll(len(arts), func(i int) (*articlesv1.Article, error) { return arts[i], nil }, runtime.GOMAXPROCS(0), nil)
-	ans := make([]*analysis, len(arts))
-	for i := range arts {
-		_, ans[i], _ = wait(i)
-	}
-	finish()
-	err = write(last, done, func(tx *bbolt.Tx) error {
-		items := make([]indexItem, 0, len(arts))
-		for i, a := range arts {
-			// Index the article as it is now: the indexer applies the
-			// events after the clear, if any, again on top.
-			cur, err := getArticle(tx, a.GetId())
-			if err != nil {
-				return err
-			}
-			if cur != nil {
-				items = append(items, indexItem{id: a.GetId(), a: cur, an: ans[i]})
-			}
-		}
-		return indexItems(tx, items, nil)
-	})
-	return last, done, err
-}
-
-// rebuildStep does one step of the rebuild that initSchema leaves due when
-// it drops an index of the old layout (the "rebuild" key), if one is due,
-// and reports whether it did.
-func (db *DB) rebuildStep() (bool, error) {
-	var (
-		after []byte
-		due   bool
-	)
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		if root := tx.Bucket(bucketSearchIndex); root != nil {
-			v := root.Get(searchIndexRebuild)
-			due, after = v != nil, bytes.Clone(v)
-		}
-		return nil
-	})
-	if err != nil || !due {
-		return false, err
-	}
-	cursor := after
-	if len(after) == 0 {
-		cursor = nil // from the first article
-	}
-	_, _, err = db.rebuildChunk(context.Background(), cursor, func(last []byte, done bool, apply func(*bbolt.Tx) error) error {
-		return db.bolt.Update(func(tx *bbolt.Tx) error {
-			root := tx.Bucket(bucketSearchIndex)
-			if v := root.Get(searchIndexRebuild); v == nil || !bytes.Equal(v, after) {
-				return nil // Reindex cleared the index meanwhile: it rebuilds
-			}
-			if err := apply(tx); err != nil {
-				return err
-			}
-			if done {
-				return root.Delete(searchIndexRebuild)
-			}
-			return root.Put(searchIndexRebuild, last)
-		})
-	})
-	if err != nil {
-		return false, db.writeError(err)
-	}
-	return true, nil
 }

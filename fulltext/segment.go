@@ -1,4 +1,4 @@
-package store
+package fulltext
 
 import (
 	"bytes"
@@ -36,7 +36,7 @@ const (
 	// all of the lowest tier.
 	mergeTierBase = 1024
 	// maxSegmentsBehind is how many segments make the indexer merge even
-	// while it is behind the store, and maxSegments how many make it
+	// while it is behind the feed, and maxSegments how many make it
 	// merge before it applies more batches.
 	maxSegmentsBehind, maxSegments = 12, 24
 	// deadShare: a segment of which at least 1/deadShare of the documents
@@ -45,7 +45,7 @@ const (
 )
 
 // mergeStepBytes bounds the posting bytes one merge transaction reads, so
-// that writers wait on a merge about as long as on one indexing batch. (A
+// that a merge holds up indexing about as long as one batch does. (A
 // variable so that tests can make merges take many steps.)
 var mergeStepBytes = 24 << 20
 
@@ -67,7 +67,7 @@ func decodeSegmentInfo(k, v []byte) (segmentInfo, error) {
 	d := decoder{b: v}
 	s := segmentInfo{id: id, lo: uint32(d.uvarint()), hi: uint32(d.uvarint()), docs: int(d.uvarint())}
 	if !ok || d.err != nil || s.lo > s.hi {
-		return s, fmt.Errorf("corrupt search segment entry %x: run reindex", k)
+		return s, fmt.Errorf("corrupt search segment entry %x", k)
 	}
 	return s, nil
 }
@@ -121,11 +121,11 @@ func (ix *searchIndex) loadSegments() error {
 		}
 		b := ix.segs.Bucket(k)
 		if b == nil {
-			return fmt.Errorf("search segment %d is missing: run reindex", info.id)
+			return fmt.Errorf("search segment %d is missing", info.id)
 		}
 		lens := b.Get(docLensKey)
 		if uint64(len(lens)) != (uint64(info.hi-info.lo)+1)*docLensSize {
-			return fmt.Errorf("search segment %d has a corrupt length table: run reindex", info.id)
+			return fmt.Errorf("search segment %d has a corrupt length table", info.id)
 		}
 		ix.live = append(ix.live, segment{info, b, lens})
 	}
@@ -544,7 +544,7 @@ func decodeMergeState(v []byte) (*mergeState, error) {
 		m.sources = append(m.sources, d.uvarint())
 	}
 	if d.err != nil || len(d.b) == 0 {
-		return nil, errors.New("corrupt search merge state: run reindex")
+		return nil, errors.New("corrupt search merge state")
 	}
 	m.started = d.b[0] == 1
 	m.after = bytes.Clone(d.b[1:])
@@ -615,7 +615,7 @@ func (ix *searchIndex) pickMerge(all bool) ([]segment, error) {
 }
 
 // mergeDue reports whether mergeStep has work to do, and how many live
-// segments there are. While the indexer is behind the store, merges are
+// segments there are. While the indexer is behind the feed, merges are
 // held back (they would delay the index) unless maxSegmentsBehind segments
 // have piled up.
 func mergeDue(tx *bbolt.Tx, all, behind bool) (bool, int, error) {

@@ -1,7 +1,9 @@
-package store_test
+package fulltext_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -13,10 +15,10 @@ import (
 	"time"
 
 	"github.com/seed9c1868aa/articles"
+	"github.com/seed9c1868aa/articles/fulltext"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/search"
 	"github.com/seed9c1868aa/articles/seeds"
-	"github.com/seed9c1868aa/articles/store"
 	"go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -74,7 +76,7 @@ func searchCorpus() []*articlesv1.Article {
 
 // openSearch returns a store holding arts (imported in one write, in
 // order), and the stored articles by slug.
-func openSearch(t testing.TB, arts []*articlesv1.Article) (*store.DB, map[string]*articlesv1.Article) {
+func openSearch(t testing.TB, arts []*articlesv1.Article) (*testDB, map[string]*articlesv1.Article) {
 	t.Helper()
 	ctx := context.Background()
 	db := mustOpen(t)
@@ -94,7 +96,7 @@ func openSearch(t testing.TB, arts []*articlesv1.Article) (*store.DB, map[string
 }
 
 // doSearch runs query and returns the response.
-func doSearch(t testing.TB, db *store.DB, query string, f articles.Filter, offset, limit int) *articlesv1.SearchArticlesResponse {
+func doSearch(t testing.TB, db *testDB, query string, f articles.Filter, offset, limit int) *articlesv1.SearchArticlesResponse {
 	t.Helper()
 	q, err := search.Parse(query)
 	if err != nil {
@@ -375,7 +377,7 @@ func TestSearchSeeds(t *testing.T) {
 
 // allResults returns every result of query, with scores, as comparable
 // strings.
-func allResults(t testing.TB, db *store.DB, query string) []string {
+func allResults(t testing.TB, db *testDB, query string) []string {
 	t.Helper()
 	var out []string
 	for _, r := range doSearch(t, db, query, articles.Filter{}, 0, 1000).GetResults() {
@@ -384,11 +386,144 @@ func allResults(t testing.TB, db *store.DB, query string) []string {
 	return out
 }
 
+// TestRebuildDamagedIndex damages the engine's file while the engine is
+// closed, in each way Open must notice, and checks that the reopened
+// engine rebuilds and answers as before.
+func TestRebuildDamagedIndex(t *testing.T) {
+	t.Parallel()
+	queries := []string{"sanctions", `"climate change"`, "sanct*", "ICC’s", "local -harbour", "milosevic"}
+	truncate := func(keep func(size int64) int64) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) {
+			info, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, keep(info.Size())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, path string)
+	}{
+		{"Deleted", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"TruncatedToHalf", truncate(func(n int64) int64 { return n / 2 })},
+		{"TruncatedToOnePage", truncate(func(int64) int64 { return 4096 })},
+		{"TruncatedToEmpty", truncate(func(int64) int64 { return 0 })},
+		{"Garbage", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, bytes.Repeat([]byte("garbage!"), 4096), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"WreckedBuckets", func(t *testing.T, path string) {
+			// Drop the postings, and leave garbage in the corpus stats.
+			editFile(t, path, func(tx *bbolt.Tx) error {
+				if err := tx.DeleteBucket([]byte("search_segments")); err != nil {
+					return err
+				}
+				if _, err := tx.CreateBucket([]byte("search_segments")); err != nil {
+					return err
+				}
+				return tx.Bucket([]byte("search_index")).Put([]byte("stats"), []byte{0xff})
+			})
+		}},
+		{"OlderVersion", func(t *testing.T, path string) {
+			editFile(t, path, func(tx *bbolt.Tx) error {
+				return tx.Bucket([]byte("meta")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 1))
+			})
+		}},
+		{"InterruptedRebuild", func(t *testing.T, path string) {
+			editFile(t, path, func(tx *bbolt.Tx) error {
+				return tx.Bucket([]byte("meta")).Put([]byte("rebuild"), binary.BigEndian.AppendUint64(nil, 1))
+			})
+		}},
+		{"DirtyFromAnotherBoot", func(t *testing.T, path string) {
+			if err := os.WriteFile(path+".dirty", []byte("another boot\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "a.db")
+			db := mustOpenPath(t, path)
+			for _, a := range searchCorpus() {
+				if _, err := db.Create(ctx, a, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := map[string][]string{}
+			for _, q := range queries {
+				before[q] = allResults(t, db, q)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			tc.damage(t, path+".search")
+
+			db = mustOpenPath(t, path)
+			for _, q := range queries {
+				if got := allResults(t, db, q); !slices.Equal(got, before[q]) {
+					t.Errorf("after the rebuild, %q gives\n%q\nwant\n%q", q, got, before[q])
+				}
+			}
+			if got := db.eng.Rebuilds(); got != 1 {
+				t.Errorf("%d rebuilds, want 1", got)
+			}
+			// Writes keep being indexed.
+			mustCreate(t, db, searchArt("late", "Late", "A sanctuary again."))
+			if got := slugs(doSearch(t, db, "sanctuary", articles.Filter{}, 0, 10)); !sameSet(got, []string{"sanctuary", "late"}) {
+				t.Errorf("after the rebuild and a create: %q", got)
+			}
+		})
+	}
+}
+
+// TestReopenWithoutRebuild checks that a cleanly closed index, and one
+// left dirty by a crash of this boot (the kernel kept its commits),
+// resume without a rebuild.
+func TestReopenWithoutRebuild(t *testing.T) {
+	t.Parallel()
+	for _, dirty := range []bool{false, true} {
+		t.Run(fmt.Sprint("dirty=", dirty), func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "a.db")
+			db := mustOpenPath(t, path)
+			mustCreate(t, db, searchArt("first", "First", "Pelicans."))
+			before := allResults(t, db, "pelicans")
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if dirty {
+				boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+				if err != nil {
+					t.Skip("no boot id on this system")
+				}
+				if err := os.WriteFile(path+".search.dirty", boot, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db = mustOpenPath(t, path)
+			if got := allResults(t, db, "pelicans"); !slices.Equal(got, before) {
+				t.Errorf("after reopen: %q, want %q", got, before)
+			}
+			if got := db.eng.Rebuilds(); got != 0 {
+				t.Errorf("%d rebuilds, want none", got)
+			}
+		})
+	}
+}
+
 func TestReindex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "a.db")
-	db := mustOpenPath(t, path)
+	db := mustOpen(t)
 	for _, a := range searchCorpus() {
 		if _, err := db.Create(ctx, a, ""); err != nil {
 			t.Fatal(err)
@@ -399,31 +534,7 @@ func TestReindex(t *testing.T) {
 	for _, q := range queries {
 		before[q] = allResults(t, db, q)
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	// Wreck the index behind the store's back: drop the postings, and
-	// leave garbage in the doc records.
-	editFile(t, path, func(tx *bbolt.Tx) error {
-		if err := tx.DeleteBucket([]byte("search_segments")); err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucket([]byte("search_segments")); err != nil {
-			return err
-		}
-		return tx.Bucket([]byte("search_index")).Put([]byte("stats"), []byte{0xff})
-	})
-
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	q, _ := search.Parse("sanctions")
-	if resp, err := db.Search(ctx, q, articles.Filter{}, 0, 10); err == nil && resp.GetTotalSize() > 0 {
-		t.Fatalf("wrecked index still finds %d results", resp.GetTotalSize())
-	}
+	// Reindex of a healthy index changes nothing, and writes keep working.
 	if err := db.Reindex(ctx); err != nil {
 		t.Fatalf("Reindex: %v", err)
 	}
@@ -431,14 +542,6 @@ func TestReindex(t *testing.T) {
 		if got := allResults(t, db, q); !slices.Equal(got, before[q]) {
 			t.Errorf("after Reindex, %q gives\n%q\nwant\n%q", q, got, before[q])
 		}
-	}
-
-	// Reindex of a healthy index changes nothing, and writes keep working.
-	if err := db.Reindex(ctx); err != nil {
-		t.Fatalf("second Reindex: %v", err)
-	}
-	if got := allResults(t, db, "sanctions"); !slices.Equal(got, before["sanctions"]) {
-		t.Errorf("after a second Reindex: %q", got)
 	}
 	if _, err := db.Create(ctx, searchArt("late", "Late", "A sanctuary again."), ""); err != nil {
 		t.Fatal(err)
@@ -519,19 +622,16 @@ func benchCorpus(n int) []*articlesv1.Article {
 // reports its p50 and p99 latency besides the mean, and the parent reports
 // the size of the search index against that of the articles.
 func BenchmarkSearch(b *testing.B) {
-	store.ProductionBounds(b)
+	fulltext.ProductionBounds(b)
 	ctx := context.Background()
-	var db *store.DB
+	var db *testDB
 	reuse := false
 	if *benchDBPath == "" {
 		db = mustOpen(b)
 	} else {
 		_, err := os.Stat(*benchDBPath)
 		reuse = err == nil
-		if db, err = store.Open(*benchDBPath); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
+		db = mustOpenPath(b, *benchDBPath)
 	}
 	if !reuse {
 		arts := benchCorpus(*benchDocs)
@@ -560,16 +660,23 @@ func BenchmarkSearch(b *testing.B) {
 			b.Fatal("segment merges did not end")
 		}
 	}
-	sizes, err := db.BucketSizes()
+	sizes, err := db.eng.BucketSizes()
 	if err != nil {
+		b.Fatal(err)
+	}
+	var textBytes int64
+	if err := db.List(ctx, articles.Query{}, articles.Cursor{}, 0, func(a *articlesv1.Article) error {
+		textBytes += int64(len(a.GetTitle()) + len(a.GetBody()))
+		return nil
+	}); err != nil {
 		b.Fatal(err)
 	}
 	segs, dead, err := db.SegmentStats()
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("bytes allocated: articles %d, events %d, search index %d (segments %d, docs %d); %d segments, %d dead documents",
-		sizes["articles"], sizes["events"], sizes["search_segments"]+sizes["search_index"],
+	b.Logf("bytes: article text %d, search index %d (segments %d, docs %d); %d segments, %d dead documents",
+		textBytes, sizes["search_segments"]+sizes["search_index"],
 		sizes["search_segments"], sizes["search_index"], segs, dead)
 	for _, bc := range []struct{ name, query string }{
 		{"rare", "zyzzyva"},
@@ -597,7 +704,7 @@ func BenchmarkSearch(b *testing.B) {
 			}
 			b.ReportMetric(pct(0.50), "p50-ms")
 			b.ReportMetric(pct(0.99), "p99-ms")
-			b.ReportMetric(float64(sizes["search_segments"]+sizes["search_index"])/float64(sizes["articles"]), "index/articles")
+			b.ReportMetric(float64(sizes["search_segments"]+sizes["search_index"])/float64(textBytes), "index/text")
 		})
 	}
 }

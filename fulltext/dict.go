@@ -1,4 +1,4 @@
-package store
+package fulltext
 
 import (
 	"hash/maphash"
@@ -10,7 +10,7 @@ import (
 )
 
 // termDict numbers the folded words and the terms that analysis meets, for
-// every DB of the process. Analysis looks up each word of an article, which
+// every Engine of the process. Analysis looks up each word of an article, which
 // both stems it (a word seen before is never stemmed again) and gives its
 // term's number; building a segment then gathers a batch's postings in
 // arrays indexed by term number, rather than hashing the term of each of

@@ -1,4 +1,4 @@
-package store_test
+package fulltext_test
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/search"
 	"github.com/seed9c1868aa/articles/store"
-	"go.etcd.io/bbolt"
 )
 
 // numbered returns n articles, each with the word "common" and its own
@@ -29,7 +28,7 @@ func numbered(prefix string, n int) []*articlesv1.Article {
 }
 
 // importAll imports arts in the server's batches of 500.
-func importAll(t *testing.T, db *store.DB, arts []*articlesv1.Article) {
+func importAll(t *testing.T, db *testDB, arts []*articlesv1.Article) {
 	t.Helper()
 	for i := 0; i < len(arts); i += 500 {
 		resp, err := db.Import(context.Background(), arts[i:min(i+500, len(arts))])
@@ -193,68 +192,37 @@ func TestIndexerCatchesUpAfterReopen(t *testing.T) {
 	}
 }
 
-// TestOpenFileWithoutIndexedRevision opens a file as written before
-// asynchronous indexing (no indexed revision): it counts as indexed.
-func TestOpenFileWithoutIndexedRevision(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "a.db")
-	db := mustOpenPath(t, path)
-	mustCreate(t, db, searchArt("old", "Old heading", "Pelicans of old."))
-	if err := db.WaitIndexed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	editFile(t, path, func(tx *bbolt.Tx) error { return tx.Bucket([]byte("meta")).Delete([]byte("indexed")) })
-	db = mustOpenPath(t, path)
-	rev, err := db.Revision(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := db.IndexedRevision(); got != rev || rev == 0 {
-		t.Errorf("indexed revision = %d, want the store's %d", got, rev)
-	}
-	if got := slugs(doSearch(t, db, "pelicans", articles.Filter{}, 0, 10)); len(got) != 1 || got[0] != "old" {
-		t.Errorf("got %v, want [old]", got)
-	}
-}
-
-func TestCompactionWaitsForIndexer(t *testing.T) {
+// TestRebuildWhenBehindCompactedLog holds the engine back while the store
+// compacts its change log past the engine's revision: the engine then
+// rebuilds from the articles, and searches give the full answers.
+func TestRebuildWhenBehindCompactedLog(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := mustOpen(t, store.WithHistory(10))
+	mustCreate(t, db, searchArt("first", "First", "common words"))
 	if err := db.WaitIndexed(ctx); err != nil {
 		t.Fatal(err)
 	}
+	rebuilds := db.eng.Rebuilds()
 	resume := db.PauseIndexer()
 	importAll(t, db, numbered("c", 200))
 	indexed := db.IndexedRevision()
-	// Give the compactor every chance to run: further writes nudge it.
-	for i := range 20 {
-		mustCreate(t, db, searchArt(fmt.Sprintf("more-%d", i), "More", "more words"))
-	}
-	if got := db.CompactedRevision(); got > indexed {
-		t.Fatalf("compacted to %d, past the indexed revision %d", got, indexed)
-	}
-	if _, err := db.Changes(ctx, indexed+1, 10); err != nil {
-		t.Fatalf("Changes after the indexed revision: %v", err)
+	// The compactor does not wait for the engine.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mustCreate(t, db, searchArt(fmt.Sprintf("more-%d", time.Now().UnixNano()), "More", "more words"))
+		if _, err := db.Changes(ctx, indexed+1, 1); errors.Is(err, articles.ErrCompacted) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the change log was not compacted past %d", indexed)
+		}
 	}
 	resume()
-	if got := doSearch(t, db, "common", articles.Filter{}, 0, 0).GetTotalSize(); got != 200 {
-		t.Errorf("total_size = %d, want 200", got)
+	if got := doSearch(t, db, "common", articles.Filter{}, 0, 0).GetTotalSize(); got != 201 {
+		t.Errorf("total_size = %d, want 201", got)
 	}
-	// Now the compactor may catch up with the history bound.
-	rev, err := db.Revision(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(5 * time.Second); db.CompactedRevision() < rev-10; {
-		if time.Now().After(deadline) {
-			t.Fatalf("compacted to %d, want %d once indexed", db.CompactedRevision(), rev-10)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if got := db.eng.Rebuilds(); got != rebuilds+1 {
+		t.Errorf("%d rebuilds, want %d", got-rebuilds, 1)
 	}
 }
 

@@ -1,4 +1,4 @@
-package store_test
+package fulltext_test
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 
 	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
-	"github.com/seed9c1868aa/articles/store"
 )
 
 // TestImportIndexesLikeSingleWrites checks the import path of the search
@@ -73,7 +72,7 @@ func TestImportIndexesLikeSingleWrites(t *testing.T) {
 }
 
 // scores returns every result of query by slug, with its score.
-func scores(t *testing.T, db *store.DB, query string) map[string]float64 {
+func scores(t *testing.T, db *testDB, query string) map[string]float64 {
 	t.Helper()
 	out := map[string]float64{}
 	for _, r := range doSearch(t, db, query, articles.Filter{}, 0, 1000).GetResults() {

@@ -1,10 +1,11 @@
-package store_test
+package fulltext_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/seed9c1868aa/articles/fulltext"
 	"math"
 	"path/filepath"
 	"slices"
@@ -14,7 +15,6 @@ import (
 	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/search"
-	"github.com/seed9c1868aa/articles/store"
 	"go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 )
@@ -38,7 +38,7 @@ var segmentQueries = []struct {
 
 // searchState returns every result (slug, score, snippet) of every
 // segment query, and each query's total_size.
-func searchState(t *testing.T, db *store.DB) []string {
+func searchState(t *testing.T, db *testDB) []string {
 	t.Helper()
 	var out []string
 	for _, q := range segmentQueries {
@@ -52,7 +52,7 @@ func searchState(t *testing.T, db *store.DB) []string {
 }
 
 // segmentStats returns db's numbers of segments and dead documents.
-func segmentStats(t *testing.T, db *store.DB) (int, int) {
+func segmentStats(t *testing.T, db *testDB) (int, int) {
 	t.Helper()
 	segs, dead, err := db.SegmentStats()
 	if err != nil {
@@ -66,7 +66,7 @@ func segmentStats(t *testing.T, db *store.DB) (int, int) {
 // deletes articles of them and imports extra, indexed as a third segment.
 // Three segments with a few dead documents each are fewer than the indexer
 // merges by itself. It returns the articles by slug.
-func writeInSegments(t *testing.T, db *store.DB, extra ...*articlesv1.Article) map[string]*articlesv1.Article {
+func writeInSegments(t *testing.T, db *testDB, extra ...*articlesv1.Article) map[string]*articlesv1.Article {
 	t.Helper()
 	ctx := context.Background()
 	for chunk := range slices.Chunk(searchCorpus(), 20) {
@@ -203,7 +203,7 @@ func TestSegmentsSurviveReopen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
+	db, err := openTestDB(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestSegmentsSurviveReopen(t *testing.T) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if db, err = store.Open(path); err != nil {
+		if db, err = openTestDB(path); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -252,9 +252,10 @@ func TestSegmentsSurviveReopen(t *testing.T) {
 	}
 }
 
-// TestOpenUpgradesTermOrderedIndex opens a file of schema version 1, whose
-// full-text index had one bucket per term: Open drops it, and the indexer
-// rebuilds the index from the articles.
+// TestOpenUpgradesTermOrderedIndex opens a store file of schema version 1,
+// whose full-text index had one bucket per term, and which also holds
+// the buckets of the in-store segment index of version 2: the store drops
+// them all, and the engine's own file answers as before.
 func TestOpenUpgradesTermOrderedIndex(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "a.db")
@@ -269,9 +270,16 @@ func TestOpenUpgradesTermOrderedIndex(t *testing.T) {
 	// bucket with a posting, and the version.
 	editFile(t, path, func(tx *bbolt.Tx) error {
 		for _, name := range []string{"search_segments", "search_index"} {
-			if err := tx.DeleteBucket([]byte(name)); err != nil {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
 				return err
 			}
+			if err := b.Put([]byte("stats"), []byte{1, 2, 3, 4}); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket([]byte("meta")).Put([]byte("indexed"), binary.BigEndian.AppendUint64(nil, 1)); err != nil {
+			return err
 		}
 		post, err := tx.CreateBucket([]byte("search_postings"))
 		if err != nil {
@@ -294,7 +302,7 @@ func TestOpenUpgradesTermOrderedIndex(t *testing.T) {
 		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint64(nil, 1))
 	})
 
-	db, err := store.Open(path)
+	db, err := openTestDB(path)
 	if err != nil {
 		t.Fatalf("Open of a version 1 file: %v", err)
 	}
@@ -328,13 +336,16 @@ func TestOpenUpgradesTermOrderedIndex(t *testing.T) {
 	}
 	defer bdb.Close()
 	err = bdb.View(func(tx *bbolt.Tx) error {
-		for _, name := range []string{"search_postings", "search_docs"} {
+		for _, name := range []string{"search_postings", "search_docs", "search_segments", "search_index"} {
 			if tx.Bucket([]byte(name)) != nil {
-				t.Errorf("bucket %s of version 1 is still there", name)
+				t.Errorf("bucket %s of an older version is still there", name)
 			}
 		}
-		if v := tx.Bucket([]byte("meta")).Get([]byte("schema_version")); binary.BigEndian.Uint64(v) != 2 {
-			t.Errorf("schema version %x, want 2", v)
+		if tx.Bucket([]byte("meta")).Get([]byte("indexed")) != nil {
+			t.Error("meta key indexed of an older version is still there")
+		}
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema_version")); binary.BigEndian.Uint64(v) != 3 {
+			t.Errorf("schema version %x, want 3", v)
 		}
 		return nil
 	})
@@ -406,7 +417,7 @@ func wantLens(a *articlesv1.Article) [2]int {
 // checkDocLens checks that the length tables of db's segments hold the
 // lengths of every live article of bySlug that has indexed words, and none
 // or zeros for those without.
-func checkDocLens(t *testing.T, db *store.DB, bySlug map[string]*articlesv1.Article) {
+func checkDocLens(t *testing.T, db *testDB, bySlug map[string]*articlesv1.Article) {
 	t.Helper()
 	lens, err := db.DocLens()
 	if err != nil {
@@ -437,7 +448,7 @@ func TestSegmentDocLengthTable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
+	db, err := openTestDB(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +480,7 @@ func TestSegmentDocLengthTable(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if db, err = store.Open(path); err != nil {
+			if db, err = openTestDB(path); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -602,7 +613,7 @@ func TestOpenRebuildsOlderIndexVersion(t *testing.T) {
 
 	// Make the index one of version 4: each chunk's terms under their own
 	// keys, and the version (the last uvarint of the corpus stats).
-	editFile(t, path, func(tx *bbolt.Tx) error {
+	editFile(t, path+".search", func(tx *bbolt.Tx) error {
 		segs := tx.Bucket([]byte("search_segments"))
 		err := segs.ForEachBucket(func(k []byte) error {
 			b := segs.Bucket(k)
@@ -621,7 +632,7 @@ func TestOpenRebuildsOlderIndexVersion(t *testing.T) {
 				return fmt.Errorf("segment %x has no chunks", k)
 			}
 			for _, c := range chunks {
-				terms, lists, err := store.ChunkEntries(c.val)
+				terms, lists, err := fulltext.ChunkEntries(c.val)
 				if err != nil {
 					return err
 				}
@@ -648,7 +659,7 @@ func TestOpenRebuildsOlderIndexVersion(t *testing.T) {
 		return root.Put([]byte("stats"), stats)
 	})
 
-	db, err := store.Open(path)
+	db, err := openTestDB(path)
 	if err != nil {
 		t.Fatalf("Open of an index of version 4: %v", err)
 	}

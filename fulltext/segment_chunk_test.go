@@ -1,16 +1,16 @@
-package store_test
+package fulltext_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/seed9c1868aa/articles/fulltext"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
-	"github.com/seed9c1868aa/articles/store"
 )
 
 // chunkWord returns the n-th of the made-up words the chunk tests index:
@@ -41,7 +41,7 @@ func chunkCorpus(prefix string, n int) []*articlesv1.Article {
 
 // segmentContents returns every term of live segment i and its posting
 // list, walked from the first term.
-func segmentContents(t *testing.T, db *store.DB, i int) ([]string, [][]byte) {
+func segmentContents(t *testing.T, db *testDB, i int) ([]string, [][]byte) {
 	t.Helper()
 	terms, lists, err := db.SegmentTerms(i, "", false, 1<<30)
 	if err != nil {
@@ -54,7 +54,7 @@ func segmentContents(t *testing.T, db *store.DB, i int) ([]string, [][]byte) {
 // and their last term, their terms are those a walk of the segment gives,
 // in strictly increasing order, and a lookup finds each term's list. It
 // returns the chunks.
-func checkChunks(t *testing.T, db *store.DB) [][]store.SegmentChunk {
+func checkChunks(t *testing.T, db *testDB) [][]fulltext.SegmentChunk {
 	t.Helper()
 	segs, err := db.SegmentChunks()
 	if err != nil {
@@ -112,8 +112,8 @@ func TestSegmentChunkBoundaries(t *testing.T) {
 		t.Fatalf("%d chunks, want several", len(chunks))
 	}
 	terms, lists := segmentContents(t, db, 0)
-	if k := slices.Index(terms, "common"); k < 0 || len(lists[k]) <= store.ChunkTarget {
-		t.Fatalf("no list bigger than a chunk (%d bytes): common at %d", store.ChunkTarget, k)
+	if k := slices.Index(terms, "common"); k < 0 || len(lists[k]) <= fulltext.ChunkTarget {
+		t.Fatalf("no list bigger than a chunk (%d bytes): common at %d", fulltext.ChunkTarget, k)
 	}
 	listOf := func(term string) []byte {
 		if k := slices.Index(terms, term); k >= 0 {
@@ -235,7 +235,7 @@ func TestSegmentMergeChunks(t *testing.T) {
 	for i := range srcs {
 		terms, lists := segmentContents(t, db, i)
 		for k, term := range terms {
-			docs, postings, err := store.DecodePostingList(lists[k])
+			docs, postings, err := fulltext.DecodePostingList(lists[k])
 			if err != nil {
 				t.Fatalf("segment %d term %q: %v", i, term, err)
 			}
@@ -285,7 +285,7 @@ func TestSegmentMergeChunks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		docs, postings, err := store.DecodePostingList(list)
+		docs, postings, err := fulltext.DecodePostingList(list)
 		if err != nil || !slices.Equal(docs, want[term].docs) || !slices.Equal(postings, want[term].postings) {
 			t.Errorf("merged %q: docs %v (%v), want %v", term, docs, err, want[term].docs)
 		}
@@ -296,7 +296,7 @@ func TestSegmentMergeChunks(t *testing.T) {
 // with an error, none panics.
 func TestSegmentChunkCorrupt(t *testing.T) {
 	t.Parallel()
-	_, good := store.BuildChunk([]string{"alpha", "beta", "gamma"}, [][]byte{{1, 1, 0}, {1, 2, 0}, {1, 3, 0}})
+	_, good := fulltext.BuildChunk([]string{"alpha", "beta", "gamma"}, [][]byte{{1, 1, 0}, {1, 2, 0}, {1, 3, 0}})
 	patch := func(off int, b ...byte) []byte {
 		v := bytes.Clone(good)
 		copy(v[off:], b)
@@ -316,11 +316,11 @@ func TestSegmentChunkCorrupt(t *testing.T) {
 		{"last offset past the end", patch(4+4*6, 0, 1, 0, 0)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, _, err := store.ChunkEntries(tc.v); err == nil {
+			if _, _, err := fulltext.ChunkEntries(tc.v); err == nil {
 				t.Error("ChunkEntries succeeded")
 			}
 			for _, term := range []string{"alpha", "beta", "gamma", "delta", ""} {
-				store.ChunkLookup(tc.v, term) // may fail, must not panic
+				fulltext.ChunkLookup(tc.v, term) // may fail, must not panic
 			}
 		})
 	}
@@ -330,7 +330,7 @@ func TestSegmentChunkCorrupt(t *testing.T) {
 // must not panic, and builds a chunk of the term/list pairs the bytes
 // split into (at 0x00 bytes), which must read back the same.
 func FuzzSegmentChunk(f *testing.F) {
-	_, good := store.BuildChunk([]string{"alpha", "beta", "gamma"}, [][]byte{{1, 1, 0}, {1, 2, 0}, {1, 3, 0}})
+	_, good := fulltext.BuildChunk([]string{"alpha", "beta", "gamma"}, [][]byte{{1, 1, 0}, {1, 2, 0}, {1, 3, 0}})
 	f.Add(good, "beta")
 	f.Add(good[:len(good)-1], "gamma")
 	f.Add([]byte{}, "")
@@ -338,9 +338,9 @@ func FuzzSegmentChunk(f *testing.F) {
 	f.Add([]byte("term\x00list\x00other\x00\x01\x02\x03\x00term\x00dup"), "other")
 	f.Add([]byte{3, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 2, 0, 0, 0}, "x")
 	f.Fuzz(func(t *testing.T, raw []byte, probe string) {
-		store.ChunkEntries(raw)
-		store.ChunkLookup(raw, probe)
-		store.ChunkSearch(raw, probe)
+		fulltext.ChunkEntries(raw)
+		fulltext.ChunkLookup(raw, probe)
+		fulltext.ChunkSearch(raw, probe)
 
 		parts := bytes.Split(raw, []byte{0})
 		lists := map[string][]byte{}
@@ -361,16 +361,16 @@ func FuzzSegmentChunk(f *testing.F) {
 		for _, term := range terms {
 			vals = append(vals, lists[term])
 		}
-		key, v := store.BuildChunk(terms, vals)
+		key, v := fulltext.BuildChunk(terms, vals)
 		if want := append([]byte{1}, terms[len(terms)-1]...); !bytes.Equal(key, want) {
 			t.Fatalf("key %q, want %q", key, want)
 		}
-		gotTerms, gotLists, err := store.ChunkEntries(v)
+		gotTerms, gotLists, err := fulltext.ChunkEntries(v)
 		if err != nil || !slices.Equal(gotTerms, terms) || !slices.EqualFunc(gotLists, vals, bytes.Equal) {
 			t.Fatalf("ChunkEntries = %q, %q, %v; want %q, %q", gotTerms, gotLists, err, terms, vals)
 		}
 		for _, term := range append(terms, probe) {
-			got, err := store.ChunkLookup(v, term)
+			got, err := fulltext.ChunkLookup(v, term)
 			want, ok := lists[term]
 			if err != nil || !bytes.Equal(got, want) || (got != nil) != ok {
 				t.Fatalf("ChunkLookup(%q) = %q, %v; want %q (present %v)", term, got, err, want, ok)

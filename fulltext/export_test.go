@@ -1,4 +1,4 @@
-package store
+package fulltext
 
 import (
 	"bytes"
@@ -6,8 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"testing"
 
 	"go.etcd.io/bbolt"
+
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
 // Tests make merges take several transactions.
@@ -15,8 +18,8 @@ func init() { mergeStepBytes = 2048 }
 
 // SegmentStats returns the number of live segments of the search index
 // and of dead documents they still hold postings of.
-func (db *DB) SegmentStats() (segments, dead int, err error) {
-	err = db.bolt.View(func(tx *bbolt.Tx) error {
+func (e *Engine) SegmentStats() (segments, dead int, err error) {
+	err = e.bolt.View(func(tx *bbolt.Tx) error {
 		ix, err := openIndex(tx)
 		if err != nil {
 			return err
@@ -34,18 +37,18 @@ func (db *DB) SegmentStats() (segments, dead int, err error) {
 
 // MergeStep does one step of a merge of every segment, as the indexer
 // does for the merges it picks, and reports whether there was one to do.
-func (db *DB) MergeStep() (bool, error) {
-	worked, _, err := db.mergeStep(true, false)
+func (e *Engine) MergeStep() (bool, error) {
+	worked, _, err := e.mergeStep(true, false)
 	return worked, err
 }
 
 // MergeAll merges every segment into one, step by step.
-func (db *DB) MergeAll(ctx context.Context) error {
+func (e *Engine) MergeAll(ctx context.Context) error {
 	for range 100_000 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		worked, err := db.MergeStep()
+		worked, err := e.MergeStep()
 		if err != nil || !worked {
 			return err
 		}
@@ -53,21 +56,70 @@ func (db *DB) MergeAll(ctx context.Context) error {
 	return errors.New("merge did not end")
 }
 
-// RebuildPending reports whether the rebuild after an upgrade is still due.
-func (db *DB) RebuildPending() (bool, error) {
+// RebuildPending reports whether a rebuild is due or running.
+func (e *Engine) RebuildPending() (bool, error) {
+	if e.requestRebuild.Load() {
+		return true, nil
+	}
 	var due bool
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		due = tx.Bucket(bucketSearchIndex).Get(searchIndexRebuild) != nil
+	err := e.bolt.View(func(tx *bbolt.Tx) error {
+		due = tx.Bucket(bucketMeta).Get(metaRebuild) != nil
 		return nil
 	})
 	return due, err
 }
 
+// PauseIndexer stops the indexer after its current batch until the
+// returned resume is called, so that tests can hold the index behind the
+// store.
+func (e *Engine) PauseIndexer() (resume func()) {
+	e.paused.Store(true)
+	return func() {
+		e.paused.Store(false)
+		e.wake()
+	}
+}
+
+// AnalyzeSize analyses a as the indexer does and returns the size of its
+// encoded postings, for BenchmarkAnalyze.
+func AnalyzeSize(a *articlesv1.Article) int { return len(analyze(a).buf) }
+
+// SegmentBuilder analyses arts and returns a function that builds their
+// segment (as docnums 1 to len(arts)), in chunks of the size the indexer
+// makes, and returns its number of terms, for BenchmarkBuildSegment.
+func SegmentBuilder(arts []*articlesv1.Article) func() int {
+	docs := make([]segmentDoc, len(arts))
+	for i, a := range arts {
+		docs[i] = segmentDoc{uint32(i + 1), analyze(a)}
+	}
+	return func() int {
+		_, _, n := buildSegment(docs, chunkTargetBytes)
+		return n
+	}
+}
+
+// The engine's own bounds, which the init functions of the tests shrink
+// (package variables are set before any init function runs).
+var prodMergeStepBytes, prodChunkTarget = mergeStepBytes, chunkTarget
+
+// ProductionBounds gives the bounds the tests shrink (merge steps,
+// chunks) the engine's own values until b ends: benchmark figures are
+// about those. Benchmarks run one at a time after every test, so this
+// races with nothing.
+func ProductionBounds(b *testing.B) {
+	ms, ct := mergeStepBytes, chunkTarget
+	mergeStepBytes, chunkTarget = prodMergeStepBytes, prodChunkTarget
+	b.Cleanup(func() { mergeStepBytes, chunkTarget = ms, ct })
+}
+
+// IndexPath returns the path of the engine's file.
+func (e *Engine) IndexPath() string { return e.path }
+
 // MergesPending reports whether the indexer has a merge in progress or
 // due.
-func (db *DB) MergesPending() (bool, error) {
+func (e *Engine) MergesPending() (bool, error) {
 	var due bool
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
+	err := e.bolt.View(func(tx *bbolt.Tx) error {
 		var err error
 		due, _, err = mergeDue(tx, false, false)
 		return err
@@ -79,9 +131,9 @@ func (db *DB) MergesPending() (bool, error) {
 // range covers, the title and body lengths the segment's length table
 // holds for it, by article id. It fails if a segment's table is missing or
 // of the wrong size (loadSegments checks).
-func (db *DB) DocLens() (map[string][2]int, error) {
+func (e *Engine) DocLens() (map[string][2]int, error) {
 	lens := map[string][2]int{}
-	err := db.viewSegments(func(ix *searchIndex) error {
+	err := e.viewSegments(func(ix *searchIndex) error {
 		if ix.ids == nil {
 			return nil
 		}
@@ -100,8 +152,8 @@ func (db *DB) DocLens() (map[string][2]int, error) {
 
 // viewSegments calls fn in a read transaction with the search index, its
 // live segments loaded.
-func (db *DB) viewSegments(fn func(ix *searchIndex) error) error {
-	return db.bolt.View(func(tx *bbolt.Tx) error {
+func (e *Engine) viewSegments(fn func(ix *searchIndex) error) error {
+	return e.bolt.View(func(tx *bbolt.Tx) error {
 		ix, err := openIndex(tx)
 		if err != nil {
 			return err
@@ -126,9 +178,9 @@ type SegmentChunk struct {
 }
 
 // SegmentChunks returns the chunks of each live segment, in docnum order.
-func (db *DB) SegmentChunks() ([][]SegmentChunk, error) {
+func (e *Engine) SegmentChunks() ([][]SegmentChunk, error) {
 	var out [][]SegmentChunk
-	err := db.viewSegments(func(ix *searchIndex) error {
+	err := e.viewSegments(func(ix *searchIndex) error {
 		for _, s := range ix.live {
 			var chunks []SegmentChunk
 			c := s.b.Cursor()
@@ -148,9 +200,9 @@ func (db *DB) SegmentChunks() ([][]SegmentChunk, error) {
 
 // SegmentList returns the posting list of term in live segment i (in
 // docnum order), as searches look it up, or nil.
-func (db *DB) SegmentList(i int, term string) ([]byte, error) {
+func (e *Engine) SegmentList(i int, term string) ([]byte, error) {
 	var list []byte
-	err := db.viewSegments(func(ix *searchIndex) error {
+	err := e.viewSegments(func(ix *searchIndex) error {
 		if i >= len(ix.live) {
 			return fmt.Errorf("no segment %d", i)
 		}
@@ -164,8 +216,8 @@ func (db *DB) SegmentList(i int, term string) ([]byte, error) {
 // SegmentTerms returns the terms of live segment i from the first one at
 // least from (after: greater than from), at most n of them, and their
 // posting lists, as prefix searches and merges walk them.
-func (db *DB) SegmentTerms(i int, from string, after bool, n int) (terms []string, lists [][]byte, err error) {
-	err = db.viewSegments(func(ix *searchIndex) error {
+func (e *Engine) SegmentTerms(i int, from string, after bool, n int) (terms []string, lists [][]byte, err error) {
+	err = e.viewSegments(func(ix *searchIndex) error {
 		if i >= len(ix.live) {
 			return fmt.Errorf("no segment %d", i)
 		}
@@ -238,4 +290,18 @@ func ChunkSearch(v []byte, term string) (int, bool, error) {
 		return 0, false, err
 	}
 	return c.search([]byte(term))
+}
+
+// BucketSizes returns the bytes allocated to each top-level bucket of the
+// engine's file, nested buckets included.
+func (e *Engine) BucketSizes() (map[string]int64, error) {
+	sizes := map[string]int64{}
+	err := e.bolt.View(func(tx *bbolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
+			s := b.Stats()
+			sizes[string(name)] = int64(s.LeafAlloc + s.BranchAlloc)
+			return nil
+		})
+	})
+	return sizes, err
 }

@@ -1,0 +1,172 @@
+package etcdstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
+
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+)
+
+// The local view. Every server follows the article keys with a watch from
+// the revision it read at Open, and keeps the revision that watch has
+// reached (WaitRevision waits for it) and the newest events it delivered
+// (Changes serves the live feed from them without a watch of its own).
+// When the watch is compacted away (the server was cut off for longer
+// than the cluster keeps history) the view starts again from the
+// cluster's current revision, without events.
+
+// localView is what the watch has delivered.
+type localView struct {
+	// mu protects every field below.
+	mu  sync.RWMutex
+	rev int64
+	// wake is closed and replaced whenever rev advances.
+	wake chan struct{}
+	// recent are the newest change events the watch delivered, oldest
+	// first: every event with floor < revision <= rev.
+	recent []*articlesv1.ArticleEvent
+	floor  int64
+}
+
+// recentEvents bounds localView.recent.
+const recentEvents = 1024
+
+func newLocalView() *localView { return &localView{wake: make(chan struct{})} }
+
+// revision returns the view's revision and a channel closed when it next
+// advances.
+func (v *localView) revision() (int64, <-chan struct{}) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.rev, v.wake
+}
+
+// advanceLocked moves rev forward and wakes waiters. v.mu must be held.
+func (v *localView) advanceLocked(rev int64) {
+	if rev > v.rev {
+		v.rev = rev
+		close(v.wake)
+		v.wake = make(chan struct{})
+	}
+}
+
+// startView reads the cluster's revision and restarts the view there,
+// without events (those before it are not known), and returns it.
+func (s *Store) startView(ctx context.Context) (int64, error) {
+	resp, err := s.cli.Get(ctx, s.prefix+revisionPart)
+	if err != nil {
+		return 0, etcdErr(ctx, "read the revision", err)
+	}
+	rev := resp.Header.Revision
+	v := s.view
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.recent, v.floor = nil, max(rev, v.rev)
+	v.advanceLocked(rev)
+	return rev, nil
+}
+
+// follow feeds the view from the watch on the article keys, from after
+// revision rev, until the store closes. It reconnects after errors and
+// restarts the view when its revision has been compacted.
+func (s *Store) follow(rev int64) {
+	defer close(s.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.quit
+		cancel()
+	}()
+	pause := time.Duration(0)
+	for ctx.Err() == nil {
+		err := s.followFrom(ctx, &rev)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errCompactedView) {
+			if r, lerr := s.startView(ctx); lerr == nil {
+				rev = r
+				pause = 0
+				continue
+			}
+		}
+		pause = min(max(2*pause, 50*time.Millisecond), 2*time.Second)
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+var errCompactedView = errors.New("etcdstore: view revision compacted")
+
+// followFrom applies watch events after *rev to the view, advancing *rev,
+// until the watch ends.
+func (s *Store) followFrom(ctx context.Context, rev *int64) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// RequireLeader: a member cut off from the cluster ends the watch, and
+	// the retry finds a member that is not.
+	wch := s.cli.Watch(clientv3.WithRequireLeader(wctx), s.prefix+articlePart,
+		clientv3.WithPrefix(), clientv3.WithRev(*rev+1), clientv3.WithPrevKV())
+	for wr := range wch {
+		if wr.CompactRevision != 0 {
+			return errCompactedView
+		}
+		if err := wr.Err(); err != nil {
+			return err
+		}
+		v := s.view
+		v.mu.Lock()
+		for _, ev := range wr.Events {
+			if ev.Kv.ModRevision <= *rev {
+				continue // a resumed watch may repeat what was applied
+			}
+			*rev = max(*rev, ev.Kv.ModRevision)
+			e, err := s.event(ev)
+			if err != nil {
+				// A corrupt value: Get and Changes report it.
+				continue
+			}
+			v.recent = append(v.recent, e)
+			if n := len(v.recent); n > recentEvents {
+				v.floor = v.recent[n-recentEvents-1].GetRevision()
+				v.recent = slices.Delete(v.recent, 0, n-recentEvents)
+			}
+		}
+		v.advanceLocked(*rev)
+		v.mu.Unlock()
+	}
+	return errors.New("etcdstore: watch closed")
+}
+
+// recentFrom returns the events with revision >= from that the view
+// holds, at most limit, copied for the caller, and whether the view can
+// answer: it must have reached last and hold every event from from on.
+func (v *localView) recentFrom(from, last int64, limit int) ([]*articlesv1.ArticleEvent, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.rev < last || from <= v.floor {
+		return nil, false
+	}
+	i, _ := slices.BinarySearchFunc(v.recent, from, func(e *articlesv1.ArticleEvent, rev int64) int {
+		return cmp.Compare(e.GetRevision(), rev)
+	})
+	var out []*articlesv1.ArticleEvent
+	for _, e := range v.recent[i:] {
+		if len(out) >= limit {
+			break
+		}
+		out = append(out, proto.Clone(e).(*articlesv1.ArticleEvent))
+	}
+	return out, true
+}
