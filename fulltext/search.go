@@ -2,16 +2,13 @@ package fulltext
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"math/bits"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -868,32 +865,30 @@ func analyzeAll(n int, article func(i int) (*articlesv1.Article, error), workers
 }
 
 // postingHeader decodes the start of a posting: the term's count in each
-// field (h.title, h.body; the caller fills in the rest of h), and returns
-// the positions that follow.
-func postingHeader(v []byte) (h hit, rest []byte, err error) {
+// field, and returns the positions that follow.
+func postingHeader(v []byte) (title, body int, rest []byte, err error) {
 	var f [2]uint64
 	for i := range f {
 		x, n := binary.Uvarint(v)
 		if n <= 0 {
-			return hit{}, nil, errCorruptPost
+			return 0, 0, nil, errCorruptPost
 		}
 		f[i], v = x, v[n:]
 	}
 	if f[0] > uint64(len(v)) || f[1] > uint64(len(v))-f[0] {
-		return hit{}, nil, errCorruptPost
+		return 0, 0, nil, errCorruptPost
 	}
-	return hit{title: int(f[0]), body: int(f[1])}, v, nil
+	return int(f[0]), int(f[1]), v, nil
 }
 
 // postingPositions returns the title and body positions of a posting.
 // They are appended to title[:0] and body[:0], so that a caller decoding
 // many postings can reuse its buffers.
 func postingPositions(v []byte, title, body []int) ([]int, []int, error) {
-	h, rest, err := postingHeader(v)
+	nt, nb, rest, err := postingHeader(v)
 	if err != nil {
 		return nil, nil, err
 	}
-	nt, nb := h.title, h.body
 	read := func(ps []int, n int) []int {
 		ps = ps[:0]
 		prev := 0
@@ -1103,223 +1098,6 @@ func recordOf(a *articlesv1.Article, titleLen, bodyLen int) *docRecord {
 	}
 }
 
-// hit is one document matching one clause: how often in each field, and
-// how long the fields are.
-type hit struct {
-	doc               uint32
-	title, body       int
-	titleLen, bodyLen int
-}
-
-// termHits returns every live document containing term, in docnum order,
-// with the raw postings when withValues is set (valid only in tx). ix's
-// segments and dead set must be loaded.
-func termHits(ctx context.Context, ix *searchIndex, term string, withValues bool) ([]hit, [][]byte, error) {
-	var (
-		lists = make([][]byte, 0, len(ix.live))
-		segs  = make([]*segment, 0, len(ix.live)) // of each list
-		key   = []byte(term)
-		n     uint64
-	)
-	for i := range ix.live {
-		v, err := ix.live[i].list(key)
-		if err != nil {
-			return nil, nil, fmt.Errorf("search segment %d: term %q: %w", ix.live[i].id, term, err)
-		}
-		if v != nil {
-			lists = append(lists, v)
-			segs = append(segs, &ix.live[i])
-			c, _ := binary.Uvarint(v) // checked by appendHits
-			n += c
-		}
-	}
-	// One allocation, rather than regrowing through a common term's
-	// hundred thousand postings.
-	hits := make([]hit, 0, min(n, 1<<24))
-	var vals [][]byte
-	if withValues {
-		vals = make([][]byte, 0, cap(hits))
-	}
-	for i, v := range lists {
-		var err error
-		if hits, vals, err = appendHits(ctx, hits, vals, segs[i], v, ix.dead, withValues); err != nil {
-			return nil, nil, fmt.Errorf("%w: term %q", err, term)
-		}
-	}
-	return hits, vals, nil
-}
-
-// clauseHits returns the documents matching clause c, in docnum order, with
-// its frequency in each field (for a phrase: occurrences of the whole
-// phrase; for a prefix: of all the words it expands to).
-func clauseHits(ctx context.Context, ix *searchIndex, c search.Clause) ([]hit, error) {
-	switch {
-	case c.Prefix:
-		return prefixHits(ctx, ix, c.Terms[0])
-	case c.IsPhrase():
-		return phraseHits(ctx, ix, c)
-	case len(c.Terms) == 1:
-		hits, _, err := termHits(ctx, ix, c.Terms[0], false)
-		return hits, err
-	}
-	return nil, nil
-}
-
-// prefixHits returns the documents with a word starting with prefix.
-//
-// The words stemming leaves unchanged are terms themselves, and are found
-// in the segments (the alphabetically first maxPrefixTerms of them); the
-// others are in the vocabulary. A term that
-// starts with prefix while none of its words does is matched too (rare:
-// "happi*" finds "happy"), as stems are prefixes of their words but for
-// their last letters.
-func prefixHits(ctx context.Context, ix *searchIndex, prefix string) ([]hit, error) {
-	terms := map[string]bool{}
-	seek := []byte(prefix)
-	for _, s := range ix.live {
-		it := segmentTerms(s.b, seek, false)
-		for n := 0; n < maxPrefixTerms; n++ {
-			k, _, ok := it.next()
-			if !ok || !bytes.HasPrefix(k, seek) {
-				break
-			}
-			terms[string(k)] = true
-		}
-		if it.err != nil {
-			return nil, fmt.Errorf("search segment %d: prefix %q: %w", s.id, prefix, it.err)
-		}
-	}
-	if len(terms) > maxPrefixTerms {
-		for _, t := range slices.Sorted(maps.Keys(terms))[maxPrefixTerms:] {
-			delete(terms, t)
-		}
-	}
-	if ix.words != nil {
-		if wb := ix.words.Bucket(wordBucketName(prefix)); wb != nil {
-			c := wb.Cursor()
-			for k, v := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek) && len(terms) < maxPrefixTerms; k, v = c.Next() {
-				terms[string(v)] = true
-			}
-		}
-	}
-	sum := map[uint32]hit{}
-	for t := range terms {
-		hits, _, err := termHits(ctx, ix, t, false)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range hits {
-			s, ok := sum[h.doc]
-			if !ok {
-				s = h
-			} else {
-				s.title += h.title
-				s.body += h.body
-			}
-			sum[h.doc] = s
-		}
-	}
-	out := make([]hit, 0, len(sum))
-	for _, h := range sum {
-		out = append(out, h)
-	}
-	slices.SortFunc(out, func(a, b hit) int { return cmp.Compare(a.doc, b.doc) })
-	return out, nil
-}
-
-// phraseHits returns the documents where c's terms occur at c's relative
-// positions, counting occurrences in each field. A phrase never spans the
-// title and the body.
-func phraseHits(ctx context.Context, ix *searchIndex, c search.Clause) ([]hit, error) {
-	type list struct {
-		hits []hit
-		vals [][]byte
-	}
-	lists := make([]list, len(c.Terms))
-	for i, t := range c.Terms {
-		hits, vals, err := termHits(ctx, ix, t, true)
-		if err != nil {
-			return nil, err
-		}
-		if len(hits) == 0 {
-			return nil, nil
-		}
-		lists[i] = list{hits, vals}
-	}
-	var out []hit
-	idx := make([]int, len(lists))
-	pos := make([][2][]int, len(lists)) // buffers, reused for every doc
-	next := make([]int, len(lists))     // merge pointers into pos[k]
-	// Walk the shortest list (the rarest word); find the same doc in the
-	// others (all sorted, so each search starts where the last one ended).
-	w := 0
-	for k := range lists {
-		if len(lists[k].hits) < len(lists[w].hits) {
-			w = k
-		}
-	}
-	for i0, h0 := range lists[w].hits {
-		if i0%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		idx[w] = i0
-		all := true
-		for k := range lists {
-			if k == w {
-				continue
-			}
-			hs := lists[k].hits[idx[k]:]
-			j := sort.Search(len(hs), func(j int) bool { return hs[j].doc >= h0.doc })
-			idx[k] += j
-			if j == len(hs) || hs[j].doc != h0.doc {
-				all = false
-				break
-			}
-		}
-		if !all {
-			continue
-		}
-		for k := range lists {
-			t, b, err := postingPositions(lists[k].vals[idx[k]], pos[k][0], pos[k][1])
-			if err != nil {
-				return nil, err
-			}
-			pos[k] = [2][]int{t, b}
-		}
-		h := hit{doc: h0.doc, titleLen: h0.titleLen, bodyLen: h0.bodyLen}
-		for field := range 2 {
-			// Positions are ascending, so one pointer per list walks
-			// forward with p: a merge, not a search per position.
-			n := 0
-			clear(next)
-			for _, p := range pos[0][field] {
-				ok := true
-				for k := 1; k < len(lists) && ok; k++ {
-					ps, want := pos[k][field], p+c.Pos[k]
-					for next[k] < len(ps) && ps[next[k]] < want {
-						next[k]++
-					}
-					ok = next[k] < len(ps) && ps[next[k]] == want
-				}
-				if ok {
-					n++
-				}
-			}
-			if field == 0 {
-				h.title = n
-			} else {
-				h.body = n
-			}
-		}
-		if h.title+h.body > 0 {
-			out = append(out, h)
-		}
-	}
-	return out, nil
-}
-
 // candidate is one document matching the whole query.
 type candidate struct {
 	doc     uint32
@@ -1411,175 +1189,6 @@ func (e *Engine) view(fn func(tx *bbolt.Tx) error) (err error) {
 	return err
 }
 
-// rank returns how many documents match q and f, and the best top of them
-// (at least top, if there are so many), best first.
-//
-// Scores come from the postings alone. Only a filtered search reads the
-// doc record of every match; otherwise only the matches scoring at least
-// the top-th best score are read, for the publish time and id that break
-// ties, so a common term costs one pass over its postings.
-func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter, top int) (int, []candidate, error) {
-	ix, err := openIndex(tx)
-	if err != nil {
-		return 0, nil, err
-	}
-	if ix.docs == nil {
-		return 0, nil, nil // never written: empty
-	}
-	stats, err := readStats(ix.root)
-	if err != nil {
-		return 0, nil, err
-	}
-	scorer := search.NewScorer(int(stats.docs), stats.titleLen, stats.bodyLen)
-
-	if err := ix.loadSegments(); err != nil {
-		return 0, nil, err
-	}
-	if _, err := ix.loadDead(0, math.MaxUint32); err != nil {
-		return 0, nil, err
-	}
-
-	// Evaluate the clauses: each reads its terms' posting lists from every
-	// live segment, which gives its exact document frequency.
-	type eval struct {
-		hits    []hit // every matching document, in docnum order
-		next    int   // how far the walk through hits has got
-		df      int
-		negated bool
-		idf     float64
-	}
-	var evals []*eval
-	for _, c := range q.Clauses {
-		e := &eval{negated: c.Negated}
-		hits, err := clauseHits(ctx, ix, c)
-		if err != nil {
-			return 0, nil, err
-		}
-		e.hits, e.df = hits, len(hits)
-		if e.df == 0 {
-			if c.Negated {
-				continue // excludes nothing
-			}
-			return 0, nil, nil // a required clause matches nothing
-		}
-		evals = append(evals, e)
-	}
-	var driver *eval // the rarest included clause: its matches are walked
-	for _, e := range evals {
-		if !e.negated && (driver == nil || e.df < driver.df) {
-			driver = e
-		}
-	}
-	if driver == nil {
-		return 0, nil, nil
-	}
-	for _, e := range evals {
-		e.idf = scorer.IDF(e.df)
-	}
-	// find reports whether doc matches e, with its frequencies.
-	find := func(e *eval, doc uint32) (hit, bool, error) {
-		// Walks go in docnum order: search only what is left.
-		rest := e.hits[e.next:]
-		j := sort.Search(len(rest), func(j int) bool { return rest[j].doc >= doc })
-		e.next += j
-		if j == len(rest) || rest[j].doc != doc {
-			return hit{}, false, nil
-		}
-		return rest[j], true, nil
-	}
-
-	// At most every driver match is a candidate: one allocation, rather
-	// than regrowing through a common term's hundred thousand matches.
-	cands := make([]candidate, 0, len(driver.hits))
-	for n, h := range driver.hits {
-		if n%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return 0, nil, err
-			}
-		}
-		c := candidate{doc: h.doc}
-		ok := true
-		for _, e := range evals {
-			fr := h
-			if e != driver {
-				var found bool
-				var err error
-				if fr, found, err = find(e, h.doc); err != nil {
-					return 0, nil, err
-				}
-				if found == e.negated {
-					ok = false
-					break
-				}
-				if e.negated {
-					continue
-				}
-			}
-			c.score += scorer.Score(e.idf, fr.title, fr.body, h.titleLen, h.bodyLen)
-		}
-		if !ok {
-			continue
-		}
-		if !f.IsZero() {
-			rec, err := ix.record(h.doc, true)
-			if err != nil {
-				return 0, nil, err
-			}
-			if !f.Match(&articlesv1.Article{Authors: rec.authors, Tags: rec.tags, Source: rec.source, PublishTime: rec.publish}) {
-				continue
-			}
-			c.setRecord(rec)
-		}
-		cands = append(cands, c)
-	}
-	total := len(cands)
-	if top <= 0 {
-		return total, nil, nil
-	}
-
-	// Keep the matches that can be in the top: those scoring at least the
-	// top-th best score (all of them when there are ties at that score).
-	if len(cands) > top {
-		scores := make([]float64, len(cands))
-		for i, c := range cands {
-			scores[i] = c.score
-		}
-		kth := kthLargest(scores, top)
-		keep := cands[:0]
-		for _, c := range cands {
-			if c.score >= kth {
-				keep = append(keep, c)
-			}
-		}
-		cands = keep
-	}
-	if f.IsZero() {
-		for i := range cands {
-			rec, err := ix.record(cands[i].doc, false)
-			if err != nil {
-				return 0, nil, err
-			}
-			cands[i].setRecord(rec)
-		}
-	}
-	slices.SortFunc(cands, func(a, b candidate) int {
-		if a.score != b.score {
-			return cmp.Compare(b.score, a.score)
-		}
-		if a.hasPub != b.hasPub {
-			if a.hasPub {
-				return -1
-			}
-			return 1
-		}
-		if c := b.publish.Compare(a.publish); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.id, b.id)
-	})
-	return total, cands, nil
-}
-
 // record returns the doc record of document num; full as for decodeDoc.
 func (ix *searchIndex) record(num uint32, full bool) (docRecord, error) {
 	v := ix.docs.Get(docKey(num))
@@ -1599,38 +1208,6 @@ func (c *candidate) setRecord(rec docRecord) {
 	if rec.publish != nil {
 		c.publish, c.hasPub = rec.publish.AsTime(), true
 	}
-}
-
-// kthLargest returns the k-th largest of xs (1 <= k <= len(xs)), reordering
-// xs: quickselect, expected linear time.
-func kthLargest(xs []float64, k int) float64 {
-	lo, hi, want := 0, len(xs)-1, k-1
-	for lo < hi {
-		pivot := xs[lo+(hi-lo)/2]
-		i, j := lo, hi
-		for i <= j {
-			for xs[i] > pivot {
-				i++
-			}
-			for xs[j] < pivot {
-				j--
-			}
-			if i <= j {
-				xs[i], xs[j] = xs[j], xs[i]
-				i++
-				j--
-			}
-		}
-		switch {
-		case want <= j:
-			hi = j
-		case want >= i:
-			lo = i
-		default:
-			return xs[want]
-		}
-	}
-	return xs[want]
 }
 
 // clearSearchIndex empties the search buckets.

@@ -3,7 +3,6 @@ package fulltext
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -471,41 +470,6 @@ func (it *postingIter) next() (e postingEntry, ok bool) {
 	e.raw = start[:len(start)-len(it.v)]
 	it.left--
 	return e, true
-}
-
-// appendHits appends the live documents of posting list v of segment s to
-// hits, with their field lengths from s's length table (and their postings
-// to vals when withValues).
-func appendHits(ctx context.Context, hits []hit, vals [][]byte, s *segment, v []byte, dead deadSet, withValues bool) ([]hit, [][]byte, error) {
-	it := newPostingIter(v)
-	for n := 1; ; n++ {
-		e, ok := it.next()
-		if !ok {
-			break
-		}
-		if dead.has(e.doc) {
-			continue
-		}
-		h, _, err := postingHeader(e.posting)
-		if err != nil {
-			return nil, nil, err
-		}
-		var in bool
-		if h.titleLen, h.bodyLen, in = s.docLens(e.doc); !in {
-			return nil, nil, errCorruptPost
-		}
-		h.doc = e.doc
-		hits = append(hits, h)
-		if withValues {
-			vals = append(vals, e.posting)
-		}
-		if n%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, nil, err
-			}
-		}
-	}
-	return hits, vals, it.err
 }
 
 // mergeState is a merge in progress, kept in search_index under "merge"

@@ -1,0 +1,764 @@
+package fulltext
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"github.com/seed9c1868aa/articles/search"
+)
+
+// Query evaluation. Each clause becomes its live documents in docnum
+// order (postings), decoded straight from the segments' posting lists
+// into flat arrays that are reused from search to search: a document's
+// weighted frequency of the clause (TitleWeight*title + body, which is
+// what BM25 reads) and its weighted length. Positions are decoded only
+// for the documents every word of a phrase occurs in; a prefix sums the
+// frequencies of its terms in a table over each segment's docnum range.
+// The rarest included clause then drives: the others are searched for
+// each of its documents with galloping searches (docnum order makes each
+// search start where the last ended), the scores go into a flat array,
+// and only the documents that can be in the requested page (those
+// scoring at least its lowest score) are sorted and have their doc
+// records read for the tie breaks.
+
+// postings are the live documents matching one clause, in docnum order:
+// docs[i] with weighted frequency tf[i] and weighted length dl[i].
+type postings struct {
+	docs   []uint32
+	tf, dl []uint32
+}
+
+func (p *postings) len() int { return len(p.docs) }
+
+// grow makes room for n more documents.
+func (p *postings) grow(n int) {
+	p.docs = slices.Grow(p.docs, n)
+	p.tf = slices.Grow(p.tf, n)
+	p.dl = slices.Grow(p.dl, n)
+}
+
+func (p *postings) add(doc, tf, dl uint32) {
+	p.docs = append(p.docs, doc)
+	p.tf = append(p.tf, tf)
+	p.dl = append(p.dl, dl)
+}
+
+// postingsPool keeps the arrays of earlier searches: a common term's
+// arrays are a few hundred kilobytes that would otherwise be allocated
+// and cleared for every search.
+var postingsPool = sync.Pool{New: func() any { return new(postings) }}
+
+func getPostings() *postings {
+	p := postingsPool.Get().(*postings)
+	p.docs, p.tf, p.dl = p.docs[:0], p.tf[:0], p.dl[:0]
+	return p
+}
+
+// weighted returns a field pair weighted as BM25 reads it here: title
+// counts TitleWeight times.
+func weighted(title, body uint32) uint32 { return search.TitleWeight*title + body }
+
+// uvarint is binary.Uvarint with a fast path for one-byte values, which
+// most deltas, lengths and counts are.
+func uvarint(v []byte) (uint64, int) {
+	if len(v) != 0 && v[0] < 0x80 {
+		return uint64(v[0]), 1
+	}
+	return uvarintSlow(v)
+}
+
+// uvarintSlow is binary.Uvarint, out of line so that uvarint inlines.
+//
+//go:noinline
+func uvarintSlow(v []byte) (uint64, int) { return binary.Uvarint(v) }
+
+// deadWalk answers "is docnum n dead?" for increasing n, walking the dead
+// set once.
+type deadWalk struct {
+	d deadSet
+	i int
+}
+
+func (w *deadWalk) has(n uint32) bool {
+	for w.i < len(w.d) && w.d[w.i] < n {
+		w.i++
+	}
+	return w.i < len(w.d) && w.d[w.i] == n
+}
+
+// entry is one decoded entry of a posting list.
+type entry struct {
+	doc         uint32
+	title, body uint32
+	positions   []byte // after the counts
+}
+
+// listReader decodes a posting list entry by entry.
+type listReader struct {
+	v    []byte
+	left int
+	doc  uint32
+	err  error
+}
+
+func newListReader(v []byte) listReader {
+	n, k := uvarint(v)
+	if k <= 0 || n > uint64(len(v)) {
+		return listReader{err: errCorruptPost}
+	}
+	return listReader{v: v[k:], left: int(n)}
+}
+
+// next decodes the next entry into e; false at the end or on error.
+func (r *listReader) next(e *entry) bool {
+	if r.left == 0 || r.err != nil {
+		return false
+	}
+	delta, k := uvarint(r.v)
+	if k <= 0 || delta > 1<<32 {
+		r.err = errCorruptPost
+		return false
+	}
+	r.v = r.v[k:]
+	n, k := uvarint(r.v)
+	if k <= 0 || n > uint64(len(r.v)-k) {
+		r.err = errCorruptPost
+		return false
+	}
+	p := r.v[k : k+int(n)]
+	r.v = r.v[k+int(n):]
+	r.doc += uint32(delta)
+	r.left--
+	t, k1 := uvarint(p)
+	if k1 <= 0 {
+		r.err = errCorruptPost
+		return false
+	}
+	b, k2 := uvarint(p[k1:])
+	if k2 <= 0 || t+b > uint64(len(p)-k1-k2) {
+		r.err = errCorruptPost
+		return false
+	}
+	*e = entry{doc: r.doc, title: uint32(t), body: uint32(b), positions: p[k1+k2:]}
+	return true
+}
+
+// docLen returns the weighted length of docnum num of segment s.
+func (s *segment) docLen(num uint32) (uint32, bool) {
+	if num < s.lo || num > s.hi {
+		return 0, false
+	}
+	e := s.lens[int(num-s.lo)*docLensSize:]
+	return weighted(binary.BigEndian.Uint32(e), binary.BigEndian.Uint32(e[4:])), true
+}
+
+// termPostings appends the live documents of term to out.
+func (ix *searchIndex) termPostings(ctx context.Context, term string, out *postings) error {
+	key := []byte(term)
+	lists := make([][]byte, len(ix.live))
+	n := 0
+	for i := range ix.live {
+		s := &ix.live[i]
+		v, err := s.list(key)
+		if err != nil {
+			return fmt.Errorf("search segment %d: term %q: %w", s.id, term, err)
+		}
+		lists[i] = v
+		if v != nil {
+			c, _ := uvarint(v) // checked by newListReader
+			n += int(min(c, uint64(len(v))))
+		}
+	}
+	out.grow(n)
+	dead := deadWalk{d: ix.dead}
+	var e entry
+	for i, v := range lists {
+		if v == nil {
+			continue
+		}
+		s := &ix.live[i]
+		r := newListReader(v)
+		for n := 1; r.next(&e); n++ {
+			if n%ctxCheckEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if dead.has(e.doc) {
+				continue
+			}
+			dl, ok := s.docLen(e.doc)
+			if !ok {
+				return errCorruptPost
+			}
+			out.add(e.doc, weighted(e.title, e.body), dl)
+		}
+		if r.err != nil {
+			return fmt.Errorf("search segment %d: term %q: %w", s.id, term, r.err)
+		}
+	}
+	return nil
+}
+
+// prefixTerms returns the terms a prefix clause expands to.
+//
+// The words stemming leaves unchanged are terms themselves, and are found
+// in the segments (the alphabetically first maxPrefixTerms of them); the
+// others are in the vocabulary. A term that starts with prefix while none
+// of its words does is matched too (rare: "happi*" finds "happy"), as
+// stems are prefixes of their words but for their last letters.
+func (ix *searchIndex) prefixTerms(prefix string) ([]string, error) {
+	terms := map[string]bool{}
+	seek := []byte(prefix)
+	for _, s := range ix.live {
+		it := segmentTerms(s.b, seek, false)
+		for n := 0; n < maxPrefixTerms; n++ {
+			k, _, ok := it.next()
+			if !ok || !bytes.HasPrefix(k, seek) {
+				break
+			}
+			terms[string(k)] = true
+		}
+		if it.err != nil {
+			return nil, fmt.Errorf("search segment %d: prefix %q: %w", s.id, prefix, it.err)
+		}
+	}
+	sorted := slices.Sorted(maps.Keys(terms))
+	if len(sorted) > maxPrefixTerms {
+		for _, t := range sorted[maxPrefixTerms:] {
+			delete(terms, t)
+		}
+	}
+	if ix.words != nil {
+		if wb := ix.words.Bucket(wordBucketName(prefix)); wb != nil {
+			c := wb.Cursor()
+			for k, v := c.Seek(seek); k != nil && bytes.HasPrefix(k, seek) && len(terms) < maxPrefixTerms; k, v = c.Next() {
+				terms[string(v)] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(terms)), nil
+}
+
+// prefixPostings appends the live documents with a word starting with
+// prefix to out, with the summed frequencies of the terms it expands to.
+// Segment by segment, the terms' frequencies are summed in a table over
+// the segment's docnum range (the size of its length table), which is
+// then swept in docnum order.
+func (ix *searchIndex) prefixPostings(ctx context.Context, prefix string, out *postings) error {
+	terms, err := ix.prefixTerms(prefix)
+	if err != nil || len(terms) == 0 {
+		return err
+	}
+	keys := make([][]byte, len(terms))
+	for i, t := range terms {
+		keys[i] = []byte(t)
+	}
+	acc := getPostings() // acc.tf is the table
+	defer postingsPool.Put(acc)
+	dead := deadWalk{d: ix.dead}
+	var e entry
+	n := 0
+	for i := range ix.live {
+		s := &ix.live[i]
+		size := int(s.hi-s.lo) + 1
+		table := acc.tf[:0]
+		table = slices.Grow(table, size)[:size]
+		clear(table)
+		acc.tf = table
+		found := false
+		for _, key := range keys {
+			v, err := s.list(key)
+			if err != nil {
+				return fmt.Errorf("search segment %d: prefix %q: %w", s.id, prefix, err)
+			}
+			if v == nil {
+				continue
+			}
+			found = true
+			r := newListReader(v)
+			for r.next(&e) {
+				if n++; n%ctxCheckEvery == 0 {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+				}
+				if e.doc < s.lo || e.doc > s.hi {
+					return errCorruptPost
+				}
+				table[e.doc-s.lo] += weighted(e.title, e.body)
+			}
+			if r.err != nil {
+				return fmt.Errorf("search segment %d: prefix %q: %w", s.id, prefix, r.err)
+			}
+		}
+		if !found {
+			continue
+		}
+		for j, tf := range table {
+			if tf == 0 {
+				continue
+			}
+			doc := s.lo + uint32(j)
+			if dead.has(doc) {
+				continue
+			}
+			dl, _ := s.docLen(doc)
+			out.add(doc, tf, dl)
+		}
+	}
+	return nil
+}
+
+// phrasePostings appends the live documents where c's terms occur at c's
+// relative positions to out, counting occurrences in each field (a phrase
+// never spans the title and the body). Segment by segment, it walks the
+// rarest term's list and finds each of its documents in the other lists
+// (all in docnum order, so each list is read once); positions are
+// decoded only for the documents that hold every term.
+func (ix *searchIndex) phrasePostings(ctx context.Context, c search.Clause, out *postings) error {
+	keys := make([][]byte, len(c.Terms))
+	for i, t := range c.Terms {
+		keys[i] = []byte(t)
+	}
+	readers := make([]listReader, len(keys))
+	cur := make([]entry, len(keys))
+	live := make([]bool, len(keys)) // whether cur[k] holds an entry
+	pos := make([][2][]int, len(keys))
+	next := make([]int, len(keys))
+	var pairs pairCounter
+	dead := deadWalk{d: ix.dead}
+	n := 0
+	for i := range ix.live {
+		s := &ix.live[i]
+		w, missing := 0, false
+		for k, key := range keys {
+			v, err := s.list(key)
+			if err != nil {
+				return fmt.Errorf("search segment %d: term %q: %w", s.id, c.Terms[k], err)
+			}
+			if v == nil {
+				missing = true
+				break
+			}
+			readers[k] = newListReader(v)
+			live[k] = false
+			if readers[k].left < readers[w].left {
+				w = k
+			}
+		}
+		if missing {
+			continue
+		}
+		var e0 entry
+		for readers[w].next(&e0) {
+			if n++; n%ctxCheckEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			cur[w], live[w] = e0, true
+			all := true
+			for k := range readers {
+				if k == w {
+					continue
+				}
+				for !live[k] || cur[k].doc < e0.doc {
+					if !readers[k].next(&cur[k]) {
+						live[k] = false
+						break
+					}
+					live[k] = true
+				}
+				if !live[k] || cur[k].doc != e0.doc {
+					all = false
+					break
+				}
+			}
+			if !all || dead.has(e0.doc) {
+				continue
+			}
+			var counts [2]uint32
+			if len(keys) == 2 {
+				var err error
+				if counts, err = pairs.count(cur[0], cur[1], int32(c.Pos[1])); err != nil {
+					return err
+				}
+			} else {
+				for k := range keys {
+					t, b, err := decodePositions(cur[k], pos[k][0], pos[k][1])
+					if err != nil {
+						return err
+					}
+					pos[k] = [2][]int{t, b}
+				}
+				for field := range 2 {
+					// Positions are ascending, so one pointer per list
+					// walks forward with p: a merge, not a search per
+					// position.
+					clear(next)
+					for _, p := range pos[0][field] {
+						ok := true
+						for k := 1; k < len(keys) && ok; k++ {
+							ps, want := pos[k][field], p+c.Pos[k]
+							for next[k] < len(ps) && ps[next[k]] < want {
+								next[k]++
+							}
+							ok = next[k] < len(ps) && ps[next[k]] == want
+						}
+						if ok {
+							counts[field]++
+						}
+					}
+				}
+			}
+			if counts[0]+counts[1] == 0 {
+				continue
+			}
+			dl, ok := s.docLen(e0.doc)
+			if !ok {
+				return errCorruptPost
+			}
+			out.add(e0.doc, weighted(counts[0], counts[1]), dl)
+		}
+		for k := range readers {
+			if readers[k].err != nil {
+				return fmt.Errorf("search segment %d: term %q: %w", s.id, c.Terms[k], readers[k].err)
+			}
+		}
+	}
+	return nil
+}
+
+// decodeInt32 decodes n delta-encoded positions from v into buf[:0], and
+// returns them and the rest of v; ok is false for corrupt input.
+func decodeInt32(v []byte, n uint32, buf []int32) (ps []int32, rest []byte, ok bool) {
+	ps = slices.Grow(buf[:0], int(n))[:n]
+	var prev int32
+	j := 0
+	for i := range ps {
+		if j < len(v) && v[j] < 0x80 {
+			prev += int32(v[j])
+			j++
+		} else {
+			d, k := binary.Uvarint(v[j:])
+			if k <= 0 {
+				return nil, nil, false
+			}
+			prev += int32(d)
+			j += k
+		}
+		ps[i] = prev
+	}
+	return ps, v[j:], true
+}
+
+// pairCounter counts two-word phrases, reusing its buffers.
+type pairCounter struct{ a, b []int32 }
+
+// count counts, in each field, the positions p of a's term where b's
+// term is at p+d.
+func (pc *pairCounter) count(a, b entry, d int32) ([2]uint32, error) {
+	var counts [2]uint32
+	va, vb := a.positions, b.positions
+	for field, n := range [2][2]uint32{{a.title, b.title}, {a.body, b.body}} {
+		var ok1, ok2 bool
+		pc.a, va, ok1 = decodeInt32(va, n[0], pc.a)
+		pc.b, vb, ok2 = decodeInt32(vb, n[1], pc.b)
+		if !ok1 || !ok2 {
+			return counts, errCorruptPost
+		}
+		pa, pb := pc.a, pc.b
+		i, j, c := 0, 0, uint32(0)
+		for i < len(pa) && j < len(pb) {
+			switch want := pa[i] + d; {
+			case pb[j] < want:
+				j++
+			case pb[j] > want:
+				i++
+			default:
+				c++
+				i++
+				j++
+			}
+		}
+		counts[field] = c
+	}
+	return counts, nil
+}
+
+// decodePositions returns the title and body positions of e, appended to
+// title[:0] and body[:0].
+func decodePositions(e entry, title, body []int) ([]int, []int, error) {
+	v := e.positions
+	read := func(ps []int, n uint32) ([]int, bool) {
+		ps = ps[:0]
+		prev := 0
+		for range n {
+			d, k := uvarint(v)
+			if k <= 0 {
+				return nil, false
+			}
+			v = v[k:]
+			prev += int(d)
+			ps = append(ps, prev)
+		}
+		return ps, true
+	}
+	title, ok := read(title, e.title)
+	if !ok {
+		return nil, nil, errCorruptPost
+	}
+	body, ok = read(body, e.body)
+	if !ok {
+		return nil, nil, errCorruptPost
+	}
+	return title, body, nil
+}
+
+// clausePostings appends the documents matching clause c to out.
+func (ix *searchIndex) clausePostings(ctx context.Context, c search.Clause, out *postings) error {
+	switch {
+	case c.Prefix:
+		return ix.prefixPostings(ctx, c.Terms[0], out)
+	case c.IsPhrase():
+		return ix.phrasePostings(ctx, c, out)
+	case len(c.Terms) == 1:
+		return ix.termPostings(ctx, c.Terms[0], out)
+	}
+	return nil
+}
+
+// seek returns the first index at or after from whose docnum is at least
+// doc: a galloping search, cheap when the answer is near.
+func (p *postings) seek(from int, doc uint32) int {
+	docs := p.docs
+	if from >= len(docs) || docs[from] >= doc {
+		return from
+	}
+	step := 1
+	lo, hi := from, from+1
+	for hi < len(docs) && docs[hi] < doc {
+		lo = hi
+		step *= 2
+		hi = from + step
+	}
+	hi = min(hi, len(docs))
+	// docs[lo] < doc; the answer is in (lo, hi].
+	i, _ := slices.BinarySearch(docs[lo+1:hi], doc)
+	return lo + 1 + i
+}
+
+// scratch is the reusable memory of one ranking.
+type scratch struct {
+	docs   []uint32
+	scores []float64
+	heap   []float64
+}
+
+// kthLargest returns the k-th largest of xs (1 <= k <= len(xs)): a
+// min-heap of the k largest so far, which most scores fall below at the
+// first comparison.
+func (sc *scratch) kthLargest(xs []float64, k int) float64 {
+	h := append(sc.heap[:0], xs[:k]...)
+	for i := k/2 - 1; i >= 0; i-- {
+		siftDown(h, i)
+	}
+	for _, x := range xs[k:] {
+		if x > h[0] {
+			h[0] = x
+			siftDown(h, 0)
+		}
+	}
+	sc.heap = h
+	return h[0]
+}
+
+// siftDown restores the min-heap order of h below i.
+func siftDown(h []float64, i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		if r := l + 1; r < len(h) && h[r] < h[l] {
+			l = r
+		}
+		if h[i] <= h[l] {
+			return
+		}
+		h[i], h[l] = h[l], h[i]
+		i = l
+	}
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// rank returns how many documents match q and f, and the best top of them
+// (at least top, if there are so many), best first.
+//
+// Scores come from the postings alone. Only a filtered search reads the
+// doc record of every match; otherwise only the matches scoring at least
+// the top-th best score are read, for the publish time and id that break
+// ties.
+func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter, top int) (int, []candidate, error) {
+	ix, err := openIndex(tx)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ix.docs == nil {
+		return 0, nil, nil // never written: empty
+	}
+	stats, err := readStats(ix.root)
+	if err != nil {
+		return 0, nil, err
+	}
+	scorer := search.NewScorer(int(stats.docs), stats.titleLen, stats.bodyLen)
+	if err := ix.loadSegments(); err != nil {
+		return 0, nil, err
+	}
+	if _, err := ix.loadDead(0, math.MaxUint32); err != nil {
+		return 0, nil, err
+	}
+
+	type eval struct {
+		p       *postings
+		next    int // how far the walk through p has got
+		negated bool
+		idf     float64
+	}
+	var evals []*eval
+	defer func() {
+		for _, e := range evals {
+			postingsPool.Put(e.p)
+		}
+	}()
+	for _, c := range q.Clauses {
+		e := &eval{p: getPostings(), negated: c.Negated}
+		evals = append(evals, e)
+		if err := ix.clausePostings(ctx, c, e.p); err != nil {
+			return 0, nil, err
+		}
+		if e.p.len() == 0 && !c.Negated {
+			return 0, nil, nil // a required clause matches nothing
+		}
+	}
+	var driver *eval // the rarest included clause: its matches are walked
+	for _, e := range evals {
+		if !e.negated && (driver == nil || e.p.len() < driver.p.len()) {
+			driver = e
+		}
+	}
+	if driver == nil {
+		return 0, nil, nil
+	}
+	for _, e := range evals {
+		e.idf = scorer.IDF(e.p.len())
+	}
+
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	dp := driver.p
+	docs := slices.Grow(sc.docs[:0], dp.len())
+	scores := slices.Grow(sc.scores[:0], dp.len())
+	var cands []candidate // filtered searches only
+	for i, doc := range dp.docs {
+		if i%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, nil, err
+			}
+		}
+		score, ok := 0.0, true
+		for _, e := range evals {
+			tf := dp.tf[i]
+			if e != driver {
+				j := e.p.seek(e.next, doc)
+				e.next = j
+				found := j < e.p.len() && e.p.docs[j] == doc
+				if found == e.negated {
+					ok = false
+					break
+				}
+				if e.negated {
+					continue
+				}
+				tf = e.p.tf[j]
+			}
+			// tf and dl are already weighted: Score sees them as body
+			// counts.
+			score += scorer.Score(e.idf, 0, int(tf), 0, int(dp.dl[i]))
+		}
+		if !ok {
+			continue
+		}
+		if !f.IsZero() {
+			rec, err := ix.record(doc, true)
+			if err != nil {
+				return 0, nil, err
+			}
+			if !f.Match(&articlesv1.Article{Authors: rec.authors, Tags: rec.tags, Source: rec.source, PublishTime: rec.publish}) {
+				continue
+			}
+			c := candidate{doc: doc, score: score}
+			c.setRecord(rec)
+			cands = append(cands, c)
+		}
+		docs = append(docs, doc)
+		scores = append(scores, score)
+	}
+	sc.docs, sc.scores = docs, scores
+	total := len(docs)
+	if top <= 0 || total == 0 {
+		return total, nil, nil
+	}
+
+	// Keep the matches that can be in the top: those scoring at least the
+	// top-th best score (all of them when there are ties at that score).
+	kth := math.Inf(-1)
+	if total > top {
+		kth = sc.kthLargest(scores, top)
+	}
+	if f.IsZero() {
+		for i, doc := range docs {
+			if scores[i] >= kth {
+				cands = append(cands, candidate{doc: doc, score: scores[i]})
+			}
+		}
+		for i := range cands {
+			rec, err := ix.record(cands[i].doc, false)
+			if err != nil {
+				return 0, nil, err
+			}
+			cands[i].setRecord(rec)
+		}
+	} else {
+		cands = slices.DeleteFunc(cands, func(c candidate) bool { return c.score < kth })
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		if a.score != b.score {
+			return cmp.Compare(b.score, a.score)
+		}
+		if a.hasPub != b.hasPub {
+			if a.hasPub {
+				return -1
+			}
+			return 1
+		}
+		if c := b.publish.Compare(a.publish); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.id, b.id)
+	})
+	return total, cands, nil
+}
