@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/seed9c1868aa/articles/client"
+	"github.com/seed9c1868aa/articles/internal/buildinfo"
 )
 
 // Exit statuses of run.
@@ -114,10 +115,12 @@ code; the exit status is 0 on success, 1 on an error and 2 on a usage error.`,
   articles get 01JD3ZK6Q9W1T0M4B6N8P2R5S7 -o text
   articles import seeds.txt
   articles list -o jsonl | jq -r .title`,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// --version prints the same line as the version subcommand.
+		Version: buildinfo.Read().String("articles"),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	addr := os.Getenv("ARTICLES_ADDR")
@@ -145,7 +148,17 @@ code; the exit status is 0 on success, 1 on an error and 2 on a usage error.`,
 		a.searchCommand(),
 		a.watchCommand(),
 		a.benchCommand(),
+		a.versionCommand(),
 	)
+	// Cobra's completion command (bash, zsh, fish, powershell) is made
+	// here rather than lazily, so that an unknown shell is a usage error
+	// instead of a help page with exit 0. It keeps the writer set before.
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.InitDefaultCompletionCmd()
+	if comp, _, err := root.Find([]string{"completion"}); err == nil && comp != root {
+		comp.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
 	return root
 }
 

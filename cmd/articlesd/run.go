@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/seed9c1868aa/articles/internal/buildinfo"
 	"github.com/seed9c1868aa/articles/server"
 	"github.com/seed9c1868aa/articles/store"
 )
@@ -145,6 +146,9 @@ damaged, so deleting the file while articlesd is stopped does the same.`,
 	}
 	root.AddCommand(reindex)
 	root.CompletionOptions.DisableDefaultCmd = true // a daemon needs no shell completion
+	// --version prints the build (module version, VCS revision, Go) and exits.
+	root.Version = buildinfo.Read().String("articlesd")
+	root.SetVersionTemplate("{{.Version}}\n")
 
 	for _, c := range []*cobra.Command{root, reindex} {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
