@@ -177,7 +177,7 @@ func (a *app) bench(ctx context.Context, cfg benchConfig) error {
 	}
 
 	fmt.Fprintf(a.stderr, "bench %s: running %v against %s (concurrency %d, write ratio %.2f, %d watch streams, body %d bytes)\n",
-		run, cfg.duration, a.addr, cfg.concurrency, cfg.writeRatio, cfg.streams, cfg.size)
+		run, cfg.duration, a.target.dial, cfg.concurrency, cfg.writeRatio, cfg.streams, cfg.size)
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
 	results := make([]*workerStats, cfg.concurrency)

@@ -150,19 +150,51 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-func TestUnavailable(t *testing.T) {
+// TestConnectionErrors checks that a server that cannot be reached is one
+// error line naming the address, the cause and --addr, and that the
+// schemes --addr accepts reach a real server.
+func TestConnectionErrors(t *testing.T) {
 	t.Parallel()
 	// A port that was just free: nothing listens there.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	addr := l.Addr().String()
+	stopped := l.Addr().String()
 	l.Close()
-	r := cli(t, addr, "", "--timeout", "5s", "list")
-	if r.code != exitError || !strings.HasPrefix(r.stderr, "articles: UNAVAILABLE: ") {
-		t.Errorf("list against no server = exit %d, stderr %q; want exit 1 and UNAVAILABLE", r.code, r.stderr)
+	addr := startServer(t)
+	tests := []struct {
+		name, addr string
+		code       int
+		want       string // stderr prefix
+	}{
+		{"Refused", stopped, exitError, "articles: UNAVAILABLE: cannot reach " + stopped + ": connection refused"},
+		{"UnknownHost", "no-such-host.invalid:50051", exitError, "articles: UNAVAILABLE: cannot reach no-such-host.invalid:50051: unknown host"},
+		{"TLSToPlaintext", "https://" + addr, exitError, "articles: UNAVAILABLE: cannot reach " + addr + ": the server does not speak TLS"},
+		{"HTTPScheme", "http://" + addr, exitOK, ""},
+		{"GRPCScheme", "grpc://" + addr + "/", exitOK, ""},
+		{"UnknownScheme", "ftp://" + addr, exitUsage, `articles: --addr "ftp://` + addr + `": unknown scheme "ftp"`},
+		{"BadPort", "localhost:99999", exitUsage, "articles: --addr"},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := cli(t, tt.addr, "", "--timeout", "5s", "list")
+			if r.code != tt.code || !strings.HasPrefix(r.stderr, tt.want) {
+				t.Fatalf("list --addr %s = exit %d, stderr %q; want exit %d, stderr starting %q", tt.addr, r.code, r.stderr, tt.code, tt.want)
+			}
+			if tt.code == exitError && (!errLine.MatchString(r.stderr) || !strings.HasSuffix(r.stderr, "; check --addr or ARTICLES_ADDR\n")) {
+				t.Errorf("stderr = %q, want one line ending with the hint at --addr", r.stderr)
+			}
+		})
+	}
+	t.Run("PlaintextContradictsTLS", func(t *testing.T) {
+		t.Parallel()
+		r := cli(t, "http://"+addr, "", "--tls", "list")
+		if r.code != exitUsage || !strings.Contains(r.stderr, "contradicts --tls") {
+			t.Errorf("http:// with --tls = exit %d, stderr %q; want a usage error", r.code, r.stderr)
+		}
+	})
 }
 
 func TestCreateUpdateDelete(t *testing.T) {

@@ -50,7 +50,9 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 
-	addr    string
+	addr string
+	// target is addr parsed, set by setup.
+	target  target
 	timeout time.Duration
 	output  string
 	token   string
@@ -91,7 +93,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		return exitUsage
 	}
-	fmt.Fprintf(stderr, "articles: %s\n", errorLine(err))
+	fmt.Fprintf(stderr, "articles: %s\n", errorLine(connectionError(err, a.target.dial)))
 	return exitError
 }
 
@@ -128,7 +130,7 @@ code; the exit status is 0 on success, 1 on an error and 2 on a usage error.`,
 		addr = defaultAddr
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.addr, "addr", addr, "server address, host:port (env ARTICLES_ADDR)")
+	pf.StringVar(&a.addr, "addr", addr, "server address: host[:port] (port "+defaultPort+"), http://host[:port], or https://host[:port] for TLS (port 443) (env ARTICLES_ADDR)")
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "deadline of each call (streams and imports have none)")
 	pf.StringVarP(&a.output, "output", "o", "", "output format: table, json, jsonl or text (default table on a terminal, else jsonl)")
 	pf.StringVar(&a.token, "token", os.Getenv("ARTICLES_TOKEN"), "bearer token sent on every call (env ARTICLES_TOKEN, which keeps it out of ps)")
@@ -163,7 +165,7 @@ code; the exit status is 0 on success, 1 on an error and 2 on a usage error.`,
 }
 
 // setup checks the global flags once they are parsed.
-func (a *app) setup(*cobra.Command) error {
+func (a *app) setup(cmd *cobra.Command) error {
 	format := a.output
 	if format == "" {
 		format = "jsonl"
@@ -179,8 +181,16 @@ func (a *app) setup(*cobra.Command) error {
 	if a.timeout < 0 {
 		return usagef("--timeout must not be negative")
 	}
-	if a.addr == "" {
-		return usagef("--addr must not be empty")
+	t, err := parseAddr(a.addr)
+	if err != nil && !offline(cmd) {
+		return err
+	}
+	if t.plaintext && (a.useTLS || a.caFile != "" || a.certFile != "") {
+		return usagef("--addr %s says plaintext, which contradicts --tls, --ca-file and --cert: use https:// or host:port", a.addr)
+	}
+	a.target = t
+	if t.tls {
+		a.useTLS = true
 	}
 	if (a.certFile == "") != (a.keyFile == "") {
 		return usagef("--cert and --key must be given together")
@@ -217,7 +227,22 @@ func (a *app) dial(ctx context.Context, extra ...client.Option) (*client.Client,
 	if a.token != "" {
 		opts = append(opts, client.WithToken(a.token))
 	}
-	return client.New(ctx, a.addr, append(opts, extra...)...)
+	if err := checkHost(ctx, a.target.host); err != nil {
+		return nil, err
+	}
+	return client.New(ctx, a.target.dial, append(opts, extra...)...)
+}
+
+// offline reports whether cmd never contacts the server (version, shell
+// completion), so that a bad ARTICLES_ADDR does not stop it.
+func offline(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		switch c.Name() {
+		case "version", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+			return true
+		}
+	}
+	return false
 }
 
 // isTerminal reports whether w is a terminal, for choosing the default
