@@ -138,6 +138,10 @@ type Engine struct {
 	// paused stops the indexer (a test hook); nudge wakes it.
 	paused atomic.Bool
 	nudge  chan struct{}
+	// waiting counts the searches waiting for the index; hurry wakes the
+	// indexer from its linger when one starts to.
+	waiting atomic.Int32
+	hurry   chan struct{}
 
 	// rebuilds counts the rebuilds started; requestRebuild asks the
 	// indexer for one (Rebuild).
@@ -179,6 +183,7 @@ func Open(path string, feed Feed, opts ...Option) (*Engine, error) {
 		log:     cfg.logger,
 		applied: newWatermark(),
 		nudge:   make(chan struct{}, 1),
+		hurry:   make(chan struct{}, 1),
 	}
 	if reason := e.checkFile(); reason != "" {
 		e.log.Warn("fulltext: discarding the index file; rebuilding", "reason", reason)
@@ -338,6 +343,15 @@ func (e *Engine) Rebuilds() int64 { return e.rebuilds.Load() }
 func (e *Engine) WaitApplied(ctx context.Context, rev int64) error {
 	if e.closed.Load() {
 		return ErrClosed
+	}
+	if e.applied.value() >= rev {
+		return nil
+	}
+	e.waiting.Add(1)
+	defer e.waiting.Add(-1)
+	select {
+	case e.hurry <- struct{}{}:
+	default:
 	}
 	return e.applied.wait(ctx, rev, e.ctx.Done())
 }

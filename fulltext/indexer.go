@@ -48,6 +48,11 @@ const (
 	// failuresBeforeRebuild is how many consecutive failures of the
 	// index's own transactions make the indexer rebuild the index.
 	failuresBeforeRebuild = 3
+	// linger is how long after a small batch the indexer waits for more
+	// events before the next, unless a search waits for the index: under
+	// a stream of single writes, batches then hold many writes rather
+	// than one each, and make fewer segments to merge.
+	linger = 50 * time.Millisecond
 )
 
 // errRebuild is returned by prepareBatch when the feed no longer holds
@@ -67,6 +72,7 @@ func (e *Engine) run(rebuild bool) {
 	limit := indexBatchStart
 	failures := 0
 	behind := false
+	var small time.Time // when the last small batch was committed
 	var next chan *preparedBatch // the batch being prepared, if any
 	drain := func() {
 		if next != nil {
@@ -119,6 +125,10 @@ func (e *Engine) run(rebuild bool) {
 		if worked && (!behind || segs >= maxSegments) {
 			continue
 		}
+		if !small.IsZero() && next == nil {
+			e.linger(ctx, small)
+			small = time.Time{}
+		}
 		from := e.applied.value()
 		var pb *preparedBatch
 		if next != nil {
@@ -159,6 +169,9 @@ func (e *Engine) run(rebuild bool) {
 			continue
 		}
 		failures = 0
+		if pb.count < indexBatchMin && !pb.more {
+			small = time.Now()
+		}
 		if pb.count > 0 && took > 0 {
 			// Scale the batch towards the target duration, at most
 			// doubling at a time.
@@ -170,6 +183,23 @@ func (e *Engine) run(rebuild bool) {
 				e.log.Error("fulltext: checkpoint failed", "err", err)
 			}
 		}
+	}
+}
+
+// linger waits until linger has passed since the small batch committed at
+// since, a search waits for the index, or ctx ends.
+func (e *Engine) linger(ctx context.Context, since time.Time) {
+	d := linger - time.Since(since)
+	if d <= 0 || e.waiting.Load() > 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-e.hurry:
+	case <-e.nudge:
 	}
 }
 
