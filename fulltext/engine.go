@@ -191,7 +191,7 @@ func Open(path string, feed Feed, opts ...Option) (*Engine, error) {
 			return nil, err
 		}
 	}
-	bdb, err := e.openBolt()
+	applied, rebuild, err := e.openFile()
 	if err != nil {
 		var locked lockedError
 		if errors.As(err, &locked) {
@@ -201,21 +201,9 @@ func Open(path string, feed Feed, opts ...Option) (*Engine, error) {
 		if err := removeIndex(path); err != nil {
 			return nil, err
 		}
-		if bdb, err = e.openBolt(); err != nil {
+		if applied, rebuild, err = e.openFile(); err != nil {
 			return nil, fmt.Errorf("fulltext: open %s: %w", path, err)
 		}
-	}
-	e.bolt = bdb
-	applied, rebuild, err := e.initFile()
-	if err != nil {
-		_ = bdb.Close()
-		return nil, fmt.Errorf("fulltext: open %s: %w", path, err)
-	}
-	// The checks above leave the file as it is on disk; a rebuild starts
-	// from a durable empty index.
-	if err := bdb.Sync(); err != nil {
-		_ = bdb.Close()
-		return nil, fmt.Errorf("fulltext: open %s: %w", path, err)
 	}
 	if !rebuild {
 		e.applied.set(applied)
@@ -225,6 +213,26 @@ func Open(path string, feed Feed, opts ...Option) (*Engine, error) {
 	e.wg.Add(1)
 	go e.run(rebuild)
 	return e, nil
+}
+
+// openFile opens the file and checks it (initFile), leaving it in e.bolt,
+// and makes it durable.
+func (e *Engine) openFile() (applied int64, rebuild bool, err error) {
+	bdb, err := e.openBolt()
+	if err != nil {
+		return 0, false, err
+	}
+	e.bolt = bdb
+	if applied, rebuild, err = e.initFile(); err == nil {
+		// A rebuild starts from a durable empty index.
+		err = bdb.Sync()
+	}
+	if err != nil {
+		_ = bdb.Close()
+		e.bolt = nil
+		return 0, false, err
+	}
+	return applied, rebuild, nil
 }
 
 // lockedError is returned by Open when another process holds the file.
@@ -252,7 +260,7 @@ func (e *Engine) openBolt() (*bbolt.DB, error) {
 // rebuild, which the indexer runs. It returns the applied revision and
 // whether a rebuild is due.
 func (e *Engine) initFile() (applied int64, rebuild bool, err error) {
-	err = e.bolt.Update(func(tx *bbolt.Tx) error {
+	err = e.update(func(tx *bbolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err

@@ -28,8 +28,11 @@ import (
 // comes first; the number adapts (between indexBatchMin and
 // indexBatchMax) so that one transaction takes about indexTxTarget.
 //
-// When idle it waits for the feed's next revision, and checkpoints the
-// file (engine.go) once cfg.checkpoint has passed since the last one.
+// After a small batch it lingers (up to linger) for more events before the
+// next, unless a search is waiting for the index, so that a stream of
+// single writes makes batches of many. When idle it waits for the feed's
+// next revision, and checkpoints the file (engine.go) once cfg.checkpoint
+// has passed since the last one.
 
 const (
 	// indexBatchMin, indexBatchMax and indexBatchStart bound the events
@@ -72,7 +75,7 @@ func (e *Engine) run(rebuild bool) {
 	limit := indexBatchStart
 	failures := 0
 	behind := false
-	var small time.Time // when the last small batch was committed
+	var small time.Time          // when the last small batch was committed
 	var next chan *preparedBatch // the batch being prepared, if any
 	drain := func() {
 		if next != nil {
