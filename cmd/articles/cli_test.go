@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -344,6 +343,27 @@ func TestImport(t *testing.T) {
 			t.Errorf("stderr = %q, want one line", r.stderr)
 		}
 	})
+	t.Run("Batches", func(t *testing.T) {
+		// Three batches; the rejected article is in the second, and the
+		// summary names it by its line, not its place in the batch.
+		var b strings.Builder
+		for i := range 2*importBatch + 34 {
+			if i == importBatch+200 {
+				b.WriteString("{\"body\": \"no title\"}\n")
+				continue
+			}
+			fmt.Fprintf(&b, "{\"title\": \"Batch %d\"}\n", i)
+		}
+		f := filepath.Join(dir, "batches.jsonl")
+		if err := os.WriteFile(f, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := cli(t, addr, "", "import", f, "-o", "text")
+		want := fmt.Sprintf("created %d, updated 0, unchanged 0, failures 1\nfailed: %s:%d: ", 2*importBatch+33, f, importBatch+201)
+		if r.code != exitError || !strings.HasPrefix(r.stdout, want) {
+			t.Errorf("import of %d articles = exit %d, stdout %q; want it to start %q", 2*importBatch+34, r.code, r.stdout, want)
+		}
+	})
 	t.Run("MalformedJSON", func(t *testing.T) {
 		f := filepath.Join(dir, "broken.jsonl")
 		if err := os.WriteFile(f, []byte("{\"title\": \"A\"}\n{\"title\": \n"), 0o600); err != nil {
@@ -623,25 +643,5 @@ func TestErrorLine(t *testing.T) {
 				t.Errorf("errorLine = %q, want %q", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestShowProgress(t *testing.T) {
-	t.Parallel()
-	var out syncBuffer
-	var sent atomic.Int64
-	sent.Store(42)
-	stop := showProgress(context.Background(), &out, &sent)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "42 articles, ") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	stop()
-	got := out.String()
-	if !regexp.MustCompile(`^\r\x1b\[K42 articles, \d+/s`).MatchString(got) {
-		t.Errorf("progress = %q, want \"42 articles, R/s\" redrawn in place", got)
-	}
-	if !strings.HasSuffix(got, "\r\x1b[K") {
-		t.Errorf("progress = %q, want the line cleared at the end", got)
 	}
 }

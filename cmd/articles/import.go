@@ -3,18 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/status"
 
+	"github.com/seed9c1868aa/articles/client"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
-
-// progressEvery is how often import redraws its progress line.
-const progressEvery = 250 * time.Millisecond
 
 func (a *app) importCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -33,10 +28,14 @@ Output-only fields (id, etag, times) in the input are ignored. Upserting
 replaces an article's fields, so re-import an export made with --view full:
 the default basic view has no bodies.
 
-Every input is read and checked before anything is sent. While importing,
-stderr shows "N articles, R/s" if it is a terminal. The summary counts
-created, updated and unchanged articles and lists each rejected one; the
-exit status is 1 if any was rejected.`,
+Every input is read and checked before anything is sent. Articles go to
+the server in batches of 500, each acknowledged once stored. While
+importing, stderr shows a progress bar on a terminal (acknowledged of
+total, percent, rate, time left) and otherwise a plain line every 10
+seconds for as long as the import runs. The summary counts created,
+updated and unchanged articles and lists each rejected one; the exit
+status is 1 if any was rejected. If the connection fails midway, the
+error says how many articles were imported before it.`,
 		Example: `  articles import seeds/000_8d1312a4cb726030.txt
   articles stream --view full -o jsonl > backup.jsonl && articles import backup.jsonl
   curl -s https://example.com/articles.json | articles import -`,
@@ -67,21 +66,9 @@ exit status is 1 if any was rejected.`,
 			}
 			defer c.Close()
 
-			var sent atomic.Int64
-			seq := func(yield func(*articlesv1.Article) bool) {
-				for _, it := range items {
-					if !yield(it.article) {
-						return
-					}
-					sent.Add(1)
-				}
-			}
-			stop := func() {}
-			if isTerminal(a.stderr) {
-				stop = showProgress(cmd.Context(), a.stderr, &sent)
-			}
-			resp, err := c.Import(cmd.Context(), seq)
-			stop()
+			p := a.newProgress(len(items))
+			resp, err := importBatches(cmd.Context(), c, items, p.add)
+			p.finish()
 			if err != nil {
 				return err
 			}
@@ -95,6 +82,48 @@ exit status is 1 if any was rejected.`,
 		},
 	}
 	return cmd
+}
+
+// importBatch is how many articles one ImportArticles call carries. The
+// response to each call acknowledges its articles, which is what the
+// progress counts; it is the size of the server's import transactions, so
+// batching adds a round trip per batch but no commit.
+const importBatch = 500
+
+// importBatches upserts items in calls of importBatch articles, one after
+// the other so that a slug that comes twice ends as its last occurrence
+// says, and calls acked with the number of articles each call
+// acknowledged. The response sums the calls', with failure indexes into
+// items. On an error, the articles of earlier calls are stored; the error
+// says how many.
+func importBatches(ctx context.Context, c *client.Client, items []importItem, acked func(int)) (*articlesv1.ImportArticlesResponse, error) {
+	total := &articlesv1.ImportArticlesResponse{}
+	for start := 0; start < len(items); start += importBatch {
+		batch := items[start:min(start+importBatch, len(items))]
+		resp, err := c.Import(ctx, func(yield func(*articlesv1.Article) bool) {
+			for _, it := range batch {
+				if !yield(it.article) {
+					return
+				}
+			}
+		})
+		if err != nil {
+			if start == 0 {
+				return nil, err
+			}
+			st := status.Convert(err)
+			return nil, status.Errorf(st.Code(), "%s (the first %d of %d articles were imported)", st.Message(), start, len(items))
+		}
+		total.Created += resp.GetCreated()
+		total.Updated += resp.GetUpdated()
+		total.Unchanged += resp.GetUnchanged()
+		for _, f := range resp.GetFailures() {
+			f.Index += int64(start)
+			total.Failures = append(total.Failures, f)
+		}
+		acked(len(batch))
+	}
+	return total, nil
 }
 
 // importSummary prints the counts and every failure, naming where each
@@ -116,33 +145,4 @@ func (a *app) importSummary(resp *articlesv1.ImportArticlesResponse, items []imp
 		fmt.Fprintf(a.stdout, "failed: %s: %s\n", where, oneLine(f.GetReason()))
 	}
 	return nil
-}
-
-// showProgress redraws "N articles, R/s" on w until the returned stop
-// function is called, which clears the line.
-func showProgress(ctx context.Context, w io.Writer, sent *atomic.Int64) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	start := time.Now()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(progressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				fmt.Fprint(w, "\r\033[K")
-				return
-			case <-t.C:
-				n := sent.Load()
-				rate := float64(n) / time.Since(start).Seconds()
-				fmt.Fprintf(w, "\r\033[K%d articles, %.0f/s", n, rate)
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		wg.Wait()
-	}
 }

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -126,6 +130,7 @@ func FuzzParseImport(f *testing.F) {
 	for _, seed := range []struct{ name, data string }{
 		{"a.json", `[{"title": "A", "tags": ["x"]}]`},
 		{"a.jsonl", "{\"title\": \"A\"}\n{\"title\": \"B\"}\n"},
+		{"a.jsonl", "{\"title\": \"A\"} {\"title\": \"B\"}\r\n\n  {\"title\": \"C\", \"labels\": {\"k\": \"v\"}}\t\n"},
 		{"stdin", "Title\n\nBody.\nContinue Reading\nNext\n"},
 		{"stdin", "[1, {\"title\": 2}]"},
 		{"p.txt", "Connect with us\nAvatar photo\n"},
@@ -134,6 +139,18 @@ func FuzzParseImport(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
 		items, err := parseImport(name, data)
+		if lines, ok := parseJSONLines(name, data); ok {
+			// The JSON Lines fast path agrees with the general path.
+			general, err := parseJSONCounted(name, data, &lineCounter{data: data})
+			if err != nil || len(general) != len(lines) {
+				t.Fatalf("fast path: %d items; general path: %d items, %v", len(lines), len(general), err)
+			}
+			for i := range lines {
+				if !proto.Equal(lines[i].article, general[i].article) || lines[i].where != general[i].where {
+					t.Fatalf("item %d: fast path %q, general path %q", i, lines[i].where, general[i].where)
+				}
+			}
+		}
 		if err != nil {
 			return
 		}
@@ -180,6 +197,84 @@ func FuzzFlagParsers(f *testing.F) {
 		if _, err := parseView(s); err == nil {
 			if l := strings.ToLower(s); l != "" && l != "basic" && l != "full" {
 				t.Fatalf("parseView(%q) accepted it", s)
+			}
+		}
+	})
+}
+
+// jsonlCorpus returns n lines of JSONL articles, each with a body of
+// about bodyBytes.
+func jsonlCorpus(n, bodyBytes int) []byte {
+	var b bytes.Buffer
+	body := strings.Repeat("word ", bodyBytes/5)
+	for i := range n {
+		fmt.Fprintf(&b, `{"title":"Article %d","slug":"article-%d","authors":["Ann Lee"],"tags":["t%d"],"body":%q}`+"\n", i, i, i%50, body)
+	}
+	return b.Bytes()
+}
+
+// TestParseImportLinear checks that the general JSON path examines each input byte
+// a bounded number of times to number its lines, however long the file:
+// counting lines from the start for every value made a 30,000-line import
+// quadratic. It counts work, not time.
+func TestParseImportLinear(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 1_000, 20_000} {
+		data := jsonlCorpus(n, 40)
+		lines := &lineCounter{data: data}
+		items, err := parseJSONCounted("a.jsonl", data, lines)
+		if err != nil {
+			t.Fatalf("%d lines: %v", n, err)
+		}
+		if len(items) != n || items[n-1].where != fmt.Sprintf("a.jsonl:%d", n) {
+			t.Fatalf("%d lines: %d items, last at %q", n, len(items), items[len(items)-1].where)
+		}
+		if lines.scanned > 2*len(data) {
+			t.Errorf("%d lines: scanned %d bytes of %d to number them, want at most twice the input", n, lines.scanned, len(data))
+		}
+	}
+}
+
+func TestLineCounter(t *testing.T) {
+	t.Parallel()
+	data := []byte("a\n\n  b\nc\n\n")
+	c := lineCounter{data: data}
+	for _, tt := range []struct{ off, want int }{
+		{0, 1}, {1, 3}, {2, 3}, {6, 4}, {7, 4}, {8, 6}, {0, 1}, // the last one goes back
+	} {
+		if got := c.at(tt.off); got != tt.want {
+			t.Errorf("at(%d) = %d, want %d", tt.off, got, tt.want)
+		}
+	}
+}
+
+// BenchmarkParseImport parses a JSONL file of 100,000 articles (about 500
+// bytes each) as "articles import" does, beside reading the same file
+// from disk (ReadFile), the baseline the parse is compared to.
+func BenchmarkParseImport(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "corpus.jsonl")
+	if err := os.WriteFile(path, jsonlCorpus(100_000, 400), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	size, _ := os.Stat(path)
+	b.Run("ReadFile", func(b *testing.B) {
+		b.SetBytes(size.Size())
+		for b.Loop() {
+			if _, err := os.ReadFile(path); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Parse", func(b *testing.B) {
+		b.SetBytes(size.Size())
+		for b.Loop() {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			items, err := parseImport(path, data)
+			if err != nil || len(items) != 100_000 {
+				b.Fatalf("parsed %d items: %v", len(items), err)
 			}
 		}
 	})
