@@ -58,6 +58,28 @@ func TestGet(t *testing.T) {
 			t.Errorf("get -o json = %q, want the article, indented", r.stdout)
 		}
 	})
+	t.Run("IDOrSlug", func(t *testing.T) {
+		// The argument's form says which it is; a slug shaped like an id
+		// is found as a slug when no article has that id.
+		idSlug := createArticle(t, addr, "--title", "Shaped like an id", "--slug", "01jd3zk6q9w1t0m4b6n8p2r5s7")
+		for _, tt := range []struct{ arg, wantID string }{
+			{id, id},
+			{strings.ToLower(id), id},
+			{"the-new-silk-road", id},
+			{"01jd3zk6q9w1t0m4b6n8p2r5s7", idSlug["id"].(string)},
+		} {
+			r := mustCLI(t, addr, "", "get", tt.arg, "-o", "jsonl")
+			if got := jsonLines(t, r.stdout)[0]["id"]; got != tt.wantID {
+				t.Errorf("get %s = article %v, want %s", tt.arg, got, tt.wantID)
+			}
+		}
+		for _, arg := range []string{"01ARZ3NDEKTSV4RRFFQ69G5FAV", "no-such-slug"} {
+			r := cli(t, addr, "", "get", arg)
+			if r.code != exitError || !strings.HasPrefix(r.stderr, "articles: NOT_FOUND: ") {
+				t.Errorf("get %s = exit %d, stderr %q; want NOT_FOUND", arg, r.code, r.stderr)
+			}
+		}
+	})
 	t.Run("BasicView", func(t *testing.T) {
 		r := mustCLI(t, addr, "", "get", id, "--view", "basic", "-o", "jsonl")
 		if m := jsonLines(t, r.stdout)[0]; m["body"] != nil || m["title"] != "The New Silk Road" {
@@ -112,7 +134,9 @@ func TestExitCodes(t *testing.T) {
 		{name: "UnknownCommand", args: []string{"frobnicate"}, wantCode: exitUsage, wantErr: "articles: unknown command"},
 		{name: "UnknownFlag", args: []string{"list", "--colour"}, wantCode: exitUsage, wantErr: "articles: unknown flag"},
 		{name: "BadFlagValue", args: []string{"list", "--page-size", "many"}, wantCode: exitUsage, wantErr: "articles: invalid argument"},
-		{name: "GetNoArgs", args: []string{"get"}, wantCode: exitUsage, wantErr: "articles: give an ID or --slug"},
+		{name: "GetNoArgs", args: []string{"get"}, wantCode: exitUsage, wantErr: "articles: give an ID or a SLUG"},
+		{name: "GetEmpty", args: []string{"get", " "}, wantCode: exitUsage},
+		{name: "GetTwo", args: []string{"get", "a", "b"}, wantCode: exitUsage},
 		{name: "GetIDAndSlug", args: []string{"get", "x", "--slug", "y"}, wantCode: exitUsage},
 		{name: "BadOutput", args: []string{"list", "-o", "yaml"}, wantCode: exitUsage, wantErr: "articles: unknown output format"},
 		{name: "BadView", args: []string{"list", "--view", "huge"}, wantCode: exitUsage},

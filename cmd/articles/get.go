@@ -1,7 +1,12 @@
 package main
 
 import (
+	"strings"
+
+	"github.com/oklog/ulid/v2"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
@@ -9,22 +14,29 @@ import (
 func (a *app) getCommand() *cobra.Command {
 	var slug, view string
 	cmd := &cobra.Command{
-		Use:   "get ID | --slug SLUG",
+		Use:   "get ID|SLUG",
 		Short: "Print one article, by id or by slug",
-		Long: `Print one article, found by its id or by its slug.
+		Long: `Print one article, found by its id or by its slug; which one the argument
+is comes from its form. An id is a ULID: 26 characters of Crockford's
+base32, such as 01JD3ZK6Q9W1T0M4B6N8P2R5S7. Anything else is a slug. A
+slug that happens to have the form of an id is found too: when no
+article has it as id, it is looked up as a slug. --slug SLUG asks by slug
+only.
 
 The view is full (every field, body included) unless --view basic.`,
 		Example: `  articles get 01JD3ZK6Q9W1T0M4B6N8P2R5S7
-  articles get --slug the-new-silk-road -o text
+  articles get the-new-silk-road -o text
   articles get --slug the-new-silk-road --view basic -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) > 1:
-				return usagef("get takes one ID, got %d arguments", len(args))
+				return usagef("get takes one ID or SLUG, got %d arguments", len(args))
 			case len(args) == 1 && slug != "":
-				return usagef("give an ID or --slug, not both")
+				return usagef("give an ID or SLUG argument or --slug, not both")
 			case len(args) == 0 && slug == "":
-				return usagef("give an ID or --slug")
+				return usagef("give an ID or a SLUG")
+			case len(args) == 1 && strings.TrimSpace(args[0]) == "":
+				return usagef("the ID or SLUG must not be empty")
 			}
 			return nil
 		},
@@ -36,18 +48,28 @@ The view is full (every field, body included) unless --view basic.`,
 			if v == articlesv1.ArticleView_ARTICLE_VIEW_UNSPECIFIED {
 				v = articlesv1.ArticleView_ARTICLE_VIEW_FULL
 			}
-			req := &articlesv1.GetArticleRequest{View: v}
-			if slug != "" {
-				req.Key = &articlesv1.GetArticleRequest_Slug{Slug: slug}
-			} else {
-				req.Key = &articlesv1.GetArticleRequest_Id{Id: args[0]}
+			key := slug
+			if key == "" {
+				key = args[0]
 			}
 			c, err := a.dial(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			bySlug := &articlesv1.GetArticleRequest{View: v, Key: &articlesv1.GetArticleRequest_Slug{Slug: key}}
+			req := bySlug
+			if slug == "" && looksLikeID(key) {
+				// Ids are stored in upper case; ULIDs are read in either.
+				req = &articlesv1.GetArticleRequest{View: v, Key: &articlesv1.GetArticleRequest_Id{Id: strings.ToUpper(key)}}
+			}
 			art, err := c.Service().GetArticle(cmd.Context(), req)
+			if req != bySlug && status.Code(err) == codes.NotFound && looksLikeSlug(key) {
+				// A slug may have the form of an id.
+				if bs, serr := c.Service().GetArticle(cmd.Context(), bySlug); serr == nil {
+					art, err = bs, nil
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -57,7 +79,25 @@ The view is full (every field, body included) unless --view basic.`,
 			return a.out.flush()
 		},
 	}
-	cmd.Flags().StringVar(&slug, "slug", "", "find the article by slug instead of id")
+	cmd.Flags().StringVar(&slug, "slug", "", "find the article by this slug only")
 	cmd.Flags().StringVar(&view, "view", "", "basic (no body or author bio) or full (default)")
 	return cmd
+}
+
+// looksLikeID reports whether s has the form of an article id, a ULID
+// (either case, as ULIDs are case-insensitive).
+func looksLikeID(s string) bool {
+	_, err := ulid.ParseStrict(s)
+	return err == nil
+}
+
+// looksLikeSlug reports whether s could be a slug: lowercase ASCII
+// letters, digits and hyphens.
+func looksLikeSlug(s string) bool {
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return s != ""
 }
