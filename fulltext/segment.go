@@ -32,10 +32,10 @@ const (
 	// logarithm of the number of documents.
 	mergeFactor = 4
 	// mergeTierBase is the size in documents under which segments are
-	// all of the lowest tier. Small: the segments of single writes (a
-	// batch of one document each) must merge into larger ones tier by
-	// tier, not into one growing segment rewritten every few writes.
-	mergeTierBase = 4
+	// all of the lowest tier. Small enough that the small segments of a
+	// stream of single writes merge into larger ones tier by tier, rather
+	// than into one growing segment rewritten every few batches.
+	mergeTierBase = 64
 	// maxSegmentsBehind is how many segments make the indexer merge even
 	// while it is behind the feed, and maxSegments how many make it
 	// merge before it applies more batches.
