@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/seed9c1868aa/articles/client"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
@@ -22,8 +28,15 @@ article, in revision order, until interrupted (Ctrl-C, which exits 0).
 
 --from REV starts at revision REV, replaying every retained change since;
 the default (0) starts from now. A revision older than the server keeps
-fails with OUT_OF_RANGE, naming the oldest one available. A broken
-connection is resumed without losing or repeating a change.
+fails with OUT_OF_RANGE, naming the oldest one available.
+
+Once the watch has started, a lost connection (a server restart, a
+network failure) does not end it: watch says so on stderr and reconnects,
+waiting 200ms, then twice as long after each failed attempt up to 5s,
+until the server is back or it is interrupted. It resumes from the
+revision after the last one it printed or was told of, so no change is
+missed or printed twice. A server that cannot be reached at the start is
+an error, as for any other command.
 
 In jsonl and json output the PROGRESS events are printed too: their
 revision is a safe point to resume from (--from revision+1). In table and
@@ -46,32 +59,109 @@ text output they are left out, and the starting revision goes to stderr.`,
 			if f.source != "" {
 				opts = append(opts, client.WatchSource(f.source))
 			}
-			ctx := cmd.Context()
-			c, err := a.dial(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			first := true
-			for ev, err := range c.Watch(ctx, from, opts...) {
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil // interrupted: the normal way to stop
-					}
-					return err
-				}
-				if err := a.event(ev, first); err != nil {
-					return err
-				}
-				first = false
-			}
-			return nil
+			return a.watch(cmd.Context(), from, opts)
 		},
 	}
 	f.add(cmd.Flags(), false)
 	cmd.Flags().Int64Var(&from, "from", 0, "first revision to print (0: from now)")
 	return cmd
 }
+
+// Reconnection backoff of watch: the first pause, and the longest.
+const (
+	watchBackoffMin = 200 * time.Millisecond
+	watchBackoffMax = 5 * time.Second
+)
+
+// watch follows the change feed from revision from until ctx ends,
+// reconnecting after a lost connection (see the command's help).
+func (a *app) watch(ctx context.Context, from int64, opts []client.WatchOption) error {
+	// One attempt per Watch call: the loop below does the reconnecting,
+	// and tells the user.
+	c, err := a.dial(ctx, client.WithRetry(1))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := watcher{a: a, next: from}
+	backoff := watchBackoffMin
+	for {
+		progressed, err := w.once(ctx, c, opts)
+		switch {
+		case ctx.Err() != nil:
+			return nil // interrupted: the normal way to stop
+		case errors.As(err, new(printError)):
+			return err // stdout is gone
+		case err == nil:
+			return nil
+		case !w.started || status.Code(err) != codes.Unavailable:
+			// Not reachable at the start, or an error that a retry would
+			// repeat (OUT_OF_RANGE after a long outage, say).
+			return err
+		}
+		if progressed {
+			backoff = watchBackoffMin
+		}
+		line := strings.TrimSuffix(errorLine(connectionError(err, a.target.dial)), "; "+addrHint)
+		fmt.Fprintf(a.stderr, "articles: watch: %s; reconnecting in %v\n", line, backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, watchBackoffMax)
+	}
+}
+
+// watcher is the state of watch across connections.
+type watcher struct {
+	a *app
+	// next is the revision to resume from: one past the last event or
+	// PROGRESS received (0 until the server said where "now" is).
+	next int64
+	// started is set once the first stream has delivered its opening
+	// PROGRESS; from then on, the watch reconnects.
+	started bool
+}
+
+// once runs one WatchArticles stream from w.next, printing its events.
+// It returns the error that ended it (a printError when printing failed)
+// and whether any message arrived.
+func (w *watcher) once(ctx context.Context, c *client.Client, opts []client.WatchOption) (progressed bool, err error) {
+	resumed := w.started
+	for ev, err := range c.Watch(ctx, w.next, opts...) {
+		if err != nil {
+			return progressed, err
+		}
+		opening := !progressed
+		progressed = true
+		if opening && resumed {
+			fmt.Fprintf(w.a.stderr, "articles: watch: reconnected to %s, resuming from revision %d\n", w.a.target.dial, w.next)
+		}
+		w.started = true
+		if ev.GetType() == articlesv1.ArticleEvent_PROGRESS {
+			w.next = max(w.next, ev.GetRevision()+1)
+			if opening && resumed {
+				continue // a resumed stream's starting point: already known
+			}
+		} else {
+			if ev.GetRevision() < w.next {
+				continue // never print a change twice
+			}
+			w.next = ev.GetRevision() + 1
+		}
+		if err := w.a.event(ev, opening && !resumed); err != nil {
+			return progressed, printError{err}
+		}
+	}
+	return progressed, nil
+}
+
+// printError is an error writing the output, which ends a watch.
+type printError struct{ err error }
+
+func (e printError) Error() string { return e.err.Error() }
+func (e printError) Unwrap() error { return e.err }
 
 // event prints one change-feed event; first says whether it is the
 // stream's first, whose PROGRESS names the starting point.
