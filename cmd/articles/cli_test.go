@@ -138,7 +138,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "GetEmpty", args: []string{"get", " "}, wantCode: exitUsage},
 		{name: "GetTwo", args: []string{"get", "a", "b"}, wantCode: exitUsage},
 		{name: "GetIDAndSlug", args: []string{"get", "x", "--slug", "y"}, wantCode: exitUsage},
-		{name: "BadOutput", args: []string{"list", "-o", "yaml"}, wantCode: exitUsage, wantErr: "articles: unknown output format"},
+		{name: "BadOutput", args: []string{"list", "-o", "xml"}, wantCode: exitUsage, wantErr: "articles: unknown output format"},
 		{name: "BadView", args: []string{"list", "--view", "huge"}, wantCode: exitUsage},
 		{name: "BadTime", args: []string{"list", "--published-after", "yesterday"}, wantCode: exitUsage},
 		{name: "ListArgs", args: []string{"list", "extra"}, wantCode: exitUsage},

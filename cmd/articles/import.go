@@ -129,7 +129,7 @@ func importBatches(ctx context.Context, c *client.Client, items []importItem, ac
 // importSummary prints the counts and every failure, naming where each
 // rejected article came from.
 func (a *app) importSummary(resp *articlesv1.ImportArticlesResponse, items []importItem) error {
-	if a.out.format == "json" || a.out.format == "jsonl" {
+	if a.out.machine() {
 		return a.out.message(resp)
 	}
 	fmt.Fprintf(a.stdout, "created %d, updated %d, unchanged %d, failures %d\n",

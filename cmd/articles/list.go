@@ -58,6 +58,7 @@ stderr (table, text and jsonl output) or is the response's nextPageToken
 			defer c.Close()
 
 			if all {
+				a.out.beginList()
 				for art, err := range c.ListAll(cmd.Context(), req) {
 					if err != nil {
 						a.out.flush()
@@ -74,7 +75,7 @@ stderr (table, text and jsonl output) or is the response's nextPageToken
 			if err != nil {
 				return err
 			}
-			if a.out.format == "json" {
+			if a.out.format == "json" || a.out.format == "yaml" {
 				return a.out.message(resp)
 			}
 			for _, art := range resp.GetArticles() {
@@ -139,6 +140,7 @@ so each article is printed exactly once.
 				return err
 			}
 			defer c.Close()
+			a.out.beginList()
 			for art, err := range c.Stream(cmd.Context(), req) {
 				if err != nil {
 					a.out.flush()
@@ -167,11 +169,15 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// finishTable writes the buffered table rows. An empty table would print
+// finishTable writes the buffered table rows, or closes the json or yaml
+// array of a stream. An empty table would print
 // nothing at all, so a person is told on stderr instead; machine formats
 // stay empty.
 func (a *app) finishTable() error {
 	if err := a.out.flush(); err != nil {
+		return err
+	}
+	if err := a.out.endList(); err != nil {
 		return err
 	}
 	if a.out.format == "table" && a.out.rows == 0 {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	"sigs.k8s.io/yaml"
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
@@ -34,32 +35,102 @@ const streamFlushEvery = 100
 
 // printer writes results in one output format. Table rows are buffered in
 // a tabwriter until flush.
+//
+// In json and yaml a command's output is one document. A command that
+// prints many results (stream, list --all, watch) calls beginList first:
+// the results then become the elements of one array, written as they come
+// and closed by endList.
 type printer struct {
 	w      io.Writer
 	format string
 
 	tw   *tabwriter.Writer
 	rows int
+
+	// list is set by beginList; items counts the elements written.
+	list  bool
+	items int
 }
 
-// message writes one protobuf message as json or jsonl. protojson's own
-// spacing is deliberately unstable, so the output is re-indented (json) or
-// compacted (jsonl) with encoding/json, which is deterministic.
+// machine reports whether the format is for programs (json, jsonl,
+// yaml): such output holds the results and nothing else.
+func (p *printer) machine() bool {
+	return p.format == "json" || p.format == "jsonl" || p.format == "yaml"
+}
+
+// beginList makes the following messages the elements of one array.
+func (p *printer) beginList() { p.list = true }
+
+// endList closes the array that beginList opened; an empty one is
+// written as [] so that the output is still a document.
+func (p *printer) endList() error {
+	if !p.list {
+		return nil
+	}
+	p.list = false
+	var err error
+	switch {
+	case p.format == "json" && p.items == 0:
+		_, err = io.WriteString(p.w, "[]\n")
+	case p.format == "json":
+		_, err = io.WriteString(p.w, "\n]\n")
+	case p.format == "yaml" && p.items == 0:
+		_, err = io.WriteString(p.w, "[]\n")
+	}
+	return err
+}
+
+// message writes one protobuf message as json, jsonl or yaml. protojson's
+// own spacing is deliberately unstable, so the output is re-indented
+// (json) or compacted (jsonl) with encoding/json, which is deterministic,
+// or converted to YAML from that JSON.
 func (p *printer) message(m proto.Message) error {
 	b, err := protojson.Marshal(m)
 	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer
-	if p.format == "json" {
-		err = json.Indent(&buf, b, "", "  ")
-	} else {
+	switch p.format {
+	case "json":
+		switch {
+		case !p.list:
+			err = json.Indent(&buf, b, "", "  ")
+			buf.WriteByte('\n')
+		case p.items == 0:
+			buf.WriteString("[\n  ")
+			err = json.Indent(&buf, b, "  ", "  ")
+		default:
+			buf.WriteString(",\n  ")
+			err = json.Indent(&buf, b, "  ", "  ")
+		}
+	case "yaml":
+		var y []byte
+		if y, err = yaml.JSONToYAML(b); err != nil {
+			return err
+		}
+		if !p.list {
+			buf.Write(y)
+			break
+		}
+		// One sequence item: "- " before the first line, its
+		// continuation indented to match.
+		for i, line := range bytes.SplitAfter(bytes.TrimSuffix(y, []byte("\n")), []byte("\n")) {
+			if i == 0 {
+				buf.WriteString("- ")
+			} else {
+				buf.WriteString("  ")
+			}
+			buf.Write(line)
+		}
+		buf.WriteByte('\n')
+	default:
 		err = json.Compact(&buf, b)
+		buf.WriteByte('\n')
 	}
 	if err != nil {
 		return err
 	}
-	buf.WriteByte('\n')
+	p.items++
 	_, err = p.w.Write(buf.Bytes())
 	return err
 }
@@ -104,7 +175,7 @@ var articleHeader = []string{"ID", "SLUG", "TITLE", "AUTHORS", "PUBLISHED"}
 // long time (stream, list --all), so table rows are flushed as they go.
 func (p *printer) article(a *articlesv1.Article, streamed bool) error {
 	switch p.format {
-	case "json", "jsonl":
+	case "json", "jsonl", "yaml":
 		return p.message(a)
 	case "text":
 		return p.articleText(a)

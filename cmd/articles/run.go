@@ -107,8 +107,10 @@ func (a *app) rootCommand() *cobra.Command {
 The server address is --addr, else $ARTICLES_ADDR, else ` + defaultAddr + `.
 Output (-o) is a table on a terminal and JSON Lines otherwise:
   table  aligned columns for people
-  json   indented protojson (a page is its whole response message)
+  json   one indented protojson document: a page is its whole response
+         message; stream, list --all and watch print one array
   jsonl  one compact protojson object per line, for jq
+  yaml   the json document as YAML
   text   every field, one "Name: value" per line, records separated by blank lines
 
 Errors print one line, "articles: CODE: message" with the gRPC status
@@ -132,7 +134,7 @@ code; the exit status is 0 on success, 1 on an error and 2 on a usage error.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.addr, "addr", addr, "server address: host[:port] (port "+defaultPort+"), http://host[:port], or https://host[:port] for TLS (port 443) (env ARTICLES_ADDR)")
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "deadline of each call (streams and imports have none)")
-	pf.StringVarP(&a.output, "output", "o", "", "output format: table, json, jsonl or text (default table on a terminal, else jsonl)")
+	pf.StringVarP(&a.output, "output", "o", "", "output format: table, json, jsonl, yaml or text (default table on a terminal, else jsonl)")
 	pf.StringVar(&a.token, "token", os.Getenv("ARTICLES_TOKEN"), "bearer token sent on every call (env ARTICLES_TOKEN, which keeps it out of ps)")
 	pf.BoolVar(&a.useTLS, "tls", false, "connect over TLS, trusting the system's roots (needed to send a token to a non-loopback address)")
 	pf.StringVar(&a.caFile, "ca-file", "", "connect over TLS, trusting the CA certificates in this PEM file")
@@ -174,9 +176,9 @@ func (a *app) setup(cmd *cobra.Command) error {
 		}
 	}
 	switch format {
-	case "table", "json", "jsonl", "text":
+	case "table", "json", "jsonl", "yaml", "text":
 	default:
-		return usagef("unknown output format %q: want table, json, jsonl or text", a.output)
+		return usagef("unknown output format %q: want table, json, jsonl, yaml or text", a.output)
 	}
 	if a.timeout < 0 {
 		return usagef("--timeout must not be negative")

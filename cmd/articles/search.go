@@ -65,7 +65,7 @@ jsonl output) or is the response's nextPageToken (json output).`,
 			if err != nil {
 				return err
 			}
-			if a.out.format == "json" {
+			if a.out.format == "json" || a.out.format == "yaml" {
 				return a.out.message(resp)
 			}
 			for _, r := range resp.GetResults() {

@@ -83,17 +83,18 @@ func (a *app) watch(ctx context.Context, from int64, opts []client.WatchOption) 
 		return err
 	}
 	defer c.Close()
+	a.out.beginList()
 	w := watcher{a: a, next: from}
 	backoff := watchBackoffMin
 	for {
 		progressed, err := w.once(ctx, c, opts)
 		switch {
 		case ctx.Err() != nil:
-			return nil // interrupted: the normal way to stop
+			return a.out.endList() // interrupted: the normal way to stop
 		case errors.As(err, new(printError)):
 			return err // stdout is gone
 		case err == nil:
-			return nil
+			return a.out.endList()
 		case !w.started || status.Code(err) != codes.Unavailable:
 			// Not reachable at the start, or an error that a retry would
 			// repeat (OUT_OF_RANGE after a long outage, say).
@@ -106,7 +107,7 @@ func (a *app) watch(ctx context.Context, from int64, opts []client.WatchOption) 
 		fmt.Fprintf(a.stderr, "articles: watch: %s; reconnecting in %v\n", line, backoff)
 		select {
 		case <-ctx.Done():
-			return nil
+			return a.out.endList()
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, watchBackoffMax)
@@ -166,7 +167,7 @@ func (e printError) Unwrap() error { return e.err }
 // event prints one change-feed event; first says whether it is the
 // stream's first, whose PROGRESS names the starting point.
 func (a *app) event(ev *articlesv1.ArticleEvent, first bool) error {
-	if a.out.format == "json" || a.out.format == "jsonl" {
+	if a.out.machine() {
 		return a.out.message(ev)
 	}
 	if ev.GetType() == articlesv1.ArticleEvent_PROGRESS {
