@@ -23,8 +23,9 @@ type target struct {
 	// dial is the gRPC target: host:port, or a gRPC resolver target
 	// (dns:///, unix:) passed through as given.
 	dial string
-	// host is the host name or IP of a host:port target, "" otherwise.
-	host string
+	// hosts are the host names or IPs of a host:port target or list, none
+	// for a resolver target.
+	hosts []string
 	// tls is set by an https:// or grpcs:// address.
 	tls bool
 	// plaintext is set by an http:// or grpc:// address, which --tls and
@@ -38,9 +39,10 @@ var resolverSchemes = map[string]bool{"dns": true, "unix": true, "unix-abstract"
 
 // parseAddr parses --addr. It accepts host:port, a bare host (port 50051),
 // a URL whose scheme says plaintext (http://, grpc://) or TLS (https://,
-// grpcs://, port 443 by default), and gRPC resolver targets (dns:///,
-// unix:). Anything else is a usage error, so that a mistyped address
-// fails at once rather than being dialled and retried.
+// grpcs://, port 443 by default), a comma-separated list of those (servers
+// to balance over), and gRPC resolver targets (dns:///, unix:). Anything
+// else is a usage error, so that a mistyped address fails at once rather
+// than being dialled and retried.
 func parseAddr(s string) (target, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -48,6 +50,38 @@ func parseAddr(s string) (target, error) {
 	}
 	if scheme, rest, ok := strings.Cut(s, ":"); ok && resolverSchemes[strings.ToLower(scheme)] && rest != "" {
 		return target{dial: s}, nil
+	}
+	if strings.Contains(s, ",") {
+		return parseAddrList(s)
+	}
+	return parseOneAddr(s)
+}
+
+// parseAddrList parses a comma-separated list of addresses, which must
+// agree on TLS.
+func parseAddrList(s string) (target, error) {
+	var list target
+	var dials []string
+	for i, part := range strings.Split(s, ",") {
+		t, err := parseOneAddr(strings.TrimSpace(part))
+		if err != nil {
+			return target{}, err
+		}
+		if i > 0 && (t.tls != list.tls || t.plaintext != list.plaintext) {
+			return target{}, usagef("--addr %q: the addresses of a list must all use TLS or all not", s)
+		}
+		list.tls, list.plaintext = t.tls, t.plaintext
+		list.hosts = append(list.hosts, t.hosts...)
+		dials = append(dials, t.dial)
+	}
+	list.dial = strings.Join(dials, ",")
+	return list, nil
+}
+
+// parseOneAddr parses one address of --addr, without a resolver scheme.
+func parseOneAddr(s string) (target, error) {
+	if s == "" {
+		return target{}, usagef("--addr: empty address in the list")
 	}
 	hostport := s
 	var t target
@@ -77,7 +111,7 @@ func parseAddr(s string) (target, error) {
 	if err != nil {
 		return target{}, usagef("--addr %q: %v", s, err)
 	}
-	t.host = host
+	t.hosts = []string{host}
 	t.dial = net.JoinHostPort(host, port)
 	return t, nil
 }
@@ -119,10 +153,20 @@ func splitHostPort(s string) (host, port string, err error) {
 // resolver says does not exist.
 var errUnknownHost = errors.New("unknown host")
 
-// checkHost looks up a host name before the first call, so that a host
+// checkHosts looks up host names before the first call, so that a host
 // that does not exist fails once, with the resolver's answer, instead of
 // through gRPC's retries. Temporary resolver failures and IP addresses
 // pass: gRPC resolves again and reports what it finds.
+func checkHosts(ctx context.Context, hosts []string) error {
+	for _, h := range hosts {
+		if err := checkHost(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHost is checkHosts for one host.
 func checkHost(ctx context.Context, host string) error {
 	if host == "" || net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") {
 		return nil

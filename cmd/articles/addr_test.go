@@ -35,6 +35,11 @@ func TestParseAddr(t *testing.T) {
 		{in: "grpcs://[2001:db8::1]", dial: "[2001:db8::1]:443", tls: true},
 		{in: "dns:///articles.example.com:443", dial: "dns:///articles.example.com:443"},
 		{in: "unix:///run/articles.sock", dial: "unix:///run/articles.sock"},
+		{in: "h1:50051,h2", dial: "h1:50051,h2:50051"},
+		{in: "https://h1, https://h2:8443", dial: "h1:443,h2:8443", tls: true},
+		{in: "h1,https://h2", wantErr: "all use TLS or all not"},
+		{in: "h1,,h2", wantErr: "empty address"},
+		{in: "h1,dns:///h2", wantErr: "unknown scheme"},
 		{in: "", wantErr: "must not be empty"},
 		{in: "ftp://host", wantErr: `unknown scheme "ftp"`},
 		{in: "tcp://host:1", wantErr: "unknown scheme"},
@@ -84,15 +89,21 @@ func FuzzParseAddr(f *testing.F) {
 			}
 			return
 		}
-		if got.host == "" {
+		if len(got.hosts) == 0 {
 			if !strings.Contains(got.dial, ":") || got.tls || got.plaintext {
 				t.Fatalf("parseAddr(%q) = %+v: a pass-through target must keep its scheme", s, got)
 			}
 			return
 		}
-		host, port, err := net.SplitHostPort(got.dial)
-		if err != nil || host != got.host || port == "" {
-			t.Fatalf("parseAddr(%q) = %+v: not host:port (%v)", s, got, err)
+		dials := strings.Split(got.dial, ",")
+		if len(dials) != len(got.hosts) {
+			t.Fatalf("parseAddr(%q) = %+v: %d addresses for %d hosts", s, got, len(dials), len(got.hosts))
+		}
+		for i, d := range dials {
+			host, port, err := net.SplitHostPort(d)
+			if err != nil || host != got.hosts[i] || port == "" {
+				t.Fatalf("parseAddr(%q) = %+v: %q is not host:port (%v)", s, got, d, err)
+			}
 		}
 		if got.tls && got.plaintext {
 			t.Fatalf("parseAddr(%q) = %+v: both TLS and plaintext", s, got)

@@ -132,7 +132,7 @@ code; the exit status is 0 on success, 1 on an error and 2 on a usage error.`,
 		addr = defaultAddr
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.addr, "addr", addr, "server address: host[:port] (port "+defaultPort+"), http://host[:port], or https://host[:port] for TLS (port 443) (env ARTICLES_ADDR)")
+	pf.StringVar(&a.addr, "addr", addr, "server address: host[:port] (port "+defaultPort+"), http://host[:port], https://host[:port] for TLS (port 443), or a comma-separated list to balance over (env ARTICLES_ADDR)")
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "deadline of each call (streams and imports have none)")
 	pf.StringVarP(&a.output, "output", "o", "", "output format: table, json, jsonl, yaml or text (default table on a terminal, else jsonl)")
 	pf.StringVar(&a.token, "token", os.Getenv("ARTICLES_TOKEN"), "bearer token sent on every call (env ARTICLES_TOKEN, which keeps it out of ps)")
@@ -229,7 +229,7 @@ func (a *app) dial(ctx context.Context, extra ...client.Option) (*client.Client,
 	if a.token != "" {
 		opts = append(opts, client.WithToken(a.token))
 	}
-	if err := checkHost(ctx, a.target.host); err != nil {
+	if err := checkHosts(ctx, a.target.hosts); err != nil {
 		return nil, err
 	}
 	return client.New(ctx, a.target.dial, append(opts, extra...)...)
