@@ -314,3 +314,79 @@ func (ref *reference) rank(q *search.Query, f articles.Filter) []refHit {
 	})
 	return out
 }
+
+// TestBlockMaxMatchesExhaustiveBM25 ranks one-word queries over a corpus
+// where the word's frequency varies from document to document, in lists
+// of many blocks, with dead documents among them: the engine skips blocks
+// that cannot reach the page, and still gives exactly the reference's
+// pages and totals.
+func TestBlockMaxMatchesExhaustiveBM25(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(21, 22))
+	db := mustOpen(t)
+	var written []string
+	var batch []*articlesv1.Article
+	for i := range 2000 {
+		var b strings.Builder
+		for j := range 30 {
+			w := "filler"
+			switch {
+			case j < r.IntN(3):
+				w = "walrus" // in most documents, once or twice
+			case i%70 == 0 && j < 3+i%5:
+				w = "walrus" // more often in a few
+			case j%7 == 0:
+				w = "pelican"
+			}
+			b.WriteString(w + " ")
+		}
+		a := searchArt(fmt.Sprintf("b-%d", i), "Heading", b.String())
+		batch = append(batch, a)
+		written = append(written, a.GetTitle(), a.GetBody())
+	}
+	importAll(t, db, batch)
+	for i := range 40 { // dead documents in the lists
+		a, err := db.GetBySlug(ctx, fmt.Sprintf("b-%d", i*37))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Delete(ctx, a.GetId(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ref := newReference(t, db, written)
+	for _, qs := range []string{"walrus", "pelican", "filler", "heading"} {
+		q, err := search.Parse(qs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ref.rank(q, articles.Filter{})
+		for _, page := range [][2]int{{0, 1}, {0, 10}, {5, 20}, {100, 50}} {
+			resp := doSearch(t, db, qs, articles.Filter{}, page[0], page[1])
+			if int(resp.GetTotalSize()) != len(want) {
+				t.Fatalf("%q: total %d, want %d", qs, resp.GetTotalSize(), len(want))
+			}
+			var got, wantS []string
+			for _, res := range resp.GetResults() {
+				got = append(got, fmt.Sprintf("%s %.12g", res.GetArticle().GetSlug(), res.GetScore()))
+			}
+			for _, w := range want[min(page[0], len(want)):min(page[0]+page[1], len(want))] {
+				wantS = append(wantS, fmt.Sprintf("%s %.12g", w.slug, w.score))
+			}
+			if !slices.Equal(got, wantS) {
+				t.Fatalf("%q at [%d, %d):\ngot  %q\nwant %q", qs, page[0], page[0]+page[1], got, wantS)
+			}
+		}
+	}
+	skipped, err := db.eng.TermBlocksSkipped("walrus", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if skipped == 0 {
+		t.Error("no block of walrus skipped for a page of 10")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"github.com/seed9c1868aa/articles/search"
 )
 
 // Tests make merges take several transactions.
@@ -304,4 +305,31 @@ func (e *Engine) BucketSizes() (map[string]int64, error) {
 		})
 	})
 	return sizes, err
+}
+
+// TermBlocksSkipped ranks the one-word query term for a page of top
+// results as Search does, and returns how many posting list blocks it
+// skipped.
+func (e *Engine) TermBlocksSkipped(term string, top int) (int, error) {
+	var skipped int
+	err := e.bolt.View(func(tx *bbolt.Tx) error {
+		ix, err := openIndex(tx)
+		if err != nil {
+			return err
+		}
+		stats, err := readStats(ix.root)
+		if err != nil {
+			return err
+		}
+		if err := ix.loadSegments(); err != nil {
+			return err
+		}
+		if _, err := ix.loadDead(0, ^uint32(0)); err != nil {
+			return err
+		}
+		scorer := search.NewScorer(int(stats.docs), stats.titleLen, stats.bodyLen)
+		_, _, skipped, err = ix.rankTerm(context.Background(), term, scorer, top)
+		return err
+	})
+	return skipped, err
 }

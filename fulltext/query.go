@@ -113,11 +113,11 @@ type listReader struct {
 }
 
 func newListReader(v []byte) listReader {
-	n, k := uvarint(v)
-	if k <= 0 || n > uint64(len(v)) {
-		return listReader{err: errCorruptPost}
+	n, _, entries, err := parseListHeader(v, nil)
+	if err != nil {
+		return listReader{err: err}
 	}
-	return listReader{v: v[k:], left: int(n)}
+	return listReader{v: entries, left: n}
 }
 
 // next decodes the next entry into e; false at the end or on error.
@@ -126,7 +126,7 @@ func (r *listReader) next(e *entry) bool {
 		return false
 	}
 	delta, k := uvarint(r.v)
-	if k <= 0 || delta > 1<<32 {
+	if k <= 0 || uint64(r.doc)+delta > math.MaxUint32 {
 		r.err = errCorruptPost
 		return false
 	}
@@ -631,6 +631,10 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter,
 	if _, err := ix.loadDead(0, math.MaxUint32); err != nil {
 		return 0, nil, err
 	}
+	if c := q.Clauses[0]; len(q.Clauses) == 1 && !c.Negated && !c.Prefix && len(c.Terms) == 1 && f.IsZero() {
+		total, cands, _, err := ix.rankTerm(ctx, c.Terms[0], scorer, top)
+		return total, cands, err
+	}
 
 	type eval struct {
 		p       *postings
@@ -745,6 +749,173 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter,
 	} else {
 		cands = slices.DeleteFunc(cands, func(c candidate) bool { return c.score < kth })
 	}
+	sortCandidates(cands)
+	return total, cands, nil
+}
+
+// rankTerm is rank for a query of one word and no filter, with block-max
+// pruning: the exact total is the term's document frequency (the lists'
+// counts less their dead documents), and a block of a list is decoded
+// only if the best score its table allows (its largest frequency at its
+// smallest length) can reach the page, that is, the top-th best score
+// found so far. It also returns how many blocks it skipped.
+func (ix *searchIndex) rankTerm(ctx context.Context, term string, scorer search.Scorer, top int) (total int, cands []candidate, skipped int, err error) {
+	type termList struct {
+		s       *segment
+		blocks  []block
+		entries []byte
+	}
+	key := []byte(term)
+	var lists []termList
+	df := 0
+	for i := range ix.live {
+		s := &ix.live[i]
+		v, err := s.list(key)
+		if err != nil {
+			return 0, nil, 0, fmt.Errorf("search segment %d: term %q: %w", s.id, term, err)
+		}
+		if v == nil {
+			continue
+		}
+		n, blocks, entries, err := parseListHeader(v, []block{})
+		if err != nil {
+			return 0, nil, 0, fmt.Errorf("search segment %d: term %q: %w", s.id, term, err)
+		}
+		dead, err := deadInList(ix.dead, s, blocks, entries)
+		if err != nil {
+			return 0, nil, 0, fmt.Errorf("search segment %d: term %q: %w", s.id, term, err)
+		}
+		df += n - dead
+		lists = append(lists, termList{s, blocks, entries})
+	}
+	if df == 0 || top <= 0 {
+		return df, nil, 0, nil
+	}
+	idf := scorer.IDF(df)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	h := sc.heap[:0]
+	dead := deadWalk{d: ix.dead}
+	var e entry
+	decoded := 0
+	for _, l := range lists {
+		base, off := uint32(0), 0
+		for _, b := range l.blocks {
+			ent := l.entries[off : off+b.bytes]
+			off += b.bytes
+			if len(h) == top {
+				// A margin keeps a block whose bound only rounding puts
+				// below the page's lowest score.
+				if bound := scorer.Score(idf, 0, int(b.maxTF), 0, int(b.minDL)); bound < h[0]*(1-1e-9) {
+					base = b.last
+					skipped++
+					continue
+				}
+			}
+			if decoded++; decoded%(ctxCheckEvery/blockSize) == 0 {
+				if err := ctx.Err(); err != nil {
+					return 0, nil, 0, err
+				}
+			}
+			r := listReader{v: ent, left: math.MaxInt, doc: base}
+			for len(r.v) > 0 && r.next(&e) {
+				if dead.has(e.doc) {
+					continue
+				}
+				dl, ok := l.s.docLen(e.doc)
+				if !ok {
+					return 0, nil, 0, errCorruptPost
+				}
+				score := scorer.Score(idf, 0, int(weighted(e.title, e.body)), 0, int(dl))
+				switch {
+				case len(h) < top:
+					h = append(h, score)
+					siftUp(h, len(h)-1)
+				case score > h[0]:
+					h[0] = score
+					siftDown(h, 0)
+				case score < h[0]:
+					continue
+				}
+				cands = append(cands, candidate{doc: e.doc, score: score})
+			}
+			if r.err != nil || r.doc != b.last {
+				return 0, nil, 0, fmt.Errorf("search segment %d: term %q: %w", l.s.id, term, errCorruptPost)
+			}
+			base = b.last
+		}
+	}
+	kth := math.Inf(-1)
+	if df > top {
+		kth = h[0]
+	}
+	sc.heap = h
+	cands = slices.DeleteFunc(cands, func(c candidate) bool { return c.score < kth })
+	for i := range cands {
+		rec, err := ix.record(cands[i].doc, false)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		cands[i].setRecord(rec)
+	}
+	sortCandidates(cands)
+	return df, cands, skipped, nil
+}
+
+// deadInList returns how many of the dead documents lie in the list of
+// segment s with the given blocks and entries, decoding only the blocks
+// that could hold one.
+func deadInList(dead deadSet, s *segment, blocks []block, entries []byte) (int, error) {
+	i, _ := slices.BinarySearch(dead, s.lo)
+	n := 0
+	var (
+		e       entry
+		decoded = -1 // the block whose docs are in docs
+		docs    []uint32
+	)
+	for ; i < len(dead) && dead[i] <= s.hi; i++ {
+		d := dead[i]
+		j, _ := slices.BinarySearchFunc(blocks, d, func(b block, d uint32) int { return cmp.Compare(b.last, d) })
+		if j == len(blocks) {
+			break
+		}
+		if j != decoded {
+			base, off := uint32(0), 0
+			for _, b := range blocks[:j] {
+				base, off = b.last, off+b.bytes
+			}
+			docs = docs[:0]
+			r := listReader{v: entries[off : off+blocks[j].bytes], left: math.MaxInt, doc: base}
+			for len(r.v) > 0 && r.next(&e) {
+				docs = append(docs, e.doc)
+			}
+			if r.err != nil {
+				return 0, r.err
+			}
+			decoded = j
+		}
+		if _, found := slices.BinarySearch(docs, d); found {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// siftUp restores the min-heap order of h above i.
+func siftUp(h []float64, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p] <= h[i] {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+// sortCandidates sorts the best first: by score, then newest publish time
+// (none counts as oldest), then smallest id.
+func sortCandidates(cands []candidate) {
 	slices.SortFunc(cands, func(a, b candidate) int {
 		if a.score != b.score {
 			return cmp.Compare(b.score, a.score)
@@ -760,5 +931,4 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter,
 		}
 		return bytes.Compare(a.id, b.id)
 	})
-	return total, cands, nil
 }

@@ -96,9 +96,11 @@ import (
 //     offsets (terms first), so a lookup binary searches the terms without
 //     decoding the chunk (segment.go, which also says how chunks are cut).
 //
-//   - posting list: the number of documents, then for each document in
-//     docnum order the docnum's difference from the previous one, the
-//     length of its posting, and the posting. Queries read a term's list
+//   - posting list: the number of documents, the block table (blocks.go:
+//     for each run of up to 128 entries, its last docnum, byte length,
+//     largest frequency and smallest document length), then for each
+//     document in docnum order the docnum's difference from the previous
+//     one, the length of its posting, and the posting. Queries read a term's list
 //     from every live segment, in docnum order, skipping dead docnums; a
 //     term's document frequency is the number of live documents found.
 //     Document frequencies and corpus stats are therefore exact however
@@ -349,9 +351,10 @@ func decodeDoc(v []byte, full bool) (docRecord, error) {
 }
 
 // indexVersion is the version of the index layout this package writes:
-// segments with a document length table whose terms are stored in chunks.
+// segments with a document length table whose terms are stored in chunks,
+// posting lists with block tables (blocks.go).
 // Open rebuilds an index of another version.
-const indexVersion = 5
+const indexVersion = 6
 
 // corpusStats are the totals BM25 needs, and the index version.
 type corpusStats struct {

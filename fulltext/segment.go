@@ -225,15 +225,20 @@ func buildSegment(docs []segmentDoc, target int) (keys, vals [][]byte, nterms in
 		counts = make([]int32, n)
 		sizes  = make([]int, n)
 		last   = make([]uint32, n) // per term: the docnum of its previous posting
+		blocks = make([]blockBuilder, n)
 	)
 	for d, sd := range docs {
+		dl := weighted(uint32(sd.an.titleLen), uint32(sd.an.bodyLen))
 		for i, ti := range idx[d] {
 			if counts[ti] == 0 {
 				used = append(used, ti)
 			}
 			p := sd.an.posting(i)
 			counts[ti]++
-			sizes[ti] += uvarintLen(uint64(sd.num-last[ti])) + uvarintLen(uint64(len(p))) + len(p)
+			size := uvarintLen(uint64(sd.num-last[ti])) + uvarintLen(uint64(len(p))) + len(p)
+			sizes[ti] += size
+			title, body, _, _ := postingHeader(p) // made by analyze
+			blocks[ti].add(sd.num, size, weighted(uint32(title), uint32(body)), dl)
 			last[ti] = sd.num
 		}
 	}
@@ -257,7 +262,7 @@ func buildSegment(docs []segmentDoc, target int) (keys, vals [][]byte, nterms in
 	cur := span{}
 	for j, ti := range order {
 		cur.termBytes += len(terms[ti])
-		cur.listBytes += uvarintLen(uint64(counts[ti])) + sizes[ti]
+		cur.listBytes += listHeaderLen(int(counts[ti]), blocks[ti].blocks) + sizes[ti]
 		cur.to = j + 1
 		if cur.listBytes >= target || j == len(order)-1 {
 			spans = append(spans, cur)
@@ -278,6 +283,7 @@ func buildSegment(docs []segmentDoc, target int) (keys, vals [][]byte, nterms in
 	// list starts (pos, in the arena) and its count.
 	pos := make([]int, len(terms))
 	w := tableLen
+	var hdr []byte
 	for _, sp := range spans {
 		n := sp.to - sp.from
 		head := chunkHeaderLen(n)
@@ -291,8 +297,10 @@ func buildSegment(docs []segmentDoc, target int) (keys, vals [][]byte, nterms in
 			binary.LittleEndian.PutUint32(offs[4*(k+1):], uint32(d))
 		}
 		for k, ti := range order[sp.from:sp.to] {
-			pos[ti] = w + head + d + binary.PutUvarint(data[d:], uint64(counts[ti]))
-			d += uvarintLen(uint64(counts[ti])) + sizes[ti]
+			hdr = appendListHeader(hdr[:0], int(counts[ti]), blocks[ti].blocks)
+			copy(data[d:], hdr)
+			pos[ti] = w + head + d + len(hdr)
+			d += len(hdr) + sizes[ti]
 			binary.LittleEndian.PutUint32(offs[4*(n+k+1):], uint32(d))
 			last[ti] = 0
 		}
@@ -440,11 +448,11 @@ type postingIter struct {
 }
 
 func newPostingIter(v []byte) postingIter {
-	n, k := binary.Uvarint(v)
-	if k <= 0 || n > uint64(len(v)) {
-		return postingIter{err: errCorruptPost}
+	n, _, entries, err := parseListHeader(v, nil)
+	if err != nil {
+		return postingIter{err: err}
 	}
-	return postingIter{v: v[k:], left: int(n)}
+	return postingIter{v: entries, left: n}
 }
 
 // next returns the next entry; ok is false at the end or on error (in
@@ -455,7 +463,7 @@ func (it *postingIter) next() (e postingEntry, ok bool) {
 	}
 	start := it.v
 	delta, k := binary.Uvarint(it.v)
-	if k <= 0 || delta > 1<<32 {
+	if k <= 0 || uint64(it.doc)+delta > math.MaxUint32 {
 		it.err = errCorruptPost
 		return e, false
 	}
@@ -699,7 +707,10 @@ func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
 		return out.Put(k, v)
 	}
 	read := 0
-	var buf []byte
+	var (
+		buf, head []byte
+		blocks    blockBuilder
+	)
 	for read < mergeStepBytes {
 		var term []byte
 		for _, s := range cs {
@@ -717,6 +728,7 @@ func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
 		buf = buf[:0]
 		count := 0
 		prev := uint32(0)
+		blocks.blocks, blocks.n = blocks.blocks[:0], 0
 		for i := range cs {
 			s := &cs[i]
 			if s.term == nil || !bytes.Equal(s.term, term) {
@@ -732,9 +744,19 @@ func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
 				if ix.dead.has(e.doc) {
 					continue
 				}
+				title, body, _, err := postingHeader(e.posting)
+				if err != nil {
+					return false, fmt.Errorf("%w: term %q", err, term)
+				}
+				dl, ok := srcs[i].docLen(e.doc)
+				if !ok {
+					return false, fmt.Errorf("%w: term %q", errCorruptPost, term)
+				}
+				n := len(buf)
 				buf = binary.AppendUvarint(buf, uint64(e.doc-prev))
 				buf = binary.AppendUvarint(buf, uint64(len(e.posting)))
 				buf = append(buf, e.posting...)
+				blocks.add(e.doc, len(buf)-n, weighted(uint32(title), uint32(body)), dl)
 				prev = e.doc
 				count++
 			}
@@ -747,8 +769,8 @@ func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
 			}
 		}
 		if count > 0 {
-			var c [binary.MaxVarintLen64]byte
-			cb.addParts(term, c[:binary.PutUvarint(c[:], uint64(count))], buf)
+			head = appendListHeader(head[:0], count, blocks.blocks)
+			cb.addParts(term, head, buf)
 			if cb.size() >= chunkTarget {
 				if err := flush(); err != nil {
 					return false, err

@@ -652,8 +652,8 @@ func TestOpenRebuildsOlderIndexVersion(t *testing.T) {
 		}
 		root := tx.Bucket([]byte("search_index"))
 		stats := bytes.Clone(root.Get([]byte("stats")))
-		if len(stats) == 0 || stats[len(stats)-1] != 5 {
-			return fmt.Errorf("stats %x do not end in index version 5", stats)
+		if len(stats) == 0 || stats[len(stats)-1] != 6 {
+			return fmt.Errorf("stats %x do not end in index version 6", stats)
 		}
 		stats[len(stats)-1] = 4
 		return root.Put([]byte("stats"), stats)
