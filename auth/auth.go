@@ -3,7 +3,8 @@
 // # Basics
 //
 // A token file holds one token per line as "<role> <secret>": role is
-// "read" (may call the read methods) or "write" (may call every method),
+// "read" (may call the methods that need RoleRead) or "write" (may call
+// every method with a declared role),
 // and the secret is the token itself or "sha256:<64 hex digits>", the
 // SHA-256 of the token, so the file need not hold usable secrets. Blank lines
 // and lines starting with # are ignored. A malformed line is an error naming
@@ -13,6 +14,13 @@
 // token, or with one that is not in the file, fails with UNAUTHENTICATED; a
 // read token on a write method fails with PERMISSION_DENIED. Health checks
 // need no token.
+//
+// Authorization fails closed: the role each method needs is declared once,
+// in the table behind Required, for every method the server registers
+// (articles.v1, grpc.health.v1 and server reflection). A method missing
+// from the table is refused with PERMISSION_DENIED whatever the token, so a
+// new RPC stays closed until someone declares its role; a test checks the
+// table against the service descriptors.
 //
 // # Caveats
 //
@@ -30,12 +38,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
@@ -46,9 +58,9 @@ type Role int
 
 // The roles, from least to most allowed.
 const (
-	RoleNone  Role = iota // not a valid token
-	RoleRead              // the read methods
-	RoleWrite             // every method
+	RoleNone  Role = iota // not a valid token; as a need (Required): no token
+	RoleRead              // the methods that need no more
+	RoleWrite             // every method with a declared role
 )
 
 func (r Role) String() string {
@@ -61,16 +73,45 @@ func (r Role) String() string {
 	return "none"
 }
 
-// writeMethods are the methods that change data and need RoleWrite.
-var writeMethods = map[string]bool{
-	articlesv1.ArticleService_CreateArticle_FullMethodName:  true,
-	articlesv1.ArticleService_UpdateArticle_FullMethodName:  true,
-	articlesv1.ArticleService_DeleteArticle_FullMethodName:  true,
-	articlesv1.ArticleService_ImportArticles_FullMethodName: true,
+// methodRoles is the least role each method needs; RoleNone means any
+// caller, even without a token. A method that is not here is refused.
+var methodRoles = map[string]Role{
+	articlesv1.ArticleService_GetArticle_FullMethodName:       RoleRead,
+	articlesv1.ArticleService_BatchGetArticles_FullMethodName: RoleRead,
+	articlesv1.ArticleService_ListArticles_FullMethodName:     RoleRead,
+	articlesv1.ArticleService_StreamArticles_FullMethodName:   RoleRead,
+	articlesv1.ArticleService_WatchArticles_FullMethodName:    RoleRead,
+	articlesv1.ArticleService_SearchArticles_FullMethodName:   RoleRead,
+	articlesv1.ArticleService_CreateArticle_FullMethodName:    RoleWrite,
+	articlesv1.ArticleService_UpdateArticle_FullMethodName:    RoleWrite,
+	articlesv1.ArticleService_DeleteArticle_FullMethodName:    RoleWrite,
+	articlesv1.ArticleService_ImportArticles_FullMethodName:   RoleWrite,
+	// A backup holds every article, and reading the whole file is heavy.
+	articlesv1.ArticleService_Backup_FullMethodName: RoleWrite,
+
+	// Load balancers and orchestrators probe health without credentials.
+	healthpb.Health_Check_FullMethodName: RoleNone,
+	healthpb.Health_List_FullMethodName:  RoleNone,
+	healthpb.Health_Watch_FullMethodName: RoleNone,
+
+	// Reflection describes the API, not the data: any valid token.
+	reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName:      RoleRead,
+	reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: RoleRead,
 }
 
-// publicPrefix is the service whose methods need no token.
-const publicPrefix = "/grpc.health.v1.Health/"
+// Required returns the least role a call of method ("/package.Service/Method")
+// needs, and false when the method has no declared role, which the
+// interceptors refuse. RoleNone means the method needs no token.
+func Required(method string) (Role, bool) {
+	r, ok := methodRoles[method]
+	return r, ok
+}
+
+// Methods returns every method with a declared role, mapped to the role.
+// The map is a copy.
+func Methods() map[string]Role {
+	return maps.Clone(methodRoles)
+}
 
 type entry struct {
 	digest [sha256.Size]byte
@@ -150,9 +191,10 @@ func (t *Tokens) Role(token string) Role {
 	return role
 }
 
-// authorize checks the call's token against method.
+// authorize checks the call's token against the role method needs.
 func (t *Tokens) authorize(ctx context.Context, method string) error {
-	if strings.HasPrefix(method, publicPrefix) {
+	need, declared := methodRoles[method]
+	if declared && need == RoleNone {
 		return nil
 	}
 	token, ok := bearer(ctx)
@@ -163,8 +205,10 @@ func (t *Tokens) authorize(ctx context.Context, method string) error {
 	switch {
 	case role == RoleNone:
 		return status.Error(codes.Unauthenticated, "unknown bearer token")
-	case writeMethods[method] && role < RoleWrite:
-		return status.Error(codes.PermissionDenied, "a read token cannot call "+method)
+	case !declared:
+		return status.Error(codes.PermissionDenied, "no role may call "+method)
+	case role < need:
+		return status.Error(codes.PermissionDenied, "a "+role.String()+" token cannot call "+method)
 	}
 	return nil
 }
