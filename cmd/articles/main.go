@@ -4,10 +4,13 @@
 //
 // Run "articles --help" for the subcommands and "articles CMD --help" for
 // each one's flags and examples. The server address comes from --addr, or
-// the ARTICLES_ADDR environment variable, or localhost:50051.
+// the ARTICLES_ADDR environment variable, or localhost:50051; a missing
+// port is 50051, https:// means TLS (addr.go). A server that cannot be
+// reached is one error line naming the address and the cause.
 //
 // Output (-o) is a table on a terminal and JSON Lines otherwise, so that
-// "articles list | jq" works without flags. Errors print one line on
+// "articles list | jq" works without flags; json and yaml print one
+// document, an array for streams. Errors print one line on
 // stderr, "articles: CODE: message", where CODE is the gRPC status code;
 // the exit status is 0 on success, 1 on an error and 2 on a usage error.
 package main

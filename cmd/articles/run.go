@@ -104,7 +104,10 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "Command-line client of the Articles service",
 		Long: `articles talks to an Articles server (articlesd) over gRPC.
 
-The server address is --addr, else $ARTICLES_ADDR, else ` + defaultAddr + `.
+The server address is --addr, else $ARTICLES_ADDR, else ` + defaultAddr + `:
+host[:port] (port ` + defaultPort + `), http://host[:port] (plaintext),
+https://host[:port] (TLS, port 443), a comma-separated list of servers, or a
+gRPC target (dns:///host:port, unix:///path). Other schemes are usage errors.
 Output (-o) is a table on a terminal and JSON Lines otherwise:
   table  aligned columns for people
   json   one indented protojson document: a page is its whole response
