@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -386,6 +387,31 @@ func TestImport(t *testing.T) {
 		want := fmt.Sprintf("created %d, updated 0, unchanged 0, failures 1\nfailed: %s:%d: ", 2*importBatch+33, f, importBatch+201)
 		if r.code != exitError || !strings.HasPrefix(r.stdout, want) {
 			t.Errorf("import of %d articles = exit %d, stdout %q; want it to start %q", 2*importBatch+34, r.code, r.stdout, want)
+		}
+	})
+	t.Run("FailsMidway", func(t *testing.T) {
+		// The second batch's call fails: the error says how many
+		// articles the first one stored.
+		var calls atomic.Int32
+		failing := startServer(t, grpc.ChainStreamInterceptor(
+			func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+				if strings.HasSuffix(info.FullMethod, "/ImportArticles") && calls.Add(1) == 2 {
+					return status.Error(codes.Unavailable, "going away")
+				}
+				return handler(srv, ss)
+			}))
+		var b strings.Builder
+		for i := range importBatch + 10 {
+			fmt.Fprintf(&b, "{\"title\": \"Midway %d\"}\n", i)
+		}
+		r := cli(t, failing, b.String(), "import", "-")
+		want := fmt.Sprintf("articles: UNAVAILABLE: going away (the first %d of %d articles were imported)\n", importBatch, importBatch+10)
+		if r.code != exitError || r.stderr != want {
+			t.Errorf("import failing midway: exit %d, stderr %q; want %q", r.code, r.stderr, want)
+		}
+		got := mustCLI(t, failing, "", "list", "--all", "-o", "jsonl").stdout
+		if n := strings.Count(got, "\n"); n != importBatch {
+			t.Errorf("%d articles stored, want the first batch of %d", n, importBatch)
 		}
 	})
 	t.Run("MalformedJSON", func(t *testing.T) {
