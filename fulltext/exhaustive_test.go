@@ -359,7 +359,7 @@ func TestBlockMaxMatchesExhaustiveBM25(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := newReference(t, db, written)
-	for _, qs := range []string{"walrus", "pelican", "filler", "heading"} {
+	for _, qs := range []string{"walrus", "pelican", "filler", "heading", "walrus pelican", "filler walrus", "walrus heading filler"} {
 		q, err := search.Parse(qs)
 		if err != nil {
 			t.Fatal(err)

@@ -631,9 +631,12 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter,
 	if _, err := ix.loadDead(0, math.MaxUint32); err != nil {
 		return 0, nil, err
 	}
-	if c := q.Clauses[0]; len(q.Clauses) == 1 && !c.Negated && !c.Prefix && len(c.Terms) == 1 && f.IsZero() {
-		total, cands, _, err := ix.rankTerm(ctx, c.Terms[0], scorer, top)
-		return total, cands, err
+	if terms := plainTerms(q); terms != nil && f.IsZero() {
+		if len(terms) == 1 {
+			total, cands, _, err := ix.rankTerm(ctx, terms[0], scorer, top)
+			return total, cands, err
+		}
+		return ix.rankTerms(ctx, terms, scorer, top)
 	}
 
 	type eval struct {
@@ -931,4 +934,276 @@ func sortCandidates(cands []candidate) {
 		}
 		return bytes.Compare(a.id, b.id)
 	})
+}
+
+// termCursor walks one term's posting list in one segment, docnum by
+// docnum, stepping over whole blocks when it can.
+type termCursor struct {
+	blocks  []block
+	entries []byte
+	b       int    // the current block
+	off     int    // where the current block's entries start
+	v       []byte // what is left of block b's entries, if loaded
+	loaded  bool
+	doc     uint32 // the current docnum (0 before the first)
+	posting []byte // the current entry's posting (nil before the first)
+	done    bool
+	err     error
+}
+
+// fail marks c corrupt.
+func (c *termCursor) fail() bool {
+	c.err, c.done = errCorruptPost, true
+	return false
+}
+
+// advance moves c to its first entry with docnum >= doc, and reports
+// whether there is one.
+func (c *termCursor) advance(doc uint32) bool {
+	if c.done {
+		return false
+	}
+	if c.posting != nil && c.doc >= doc {
+		return true
+	}
+	for c.b < len(c.blocks) && c.blocks[c.b].last < doc {
+		// The whole block is before doc: step over it.
+		c.off += c.blocks[c.b].bytes
+		c.doc = c.blocks[c.b].last
+		c.b++
+		c.loaded = false
+	}
+	if c.b == len(c.blocks) {
+		c.done = true
+		return false
+	}
+	if !c.loaded {
+		c.v, c.loaded = c.entries[c.off:c.off+c.blocks[c.b].bytes], true
+	}
+	for {
+		if len(c.v) == 0 {
+			return c.fail() // the block ends before its last docnum
+		}
+		delta, k := uvarint(c.v)
+		if k <= 0 || uint64(c.doc)+delta > math.MaxUint32 {
+			return c.fail()
+		}
+		n, k2 := uvarint(c.v[k:])
+		if k2 <= 0 || n > uint64(len(c.v)-k-k2) {
+			return c.fail()
+		}
+		c.doc += uint32(delta)
+		c.posting = c.v[k+k2 : k+k2+int(n)]
+		c.v = c.v[k+k2+int(n):]
+		if len(c.v) == 0 {
+			// The next entry is in the next block.
+			if c.doc != c.blocks[c.b].last {
+				return c.fail()
+			}
+			c.off += c.blocks[c.b].bytes
+			c.b++
+			c.loaded = false
+		}
+		if c.doc >= doc {
+			return true
+		}
+		if !c.loaded {
+			if c.b == len(c.blocks) {
+				c.done = true
+				return false
+			}
+			c.v, c.loaded = c.entries[c.off:c.off+c.blocks[c.b].bytes], true
+		}
+	}
+}
+
+// bound returns the largest weighted frequency and smallest weighted
+// length of the block holding the current entry.
+func (c *termCursor) bound() (maxTF, minDL uint32) {
+	b := c.b
+	if !c.loaded {
+		b-- // the entry ended its block
+	}
+	return c.blocks[b].maxTF, c.blocks[b].minDL
+}
+
+// rankTerms is rank for a query of several words, none excluded, and no
+// filter: the words' lists are walked together segment by segment, the
+// rarest one's documents found in the others by stepping over whole
+// blocks where possible, every common document counted for the exact
+// total, and a document scored only if the sum of the bounds of its
+// blocks (BM25 of each block's largest frequency at its smallest length)
+// can reach the page's lowest score so far.
+func (ix *searchIndex) rankTerms(ctx context.Context, terms []string, scorer search.Scorer, top int) (int, []candidate, error) {
+	type termList struct {
+		blocks  []block
+		entries []byte
+	}
+	lists := make([][]termList, len(terms)) // by term, then segment (nil: absent)
+	idf := make([]float64, len(terms))
+	for t, term := range terms {
+		key := []byte(term)
+		lists[t] = make([]termList, len(ix.live))
+		df := 0
+		for i := range ix.live {
+			s := &ix.live[i]
+			v, err := s.list(key)
+			if err != nil {
+				return 0, nil, fmt.Errorf("search segment %d: term %q: %w", s.id, term, err)
+			}
+			if v == nil {
+				continue
+			}
+			n, blocks, entries, err := parseListHeader(v, []block{})
+			if err != nil {
+				return 0, nil, fmt.Errorf("search segment %d: term %q: %w", s.id, term, err)
+			}
+			dead, err := deadInList(ix.dead, s, blocks, entries)
+			if err != nil {
+				return 0, nil, fmt.Errorf("search segment %d: term %q: %w", s.id, term, err)
+			}
+			df += n - dead
+			lists[t][i] = termList{blocks, entries}
+		}
+		if df == 0 {
+			return 0, nil, nil
+		}
+		idf[t] = scorer.IDF(df)
+	}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	h := sc.heap[:0]
+	var cands []candidate
+	dead := deadWalk{d: ix.dead}
+	cur := make([]termCursor, len(terms))
+	total, n := 0, 0
+	for i := range ix.live {
+		s := &ix.live[i]
+		w := -1 // the rarest term here drives
+		for t := range terms {
+			l := lists[t][i]
+			if l.blocks == nil {
+				w = -1
+				break
+			}
+			cur[t] = termCursor{blocks: l.blocks, entries: l.entries}
+			if w < 0 || len(l.entries) < len(lists[w][i].entries) {
+				w = t
+			}
+		}
+		if w < 0 {
+			continue
+		}
+		for doc := uint32(0); cur[w].advance(doc); doc = cur[w].doc + 1 {
+			if n++; n%ctxCheckEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return 0, nil, err
+				}
+			}
+			d := cur[w].doc
+			all := true
+			for t := range cur {
+				if t != w && (!cur[t].advance(d) || cur[t].doc != d) {
+					all = false
+					break
+				}
+			}
+			if !all {
+				if cur[w].done || anyDone(cur) {
+					break
+				}
+				continue
+			}
+			if dead.has(d) {
+				continue
+			}
+			total++
+			if top <= 0 {
+				continue
+			}
+			if len(h) == top {
+				bound := 0.0
+				for t := range cur {
+					maxTF, minDL := cur[t].bound()
+					bound += scorer.Score(idf[t], 0, int(maxTF), 0, int(minDL))
+				}
+				if bound < h[0]*(1-1e-9) {
+					continue
+				}
+			}
+			dl, ok := s.docLen(d)
+			if !ok {
+				return 0, nil, errCorruptPost
+			}
+			score := 0.0
+			for t := range cur {
+				title, body, _, err := postingHeader(cur[t].posting)
+				if err != nil {
+					return 0, nil, err
+				}
+				score += scorer.Score(idf[t], 0, int(weighted(uint32(title), uint32(body))), 0, int(dl))
+			}
+			switch {
+			case len(h) < top:
+				h = append(h, score)
+				siftUp(h, len(h)-1)
+			case score > h[0]:
+				h[0] = score
+				siftDown(h, 0)
+			case score < h[0]:
+				continue
+			}
+			cands = append(cands, candidate{doc: d, score: score})
+			if d == math.MaxUint32 {
+				break
+			}
+		}
+		for t := range cur {
+			if cur[t].err != nil {
+				return 0, nil, fmt.Errorf("search segment %d: term %q: %w", s.id, terms[t], cur[t].err)
+			}
+		}
+	}
+	sc.heap = h
+	if top <= 0 {
+		return total, nil, nil
+	}
+	kth := math.Inf(-1)
+	if total > top {
+		kth = h[0]
+	}
+	cands = slices.DeleteFunc(cands, func(c candidate) bool { return c.score < kth })
+	for i := range cands {
+		rec, err := ix.record(cands[i].doc, false)
+		if err != nil {
+			return 0, nil, err
+		}
+		cands[i].setRecord(rec)
+	}
+	sortCandidates(cands)
+	return total, cands, nil
+}
+
+// plainTerms returns the words of q if it is only words (no phrase,
+// prefix or exclusion), or nil.
+func plainTerms(q *search.Query) []string {
+	terms := make([]string, 0, len(q.Clauses))
+	for _, c := range q.Clauses {
+		if c.Negated || c.Prefix || len(c.Terms) != 1 {
+			return nil
+		}
+		terms = append(terms, c.Terms[0])
+	}
+	return terms
+}
+
+// anyDone reports whether some cursor has run out: no later document
+// holds every term.
+func anyDone(cur []termCursor) bool {
+	for i := range cur {
+		if cur[i].done {
+			return true
+		}
+	}
+	return false
 }
