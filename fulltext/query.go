@@ -631,6 +631,9 @@ func rank(ctx context.Context, tx *bbolt.Tx, q *search.Query, f articles.Filter,
 	if _, err := ix.loadDead(0, math.MaxUint32); err != nil {
 		return 0, nil, err
 	}
+	if c := q.Clauses[0]; len(q.Clauses) == 1 && c.IsPhrase() && !c.Negated && f.IsZero() {
+		return ix.rankPhrase(ctx, c, scorer, top)
+	}
 	if terms := plainTerms(q); terms != nil && f.IsZero() {
 		if len(terms) == 1 {
 			total, cands, _, err := ix.rankTerm(ctx, terms[0], scorer, top)
@@ -1206,4 +1209,292 @@ func anyDone(cur []termCursor) bool {
 		}
 	}
 	return false
+}
+
+// rankPhrase is rank for a query of one phrase and no filter. A first
+// walk of the words' lists finds the documents holding the phrase at
+// least once (stopping at the first occurrence), which gives the exact
+// total and document frequency, and bounds each one's frequency by the
+// least frequent of its words. A second walk counts the occurrences, and
+// so scores, only the documents whose bound can reach the page's lowest
+// score so far.
+func (ix *searchIndex) rankPhrase(ctx context.Context, c search.Clause, scorer search.Scorer, top int) (int, []candidate, error) {
+	keys := make([][]byte, len(c.Terms))
+	for i, t := range c.Terms {
+		keys[i] = []byte(t)
+	}
+	// cursors sets cur to the words' lists in segment s, the rarest first,
+	// or reports that a word is missing there.
+	cur := make([]termCursor, len(keys))
+	order := make([]int, len(keys)) // cur[j] is the list of word order[j]
+	cursors := func(s *segment) (bool, error) {
+		for k, key := range keys {
+			v, err := s.list(key)
+			if err != nil {
+				return false, fmt.Errorf("search segment %d: term %q: %w", s.id, c.Terms[k], err)
+			}
+			if v == nil {
+				return false, nil
+			}
+			_, blocks, entries, err := parseListHeader(v, []block{})
+			if err != nil {
+				return false, fmt.Errorf("search segment %d: term %q: %w", s.id, c.Terms[k], err)
+			}
+			cur[k] = termCursor{blocks: blocks, entries: entries}
+			order[k] = k
+		}
+		// The rarest list drives.
+		w := 0
+		for k := range cur {
+			if len(cur[k].entries) < len(cur[w].entries) {
+				w = k
+			}
+		}
+		cur[0], cur[w] = cur[w], cur[0]
+		order[0], order[w] = order[w], order[0]
+		return true, nil
+	}
+	// at moves every cursor to doc and returns the words' entries there
+	// (in phrase order), or false if a word is not in doc.
+	ents := make([]entry, len(keys))
+	at := func(doc uint32) (bool, error) {
+		for j := range cur {
+			if !cur[j].advance(doc) || cur[j].doc != doc {
+				return false, cur[j].err
+			}
+			t, b, rest, err := postingHeader(cur[j].posting)
+			if err != nil {
+				return false, err
+			}
+			ents[order[j]] = entry{doc: doc, title: uint32(t), body: uint32(b), positions: rest}
+		}
+		return true, nil
+	}
+	var pairs pairCounter
+	pos := make([][2][]int, len(keys))
+	next := make([]int, len(keys))
+	count := func(first bool) ([2]uint32, error) {
+		if len(keys) == 2 {
+			if first {
+				ok, err := pairExists(ents[0], ents[1], int32(c.Pos[1]))
+				if ok {
+					return [2]uint32{0, 1}, err
+				}
+				return [2]uint32{}, err
+			}
+			return pairs.count(ents[0], ents[1], int32(c.Pos[1]))
+		}
+		var counts [2]uint32
+		for k := range keys {
+			t, b, err := decodePositions(ents[k], pos[k][0], pos[k][1])
+			if err != nil {
+				return counts, err
+			}
+			pos[k] = [2][]int{t, b}
+		}
+		for field := range 2 {
+			clear(next)
+			for _, p := range pos[0][field] {
+				ok := true
+				for k := 1; k < len(keys) && ok; k++ {
+					ps, want := pos[k][field], p+c.Pos[k]
+					for next[k] < len(ps) && ps[next[k]] < want {
+						next[k]++
+					}
+					ok = next[k] < len(ps) && ps[next[k]] == want
+				}
+				if ok {
+					counts[field]++
+				}
+			}
+		}
+		return counts, nil
+	}
+
+	// First walk: the documents holding the phrase, each with its bound.
+	found := getPostings() // tf holds the bound
+	defer postingsPool.Put(found)
+	dead := deadWalk{d: ix.dead}
+	n := 0
+	for i := range ix.live {
+		s := &ix.live[i]
+		ok, err := cursors(s)
+		if err != nil {
+			return 0, nil, err
+		}
+		if !ok {
+			continue
+		}
+		for doc := uint32(0); cur[0].advance(doc); doc = cur[0].doc + 1 {
+			if n++; n%ctxCheckEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return 0, nil, err
+				}
+			}
+			d := cur[0].doc
+			in, err := at(d)
+			if err != nil {
+				return 0, nil, fmt.Errorf("search segment %d: %w", s.id, err)
+			}
+			if in && !dead.has(d) {
+				counts, err := count(true)
+				if err != nil {
+					return 0, nil, err
+				}
+				if counts[0]+counts[1] > 0 {
+					bt, bb := ents[0].title, ents[0].body
+					for _, e := range ents[1:] {
+						bt, bb = min(bt, e.title), min(bb, e.body)
+					}
+					dl, ok := s.docLen(d)
+					if !ok {
+						return 0, nil, errCorruptPost
+					}
+					found.add(d, weighted(bt, bb), dl)
+				}
+			}
+			if d == math.MaxUint32 {
+				break
+			}
+		}
+		for j := range cur {
+			if cur[j].err != nil {
+				return 0, nil, fmt.Errorf("search segment %d: %w", s.id, cur[j].err)
+			}
+		}
+	}
+	total := found.len()
+	if total == 0 || top <= 0 {
+		return total, nil, nil
+	}
+	idf := scorer.IDF(total)
+
+	// Second walk: exact counts where the bound can reach the page.
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	h := sc.heap[:0]
+	var cands []candidate
+	f := 0 // index into found
+	for i := range ix.live {
+		s := &ix.live[i]
+		if f < total && found.docs[f] > s.hi {
+			continue
+		}
+		if f == total {
+			break
+		}
+		if ok, err := cursors(s); err != nil || !ok {
+			if err != nil {
+				return 0, nil, err
+			}
+			continue
+		}
+		for ; f < total && found.docs[f] <= s.hi; f++ {
+			if f%ctxCheckEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return 0, nil, err
+				}
+			}
+			d, dl := found.docs[f], found.dl[f]
+			if len(h) == top && scorer.Score(idf, 0, int(found.tf[f]), 0, int(dl)) < h[0]*(1-1e-9) {
+				continue
+			}
+			in, err := at(d)
+			if err != nil || !in {
+				return 0, nil, fmt.Errorf("search segment %d: phrase document %d: %w", s.id, d, errCorruptPost)
+			}
+			counts, err := count(false)
+			if err != nil {
+				return 0, nil, err
+			}
+			score := scorer.Score(idf, 0, int(weighted(counts[0], counts[1])), 0, int(dl))
+			switch {
+			case len(h) < top:
+				h = append(h, score)
+				siftUp(h, len(h)-1)
+			case score > h[0]:
+				h[0] = score
+				siftDown(h, 0)
+			case score < h[0]:
+				continue
+			}
+			cands = append(cands, candidate{doc: d, score: score})
+		}
+	}
+	sc.heap = h
+	kth := math.Inf(-1)
+	if total > top {
+		kth = h[0]
+	}
+	cands = slices.DeleteFunc(cands, func(c candidate) bool { return c.score < kth })
+	for i := range cands {
+		rec, err := ix.record(cands[i].doc, false)
+		if err != nil {
+			return 0, nil, err
+		}
+		cands[i].setRecord(rec)
+	}
+	sortCandidates(cands)
+	return total, cands, nil
+}
+
+// pairExists reports whether b's term occurs at p+d for some position p of
+// a's term, in either field, decoding only as far as the first.
+func pairExists(a, b entry, d int32) (bool, error) {
+	va, vb := a.positions, b.positions
+	for _, n := range [2][2]uint32{{a.title, b.title}, {a.body, b.body}} {
+		var pa, pb int32
+		i, j := uint32(0), uint32(0)
+		// read decodes the next gap of v into *p.
+		read := func(v *[]byte, p *int32) bool {
+			x, k := uvarint(*v)
+			if k <= 0 {
+				return false
+			}
+			*v = (*v)[k:]
+			*p += int32(x)
+			return true
+		}
+		if n[0] > 0 && n[1] > 0 {
+			if !read(&va, &pa) || !read(&vb, &pb) {
+				return false, errCorruptPost
+			}
+			i, j = 1, 1
+			for {
+				want := pa + d
+				if pb == want {
+					return true, nil
+				}
+				if pb < want {
+					if j == n[1] {
+						break
+					}
+					if !read(&vb, &pb) {
+						return false, errCorruptPost
+					}
+					j++
+				} else {
+					if i == n[0] {
+						break
+					}
+					if !read(&va, &pa) {
+						return false, errCorruptPost
+					}
+					i++
+				}
+			}
+		}
+		// Step over the rest of the field to the next one.
+		for ; i < n[0]; i++ {
+			if !read(&va, &pa) {
+				return false, errCorruptPost
+			}
+		}
+		for ; j < n[1]; j++ {
+			if !read(&vb, &pb) {
+				return false, errCorruptPost
+			}
+		}
+	}
+	return false, nil
 }
