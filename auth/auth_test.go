@@ -135,6 +135,14 @@ func TestInterceptors(t *testing.T) {
 			_, err = s.Recv()
 			return err
 		},
+		"backup": func(ctx context.Context) error {
+			s, err := rpc.Backup(ctx, &articlesv1.BackupRequest{})
+			if err != nil {
+				return err
+			}
+			_, err = s.Recv()
+			return err
+		},
 		"health": func(ctx context.Context) error {
 			_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 			return err
@@ -154,6 +162,8 @@ func TestInterceptors(t *testing.T) {
 		{"delete", "", codes.Unauthenticated},
 		{"watch", "", codes.Unauthenticated},
 		{"watch", "Bearer reader", codes.OK},
+		{"backup", "Bearer reader", codes.PermissionDenied},
+		{"backup", "Bearer writer", codes.Unimplemented}, // past auth, into the test's handler
 		{"health", "", codes.OK},
 	}
 	for _, tt := range tests {

@@ -44,6 +44,8 @@
 // stream reads the store in short transactions between sends, so it sees
 // writes made while it runs where they fall after its position; only
 // articles that exist for the whole stream are promised exactly once.
+// Backup holds one read transaction of the store for as long as its client
+// takes to receive the file: see store.DB.Backup for what that holds up.
 // ImportArticles buffers up to 500 articles before writing them, so a client
 // that sends slowly holds that many in server memory until the batch fills
 // or the stream ends.
