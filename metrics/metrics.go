@@ -22,6 +22,8 @@
 //     articles_search_index_revision, articles_search_index_lag_revisions.
 //   - articles_watch_streams, open WatchArticles streams, from WithWatchers'
 //     function.
+//   - articles_build_info{version, revision, goversion}, always 1: the
+//     build WithBuildInfo names, for joining other series on a version.
 //   - Group-commit histograms fed by ObserveCommit:
 //     articles_store_commit_batch_ops (writes per transaction) and
 //     articles_store_commit_fsync_seconds (time to write and fsync it).
@@ -85,6 +87,7 @@ type Option interface {
 }
 
 type config struct {
+	build    *BuildInfo
 	stats    func() StoreStats
 	watchers func() int
 	logger   *slog.Logger
@@ -104,6 +107,19 @@ func WithStoreStats(fn func() StoreStats) Option {
 // scrape; nil adds nothing.
 func WithWatchers(fn func() int) Option {
 	return optionFunc(func(c *config) { c.watchers = fn })
+}
+
+// BuildInfo names the running build in articles_build_info. Empty fields
+// are exported as empty labels.
+type BuildInfo struct {
+	Version   string // module version: a tag, a pseudo-version or "(devel)"
+	Revision  string // VCS commit
+	GoVersion string // toolchain, "go1.26.0"
+}
+
+// WithBuildInfo adds the articles_build_info gauge, 1 with the labels of b.
+func WithBuildInfo(b BuildInfo) Option {
+	return optionFunc(func(c *config) { c.build = &b })
 }
 
 // WithLogger sets where errors of the metrics endpoint are logged (failed
@@ -171,6 +187,14 @@ func New(opts ...Option) *Metrics {
 	)
 	if cfg.stats != nil {
 		m.reg.MustRegister(newStoreCollector(cfg.stats))
+	}
+	if b := cfg.build; b != nil {
+		info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "articles_build_info",
+			Help: "Always 1; its labels name the running build.",
+		}, []string{"version", "revision", "goversion"})
+		info.WithLabelValues(b.Version, b.Revision, b.GoVersion).Set(1)
+		m.reg.MustRegister(info)
 	}
 	if cfg.watchers != nil {
 		fn := cfg.watchers

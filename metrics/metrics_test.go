@@ -64,6 +64,7 @@ func newEnv(t *testing.T, withPprof bool) *env {
 			return metrics.StoreStats{Articles: s.Articles, FileSize: s.FileSize, Revision: s.Revision, Compacted: s.Compacted}
 		}),
 		metrics.WithWatchers(srv.Watchers),
+		metrics.WithBuildInfo(metrics.BuildInfo{Version: "v1.2.3", Revision: "0123abc", GoVersion: "go1.26.0"}),
 	)
 
 	lis := bufconn.Listen(1 << 20)
@@ -224,6 +225,7 @@ func TestScrape(t *testing.T) {
 		{"Revision", "articles_store_revision", nil, creates},
 		{"Compacted", "articles_store_compacted_revision", nil, 0},
 		{"Watchers", "articles_watch_streams", nil, 1},
+		{"BuildInfo", "articles_build_info", map[string]string{"version": "v1.2.3", "revision": "0123abc", "goversion": "go1.26.0"}, 1},
 		// Serial creates: one commit each.
 		{"CommitBatches", "articles_store_commit_batch_ops", nil, creates},
 		{"CommitFsyncs", "articles_store_commit_fsync_seconds", nil, creates},

@@ -15,8 +15,10 @@
 // On a database that was never written (revision 0) the server first loads
 // the embedded seed articles (package seeds), unless --no-seed; a database
 // that has seen any write is never seeded again, so restarts do not
-// duplicate the seeds. Seeding happens before the listener opens, so no
-// client sees a half-seeded database.
+// duplicate the seeds. Every port is bound before the database is opened,
+// so an address in use fails the start before anything is written; calls
+// are served only once seeding is done (clients that connect earlier wait
+// to be accepted), so no client sees a half-seeded database.
 //
 // Once listening, articlesd logs a line with msg=listening and the actual
 // bound address (addr=127.0.0.1:40123 when started with --listen

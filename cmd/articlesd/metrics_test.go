@@ -66,6 +66,8 @@ func TestMetrics(t *testing.T) {
 				"articles_store_revision 4",
 				"articles_store_commit_batch_ops_count",
 				"articles_watch_streams 0",
+				"articles_search_index_lag_revisions ",
+				`articles_build_info{goversion="go`,
 			} {
 				if !strings.Contains(body, want) {
 					t.Errorf("/metrics lacks %q", want)

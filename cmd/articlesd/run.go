@@ -118,12 +118,12 @@ on the command line wins.`,
 	f := root.Flags()
 	f.StringVar(&cfg.listen, "listen", "localhost:50051", "TCP `address` to serve on (port 0 picks a free port)")
 	f.BoolVar(&cfg.noSeed, "no-seed", false, "do not load the embedded seed articles into an empty database")
-	f.IntVar(&cfg.maxRecvBytes, "max-recv-bytes", 4<<20, "largest gRPC message accepted, in `bytes`")
-	f.IntVar(&cfg.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest article body accepted, in `bytes`")
+	f.Var(newSizeFlag(&cfg.maxRecvBytes, 4<<20), "max-recv-bytes", "largest gRPC message accepted (a `size`: bytes, or with a unit: 64KiB, 4MiB, 1MB)")
+	f.Var(newSizeFlag(&cfg.maxBodyBytes, server.DefaultMaxBodyBytes), "max-body-bytes", "largest article body accepted (a `size`)")
 	f.Int64Var(&cfg.history, "history", 100_000, "how many recent `revisions` the change log keeps for WatchArticles")
-	f.IntVar(&cfg.mmapSize, "initial-mmap-size", store.DefaultInitialMmapSize, "`bytes` of the database file mapped at start: below it the file grows without remapping, which waits for reads (0: bbolt's default, doubling from 32 KiB)")
+	f.Var(newSizeFlag(&cfg.mmapSize, store.DefaultInitialMmapSize), "initial-mmap-size", "`size` of the database file mapped at start: below it the file grows without remapping, which waits for reads (0: bbolt's default, doubling from 32 KiB)")
 	f.DurationVar(&cfg.progressInterval, "progress-interval", server.DefaultProgressInterval, "how often idle watch streams get a PROGRESS event")
-	f.IntVar(&cfg.watchRate, "watch-rate", 0, "cap on the `bytes` per second all watch streams together send (0: no cap); slower watchers catch up from the log")
+	f.Var(newSizeFlag(&cfg.watchRate, 0), "watch-rate", "cap on the bytes per second (a `size`) all watch streams together send (0: no cap); slower watchers catch up from the log")
 	f.DurationVar(&cfg.gracePeriod, "grace-period", 10*time.Second, "how long in-flight calls may run on at shutdown")
 	f.StringVar(&cfg.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://`ADDR`/metrics (empty: no metrics listener)")
 	f.BoolVar(&cfg.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on the --metrics-listen listener")
@@ -270,9 +270,18 @@ func parseLevel(s string) (slog.Level, error) {
 // newLogger returns the logger the settings ask for, writing to w.
 func (c config) newLogger(w io.Writer) *slog.Logger {
 	level, _ := parseLevel(c.logLevel) // checked by check
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationText}
 	if c.logFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationText writes durations as text ("10s", "1.5ms"), as the text
+// handler already does, rather than the JSON handler's nanosecond count.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }

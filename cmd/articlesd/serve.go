@@ -37,6 +37,11 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	for _, w := range sec.warnings {
 		log.Warn(w)
 	}
+	lns, err := listen(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer lns.close()
 
 	// Metrics read the store and the server through closures: both are
 	// set before the metrics listener starts, and commits only start with
@@ -59,14 +64,15 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 			metrics.WithStoreStats(func() metrics.StoreStats {
 				indexed := eng.Revision()
 				if db == nil {
-					// etcd: see etcd's own metrics.
-					return metrics.StoreStats{IndexRevision: indexed}
+					// etcd: the rest is in etcd's own metrics.
+					return metrics.StoreStats{IndexRevision: indexed, IndexLag: etcdIndexLag(ctx, st, indexed)}
 				}
 				s := db.Stats()
 				return metrics.StoreStats{Articles: s.Articles, FileSize: s.FileSize, Revision: s.Revision, Compacted: s.Compacted,
 					IndexRevision: indexed, IndexLag: max(s.Revision-indexed, 0)}
 			}),
 			metrics.WithWatchers(func() int { return srv.Watchers() }),
+			metrics.WithBuildInfo(buildMetric()),
 		)
 		storeOpts = append(storeOpts, store.WithCommitObserver(m.ObserveCommit))
 	}
@@ -124,10 +130,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		return err
 	}
 
-	lis, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.listen)
-	if err != nil {
-		return err // "listen tcp ...: bind: address already in use"
-	}
+	lis := lns.grpc
 	addr := lis.Addr().String()
 	lis = cfg.limitListener(lis)
 	gopts := cfg.limitOptions()
@@ -139,11 +142,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	metricsDone := make(chan error, 1)
 	if m != nil {
 		m.InitializeMetrics(gs)
-		mlis, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.metricsListen)
-		if err != nil {
-			gs.Stop()
-			return fmt.Errorf("--metrics-listen: %w", err)
-		}
+		mlis := lns.metrics
 		log.Info("serving metrics", "addr", mlis.Addr().String(), "pprof", cfg.pprof)
 		go func() { metricsDone <- m.Serve(ctx, mlis, cfg.pprof) }()
 	} else {
