@@ -295,7 +295,12 @@ func (e *Engine) initFile() (applied int64, rebuild bool, err error) {
 		if err := meta.Put(metaVersion, encodeUint(fileVersion)); err != nil {
 			return err
 		}
-		return meta.Put(metaApplied, encodeUint(0))
+		if err := meta.Put(metaApplied, encodeUint(0)); err != nil {
+			return err
+		}
+		// Until the rebuild ends, the file says one is due: a crash before
+		// its first batch must not leave an empty index that looks whole.
+		return meta.Put(metaRebuild, encodeUint(0))
 	})
 	return applied, rebuild, err
 }
