@@ -25,6 +25,9 @@
 // for services that want in-process reads; WaitRevision waits until it has
 // caught up to a revision, such as the one a write returned.
 //
+// Backup receives a consistent copy of the server's database file (a
+// bbolt file that articlesd --db serves as it was) into an io.Writer.
+//
 // # Caveats
 //
 // Stream resumes by itself after UNAVAILABLE (a broken connection, a server
