@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 
@@ -11,6 +12,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
 // The API promises INVALID_ARGUMENT, naming the field, for a string that is
@@ -33,9 +36,18 @@ const (
 	malformedMarkerField protowire.Number = protowire.MaxValidNumber - 1
 )
 
-// utf8Codec is the protobuf codec with invalid UTF-8 reported as above.
+// utf8Codec is the protobuf codec with invalid UTF-8 reported as above,
+// which also sends an *encoded reply's bytes as they are.
 type utf8Codec struct {
 	encoding.CodecV2
+}
+
+// Marshal encodes v, or returns the bytes of an *encoded as they are.
+func (c utf8Codec) Marshal(v any) (mem.BufferSlice, error) {
+	if e, ok := v.(*encoded); ok {
+		return e.bufs, nil
+	}
+	return c.CodecV2.Marshal(v)
 }
 
 func newUTF8Codec() utf8Codec {
@@ -173,4 +185,67 @@ func (s utf8Stream) RecvMsg(m any) error {
 		return err
 	}
 	return utf8Violation(m)
+}
+
+// encoded is a reply message already in its wire encoding: utf8Codec sends
+// its bytes without looking at them. GetArticle and StreamArticles reply
+// with one to send an article as the store keeps it, and the change feed
+// to send an event encoded once for every watcher.
+type encoded struct {
+	bufs mem.BufferSlice
+}
+
+// encodedArticle is the reply of GetArticle: an Article's encoding.
+func encodedArticle(article []byte) *encoded {
+	return &encoded{bufs: mem.BufferSlice{mem.SliceBuffer(article)}}
+}
+
+// Field numbers of StreamArticlesResponse.
+const (
+	streamReplyArticle protowire.Number = 1
+	streamReplyCursor  protowire.Number = 2
+)
+
+// encodedStreamReply is a StreamArticlesResponse with the Article
+// encoding article and the cursor cur. The article's bytes are not copied.
+func encodedStreamReply(article []byte, cur string) *encoded {
+	b := make([]byte, 0, 2*binary.MaxVarintLen32+2+len(cur))
+	b = protowire.AppendTag(b, streamReplyArticle, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(len(article)))
+	head := len(b)
+	b = protowire.AppendTag(b, streamReplyCursor, protowire.BytesType)
+	b = protowire.AppendString(b, cur)
+	return &encoded{bufs: mem.BufferSlice{mem.SliceBuffer(b[:head]), mem.SliceBuffer(article), mem.SliceBuffer(b[head:])}}
+}
+
+// Fields of Article that the BASIC view leaves out.
+const (
+	articleBody      protowire.Number = 5
+	articleAuthorBio protowire.Number = 7
+)
+
+// trimView returns the Article encoding b as view shows it: for BASIC,
+// without body and author_bio, which it removes in place; for FULL, b
+// itself. b must be a valid encoding (as stored); should it not be, the
+// rest of it from the first fault is left as it is.
+func trimView(b []byte, view articlesv1.ArticleView) []byte {
+	if view != articlesv1.ArticleView_ARTICLE_VIEW_BASIC {
+		return b
+	}
+	w := 0 // bytes kept so far, at the front of b
+	for r := 0; r < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[r:])
+		if n < 0 {
+			return append(b[:w], b[r:]...)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[r+n:])
+		if m < 0 {
+			return append(b[:w], b[r:]...)
+		}
+		if num != articleBody && num != articleAuthorBio {
+			w += copy(b[w:], b[r:r+n+m])
+		}
+		r += n + m
+	}
+	return b[:w]
 }

@@ -83,3 +83,20 @@ type Store interface {
 	// the database, with which the server signs page tokens and cursors.
 	TokenKey(ctx context.Context) ([]byte, error)
 }
+
+// RawStore is optionally implemented by a Store that keeps each article in
+// its wire encoding (the protobuf encoding of the article Get returns) and
+// can hand those bytes out without decoding them. GetArticle and
+// StreamArticles then send them as they are. The bytes returned belong to
+// the caller. A Store without it is read through Store's methods.
+type RawStore interface {
+	// GetRaw is Get, returning the article's encoding.
+	GetRaw(ctx context.Context, id string) ([]byte, error)
+
+	// GetRawBySlug is GetBySlug, returning the article's encoding.
+	GetRawBySlug(ctx context.Context, slug string) ([]byte, error)
+
+	// ListRaw is List, passing each article's encoding and its position in
+	// q's order (what q.Order.CursorOf returns for it).
+	ListRaw(ctx context.Context, q articles.Query, after articles.Cursor, limit int, fn func(raw []byte, cur articles.Cursor) error) error
+}

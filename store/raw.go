@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+	"go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+)
+
+// Raw reads: articles in their stored encoding, which is the deterministic
+// protobuf encoding of the article as Get returns it, so a server can send
+// it to a client without decoding and encoding it again. The bytes are
+// copied out of the read transaction and belong to the caller.
+
+// articleBytes returns the stored encoding of the article with the given
+// id, valid only inside tx, or nil if there is none.
+func articleBytes(tx *bbolt.Tx, id string) ([]byte, error) {
+	return tx.Bucket(bucketArticles).Get([]byte(id)), nil
+}
+
+// GetRaw returns the encoding of the article with the given id.
+// Returns articles.ErrNotFound if there is none.
+func (db *DB) GetRaw(ctx context.Context, id string) ([]byte, error) {
+	var out []byte
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		v, err := articleBytes(tx, id)
+		if v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, fmt.Errorf("%w: id %q", articles.ErrNotFound, id)
+	}
+	return out, nil
+}
+
+// GetRawBySlug returns the encoding of the article with the given slug.
+// Returns articles.ErrNotFound if there is none.
+func (db *DB) GetRawBySlug(ctx context.Context, slug string) ([]byte, error) {
+	var out []byte
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		id := slugOwner(tx, slug)
+		if id == "" {
+			return nil
+		}
+		v, err := articleBytes(tx, id)
+		if v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, fmt.Errorf("%w: slug %q", articles.ErrNotFound, slug)
+	}
+	return out, nil
+}
+
+// ListRaw is List with each article passed as its encoding and its
+// position in q's order (the cursor to resume just after it). fn is never
+// called inside a read transaction and owns the bytes.
+//
+// Without filter conditions an article is not decoded at all; with them it
+// is decoded to be matched, and still passed as stored.
+func (db *DB) ListRaw(ctx context.Context, q articles.Query, after articles.Cursor, limit int, fn func(raw []byte, cur articles.Cursor) error) error {
+	if err := db.readable(ctx); err != nil {
+		return err
+	}
+	members, err := db.filterSet(ctx, q.Filter)
+	if err != nil {
+		return err
+	}
+	s := newScan(q, after)
+	sent := 0
+	var page []rawArticle
+	for {
+		want := listChunk
+		if limit > 0 {
+			want = min(want, limit-sent)
+		}
+		page = page[:0]
+		err := db.view(ctx, func(tx *bbolt.Tx) error {
+			var err error
+			page, err = s.nextRaw(tx, members, want, page)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := fn(r.raw, r.cur); err != nil {
+				return err
+			}
+			sent++
+		}
+		clear(page)
+		if s.done || (limit > 0 && sent >= limit) {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// rawArticle is one article of a raw listing.
+type rawArticle struct {
+	raw []byte
+	cur articles.Cursor
+}
+
+// nextRaw is scan.next for ListRaw: it appends up to want matching
+// articles to dst, copied out of tx, visiting at most listChunk keys.
+func (s *scan) nextRaw(tx *bbolt.Tx, members map[string]struct{}, want int, dst []rawArticle) ([]rawArticle, error) {
+	c := tx.Bucket(s.bucket).Cursor()
+	k := s.first(c)
+	match := !s.q.Filter.IsZero()
+	for visited := 0; ; visited++ {
+		if k == nil || s.outOfRange(k) {
+			s.done = true
+			return dst, nil
+		}
+		if visited == listChunk || len(dst) == want {
+			return dst, nil
+		}
+		s.pos = append(s.pos[:0:0], k...)
+		cur := cursorOfIndexKey(k)
+		if _, ok := members[cur.ID]; members == nil || ok {
+			v, err := articleBytes(tx, cur.ID)
+			if err != nil {
+				return nil, err
+			}
+			keep := v != nil
+			if keep && match {
+				a := new(articlesv1.Article)
+				if err := proto.Unmarshal(v, a); err != nil {
+					return nil, fmt.Errorf("corrupt article %q: %w", cur.ID, err)
+				}
+				keep = s.q.Filter.Match(a)
+			}
+			if keep {
+				dst = append(dst, rawArticle{raw: append([]byte(nil), v...), cur: cur})
+			}
+		}
+		if s.desc {
+			k, _ = c.Prev()
+		} else {
+			k, _ = c.Next()
+		}
+	}
+}
+
+// cursorOfIndexKey returns the position an order index key esc(key) + id
+// names: the cursor CursorOf returns for that article.
+func cursorOfIndexKey(k []byte) articles.Cursor {
+	key := make([]byte, 0, 16)
+	for i := 0; i+1 < len(k); i++ {
+		if k[i] == 0 {
+			if k[i+1] == 1 {
+				return articles.Cursor{Key: key, ID: string(k[i+2:])}
+			}
+			key = append(key, 0)
+			i++ // skip the escape
+			continue
+		}
+		key = append(key, k[i])
+	}
+	return articles.Cursor{Key: key}
+}
