@@ -1,0 +1,346 @@
+package server
+
+// The per-stream side of the change feed: the WatchArticles handler and the
+// watcher that runs each stream (see watch.go for the protocol and the hub).
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/seed9c1868aa/articles"
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
+)
+
+// WatchArticles streams the change feed: a PROGRESS event marking the
+// start, then every event from start_revision on that passes the filters,
+// in revision order, with PROGRESS events on idle streams. See the comment
+// at the top of this file for the protocol.
+func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc.ServerStreamingServer[articlesv1.ArticleEvent]) error {
+	filter, vs := parseFilter(watchFilterRequest{req})
+	if req.GetStartRevision() < 0 {
+		vs = append(vs, violation("start_revision", "must not be negative, got %d", req.GetStartRevision()))
+	}
+	if len(vs) > 0 {
+		return invalidArgument(vs...)
+	}
+	ctx := stream.Context()
+	w := &watcher{
+		h:        s.hub,
+		stream:   stream,
+		filter:   filter,
+		next:     req.GetStartRevision(),
+		interval: s.cfg.progressInterval,
+		batch:    make([]*entry, 0, ringBatch),
+		shared:   plainStream(stream),
+	}
+	if w.interval <= 0 {
+		w.interval = DefaultProgressInterval
+	}
+	if w.next == 0 {
+		rev, err := s.store.Revision(ctx)
+		if err != nil {
+			return toStatus(err)
+		}
+		w.next = rev + 1
+	} else if _, err := s.store.Changes(ctx, w.next, 1); err != nil {
+		// The ring may still hold events the log has compacted away; the
+		// log alone decides which start revisions are retained, so that
+		// the answer does not depend on the ring's size or timing.
+		return toStatus(err)
+	}
+	s.hub.watchers.Add(1)
+	defer s.hub.watchers.Add(-1)
+	defer func() {
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+	}()
+	return toStatus(w.run(ctx))
+}
+
+// watchFilterRequest lets parseFilter check a watch's filters, which have
+// no publish-time bounds, exactly as it checks a listing's.
+type watchFilterRequest struct {
+	*articlesv1.WatchArticlesRequest
+}
+
+func (watchFilterRequest) GetPublishedAfter() *timestamppb.Timestamp  { return nil }
+func (watchFilterRequest) GetPublishedBefore() *timestamppb.Timestamp { return nil }
+
+// watcher is the state of one watch stream, used only by its handler
+// goroutine.
+type watcher struct {
+	h        *hub
+	stream   grpc.ServerStreamingServer[articlesv1.ArticleEvent]
+	filter   articles.Filter
+	interval time.Duration
+
+	// next is the first revision not yet delivered or filtered out.
+	next int64
+	// created is set once the opening PROGRESS event has been sent.
+	created bool
+	// behind is set while the watcher reads the log instead of the ring.
+	behind bool
+	// lastSend is when the stream last sent anything.
+	lastSend time.Time
+	// batch is reused for the entries taken from the ring per lock.
+	batch []*entry
+	// shared is set when the stream can send the entries' shared encoded
+	// form (plainStream).
+	shared bool
+	// timer fires at armed, the time the stream is due a PROGRESS event
+	// (wait); nil until the first wait. It is stopped when run returns.
+	timer *time.Timer
+	armed time.Time
+}
+
+// run delivers events until ctx is done, the hub closes or a send fails.
+func (w *watcher) run(ctx context.Context) error {
+	h := w.h
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h.mu.RLock()
+		if h.closed {
+			h.mu.RUnlock()
+			return errHubClosed
+		}
+		switch {
+		case !h.ready || w.next <= h.floor:
+			// Behind the ring (or no ring yet): read the log.
+			ready, floor, tail := h.ready, h.floor, h.tail
+			h.mu.RUnlock()
+			if ready && w.created && !w.behind {
+				h.log.Debug("watch: a watcher fell behind the live feed; catching up from the log", "next", w.next, "ring_floor", floor)
+			}
+			w.behind = true
+			if !ready {
+				tail = 0 // nothing is known to be complete
+			}
+			n, err := w.catchUp(ctx, tail)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				// The log has nothing from next on. With a ring, no event
+				// exists up to its floor either; without one, wait for it.
+				if ready {
+					w.next = max(w.next, floor+1)
+				} else if err := w.wait(ctx); err != nil {
+					return err
+				}
+			}
+		case w.next <= h.tail:
+			w.behind = false
+			w.batch = h.collectLocked(w.batch[:0], w.next, ringBatch)
+			if len(w.batch) == 0 {
+				// No event in (next-1, tail]: revisions without events.
+				w.next = h.tail + 1
+			}
+			h.mu.RUnlock()
+			if err := w.sendEntries(ctx, w.batch); err != nil {
+				return err
+			}
+			clear(w.batch) // do not pin evicted entries while waiting
+		default:
+			h.mu.RUnlock()
+			if err := w.wait(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// catchUp sends the events of the log from next on, one chunk of it: the
+// shared span holding next when that span is complete up to tail (see
+// watchcache.go), else a read of its own. It returns how many events the
+// log returned; after a span it is at least 1, since next has moved past
+// the span even if it had no event.
+func (w *watcher) catchUp(ctx context.Context, tail int64) (int, error) {
+	sp, err := w.h.spans.get(ctx, w.h.st, w.next, tail)
+	if err != nil {
+		return 0, err
+	}
+	if sp != nil {
+		if err := w.sendEntries(ctx, sp.entries); err != nil {
+			return 0, err
+		}
+		w.next = max(w.next, sp.last+1)
+		return max(len(sp.entries), 1), nil
+	}
+	evs, err := w.h.st.Changes(ctx, w.next, catchUpChunk)
+	if err != nil {
+		return 0, err
+	}
+	entries := make([]*entry, 0, len(evs))
+	for _, ev := range evs {
+		if ev.GetRevision() >= w.next {
+			entries = append(entries, eventEntry(ev))
+		}
+	}
+	return len(evs), w.sendEntries(ctx, entries)
+}
+
+// sendEntries sends the entries that pass the filter, advancing next past
+// each, then a PROGRESS event if the stream has been silent for too long
+// (every entry filtered out).
+func (w *watcher) sendEntries(ctx context.Context, entries []*entry) error {
+	if err := w.ensureCreated(); err != nil {
+		return err
+	}
+	for len(entries) > 0 {
+		group := entries
+		if w.h.rate != nil {
+			// Under a rate cap, wait once for as many entries as the
+			// burst allows: sent back to back, events share the
+			// transport's writes, where one at a time would cost a system
+			// call each.
+			var n int
+			group, n = w.paceGroup(entries, w.h.rate.Burst())
+			if err := w.h.pace(ctx, n); err != nil {
+				return err
+			}
+		}
+		for _, e := range group {
+			rev := e.ev.GetRevision()
+			if rev < w.next {
+				continue
+			}
+			if w.wants(e) {
+				if err := w.sendEntry(e); err != nil {
+					return err
+				}
+			}
+			w.next = rev + 1
+		}
+		entries = entries[len(group):]
+	}
+	if time.Since(w.lastSend) >= w.interval {
+		return w.progress()
+	}
+	return nil
+}
+
+// wants reports whether the stream sends e: e passes its filter.
+func (w *watcher) wants(e *entry) bool { return e.always || w.filter.Match(e.match) }
+
+// paceGroup returns the longest prefix of entries (at least one entry) whose
+// events to send add up to at most limit bytes, and their bytes.
+func (w *watcher) paceGroup(entries []*entry, limit int) ([]*entry, int) {
+	n := 0
+	for i, e := range entries {
+		if e.ev.GetRevision() < w.next || !w.wants(e) {
+			continue
+		}
+		size := e.size / 2
+		if i > 0 && n+size > limit {
+			return entries[:i], n
+		}
+		n += size
+	}
+	return entries, n
+}
+
+// wait blocks until the hub has news, ctx is done or the stream is due a
+// PROGRESS event, which it sends.
+func (w *watcher) wait(ctx context.Context) error {
+	if err := w.ensureCreated(); err != nil {
+		return err
+	}
+	w.h.mu.RLock()
+	wake := w.h.wake
+	w.h.mu.RUnlock()
+	// One timer per stream, re-armed only when the PROGRESS deadline
+	// moves: with many watchers woken on every commit, a timer made per
+	// wait costs more than the rest of the wake-up.
+	deadline := w.lastSend.Add(w.interval)
+	if w.timer == nil {
+		w.timer = time.NewTimer(time.Until(deadline))
+		w.armed = deadline
+	} else if !deadline.Equal(w.armed) {
+		w.timer.Reset(time.Until(deadline))
+		w.armed = deadline
+	}
+	select {
+	case <-wake:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.timer.C:
+		w.armed = time.Time{} // fired: re-arm on the next wait
+		return w.progress()
+	}
+}
+
+// ensureCreated sends the opening PROGRESS event, once.
+func (w *watcher) ensureCreated() error {
+	if w.created {
+		return nil
+	}
+	w.created = true
+	return w.progress()
+}
+
+// progress sends a PROGRESS event: everything before next is delivered.
+func (w *watcher) progress() error {
+	ev := &articlesv1.ArticleEvent{Type: articlesv1.ArticleEvent_PROGRESS, Revision: w.next - 1}
+	if err := w.stream.Send(ev); err != nil {
+		return err
+	}
+	w.lastSend = time.Now()
+	return nil
+}
+
+// sendEntry sends e, in its shared encoded form when the stream can use it.
+func (w *watcher) sendEntry(e *entry) error {
+	var err error
+	if pm := w.prepared(e); pm != nil {
+		err = w.stream.SendMsg(pm)
+	} else {
+		err = w.stream.Send(e.ev)
+	}
+	if err != nil {
+		return err
+	}
+	w.lastSend = time.Now()
+	return nil
+}
+
+// prepared returns e's shared encoded form, or nil if the stream must
+// encode e itself.
+func (w *watcher) prepared(e *entry) *grpc.PreparedMsg {
+	if !w.shared {
+		return nil
+	}
+	return e.prepared(w.stream)
+}
+
+// plainStream reports whether s sends with the default codec and no
+// compression, so that an event encoded once can be shared with every
+// other such stream. grpc encodes a PreparedMsg with the codec and
+// compressor of the stream it is prepared on; a stream whose client asked
+// for compression, or for another content-subtype, encodes its own copy.
+// When grpc does not expose the transport stream, nothing is shared.
+func plainStream(s grpc.ServerStream) bool {
+	ts, ok := grpc.ServerTransportStreamFromContext(s.Context()).(interface {
+		SendCompress() string
+		ContentSubtype() string
+	})
+	if !ok {
+		return false
+	}
+	switch ts.SendCompress() {
+	case "", "identity":
+	default:
+		return false
+	}
+	switch ts.ContentSubtype() {
+	case "", "proto":
+		return true
+	}
+	return false
+}
