@@ -18,7 +18,8 @@ import (
 // services that want in-process reads. It is safe for concurrent use.
 //
 // NewMirror opens a Watch from now and takes the revision R of its opening
-// PROGRESS event, then streams every current article (FULL view), then
+// PROGRESS event, then streams every current article (FULL view unless
+// MirrorView says otherwise), then
 // applies the watch's events from R+1 on. The listing is read at some
 // revision at or after R, so together with the events from R+1 nothing is
 // missed; an event older than what the listing showed is recognised by its
@@ -72,10 +73,19 @@ func MirrorSource(source string) MirrorOption {
 	return mirrorOptionFunc(func(f *mirrorFilter) { f.source = source })
 }
 
+// MirrorView sets how much of each article the Mirror keeps:
+// articlesv1.ArticleView_ARTICLE_VIEW_FULL (the default) or
+// ARTICLE_VIEW_BASIC, without body and author_bio, which both its listing
+// and its watch then leave out.
+func MirrorView(view articlesv1.ArticleView) MirrorOption {
+	return mirrorOptionFunc(func(f *mirrorFilter) { f.view = view })
+}
+
 // mirrorFilter is the subset a Mirror keeps, matched as the server matches
-// StreamArticles filters.
+// StreamArticles filters, and the view it keeps them in.
 type mirrorFilter struct {
 	author, tag, source string
+	view                articlesv1.ArticleView
 }
 
 func (f mirrorFilter) match(a *articlesv1.Article) bool {
@@ -108,7 +118,11 @@ func NewMirror(ctx context.Context, c *Client, opts ...MirrorOption) (*Mirror, e
 	// The watch outlives ctx: it runs until Close.
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
-	next, stop := iter.Pull2(c.Watch(wctx, 0))
+	view := m.filter.view
+	if view == articlesv1.ArticleView_ARTICLE_VIEW_UNSPECIFIED {
+		view = articlesv1.ArticleView_ARTICLE_VIEW_FULL
+	}
+	next, stop := iter.Pull2(c.Watch(wctx, 0, WatchView(view)))
 
 	fail := func(err error) (*Mirror, error) {
 		stop()
@@ -137,7 +151,7 @@ func NewMirror(ctx context.Context, c *Client, opts ...MirrorOption) (*Mirror, e
 		Author: m.filter.author,
 		Tag:    m.filter.tag,
 		Source: m.filter.source,
-		View:   articlesv1.ArticleView_ARTICLE_VIEW_FULL,
+		View:   view,
 	}
 	for a, err := range c.Stream(ctx, req) {
 		if err != nil {

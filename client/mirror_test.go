@@ -57,7 +57,9 @@ func churn(t *testing.T, ctx context.Context, c *client.Client, round string, wr
 // serverState is every article the server holds that req selects, by id.
 func serverState(t *testing.T, ctx context.Context, c *client.Client, req *articlesv1.StreamArticlesRequest) map[string]*articlesv1.Article {
 	t.Helper()
-	req.View = articlesv1.ArticleView_ARTICLE_VIEW_FULL
+	if req.View == articlesv1.ArticleView_ARTICLE_VIEW_UNSPECIFIED {
+		req.View = articlesv1.ArticleView_ARTICLE_VIEW_FULL
+	}
 	out := map[string]*articlesv1.Article{}
 	for a, err := range c.Stream(ctx, req) {
 		if err != nil {
@@ -87,6 +89,7 @@ func TestMirrorConverges(t *testing.T) {
 	}{
 		{"All", nil, &articlesv1.StreamArticlesRequest{}},
 		{"Tag", []client.MirrorOption{client.MirrorTag("T1")}, &articlesv1.StreamArticlesRequest{Tag: "t1"}},
+		{"Basic", []client.MirrorOption{client.MirrorView(articlesv1.ArticleView_ARTICLE_VIEW_BASIC)}, &articlesv1.StreamArticlesRequest{View: articlesv1.ArticleView_ARTICLE_VIEW_BASIC}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,6 +131,12 @@ func TestMirrorConverges(t *testing.T) {
 			got := mirrorState(m)
 			if len(want) < 10 {
 				t.Fatalf("the server holds only %d articles: the writes left too little to compare", len(want))
+			}
+			wantBodies := tt.req.GetView() != articlesv1.ArticleView_ARTICLE_VIEW_BASIC
+			for _, g := range got {
+				if (g.GetBody() != "") != wantBodies {
+					t.Fatalf("mirror holds %q with body %q; want bodies: %v", g.GetId(), g.GetBody(), wantBodies)
+				}
 			}
 			if m.Len() != len(want) {
 				t.Errorf("Len() = %d, want %d", m.Len(), len(want))

@@ -35,24 +35,35 @@ func (c *Client) Stream(ctx context.Context, req *articlesv1.StreamArticlesReque
 		if req != nil {
 			r = proto.Clone(req).(*articlesv1.StreamArticlesRequest)
 		}
-		failures := 0
-		for {
-			progressed, err := c.streamOnce(ctx, r, yield)
-			if err == nil {
-				return // the stream ended, or the caller stopped
-			}
-			if progressed {
-				failures = 0
-			}
-			failures++
-			if !resumable(ctx, err) || failures >= c.maxAttempts {
-				yield(nil, err)
-				return
-			}
-			if !sleep(ctx, c.backoffFor(failures)) {
-				yield(nil, status.FromContextError(ctx.Err()).Err())
-				return
-			}
+		err := c.resume(ctx, func() (bool, error) { return c.streamOnce(ctx, r, yield) })
+		if err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// resume is the resume loop of Stream and Watch: it runs attempt (one
+// call, which picks up where the last one left off) until attempt returns
+// a nil error, and again after a backoff when it fails with a resumable
+// error. It returns the error to give the caller: attempt's last one when
+// it is not resumable or the client's retry attempts (WithRetry) have
+// failed in a row without progress, or ctx's while waiting.
+func (c *Client) resume(ctx context.Context, attempt func() (progressed bool, err error)) error {
+	failures := 0
+	for {
+		progressed, err := attempt()
+		if err == nil {
+			return nil
+		}
+		if progressed {
+			failures = 0
+		}
+		failures++
+		if !resumable(ctx, err) || failures >= c.maxAttempts {
+			return err
+		}
+		if !sleep(ctx, c.backoffFor(failures)) {
+			return status.FromContextError(ctx.Err()).Err()
 		}
 	}
 }

@@ -37,6 +37,15 @@ func WatchSource(source string) WatchOption {
 	return watchOptionFunc(func(r *articlesv1.WatchArticlesRequest) { r.Source = source })
 }
 
+// WatchView sets how much of each article events carry:
+// articlesv1.ArticleView_ARTICLE_VIEW_FULL (the default) or
+// ARTICLE_VIEW_BASIC, without body and author_bio, for watchers that only
+// need to know what changed; it costs the server and the network a
+// fraction of FULL.
+func WatchView(view articlesv1.ArticleView) WatchOption {
+	return watchOptionFunc(func(r *articlesv1.WatchArticlesRequest) { r.View = view })
+}
+
 // Watch yields the change feed: every event with revision >= startRevision
 // (0: from now) that the options select, in revision order, each once, for
 // as long as the caller reads. Breaking out of the loop ends the watch.
@@ -72,24 +81,9 @@ func (c *Client) Watch(ctx context.Context, startRevision int64, opts ...WatchOp
 			o.applyWatch(req)
 		}
 		w := watchState{next: startRevision}
-		failures := 0
-		for {
-			progressed, err := c.watchOnce(ctx, req, &w, yield)
-			if err == nil {
-				return // the caller stopped
-			}
-			if progressed {
-				failures = 0
-			}
-			failures++
-			if !resumable(ctx, err) || failures >= c.maxAttempts {
-				yield(nil, err)
-				return
-			}
-			if !sleep(ctx, c.backoffFor(failures)) {
-				yield(nil, status.FromContextError(ctx.Err()).Err())
-				return
-			}
+		err := c.resume(ctx, func() (bool, error) { return c.watchOnce(ctx, req, &w, yield) })
+		if err != nil {
+			yield(nil, err)
 		}
 	}
 }

@@ -98,12 +98,15 @@ func TestWatch(t *testing.T) {
 		start int64
 		opts  []client.WatchOption
 		want  []int64
+		basic bool // events come without body
 	}{
-		{"All", 1, nil, revisionsFrom(1, 9)},
-		{"FromN", 7, nil, []int64{7, 8, 9}},
-		{"Tag", 1, []client.WatchOption{client.WatchTag("T1")}, []int64{2, 5, 8}},
-		{"Author", 1, []client.WatchOption{client.WatchAuthor("Ann Writer")}, revisionsFrom(1, 9)},
-		{"SourceAndTag", 1, []client.WatchOption{client.WatchSource("Test"), client.WatchTag("t2")}, []int64{3, 6, 9}},
+		{"All", 1, nil, revisionsFrom(1, 9), false},
+		{"FromN", 7, nil, []int64{7, 8, 9}, false},
+		{"Tag", 1, []client.WatchOption{client.WatchTag("T1")}, []int64{2, 5, 8}, false},
+		{"Author", 1, []client.WatchOption{client.WatchAuthor("Ann Writer")}, revisionsFrom(1, 9), false},
+		{"SourceAndTag", 1, []client.WatchOption{client.WatchSource("Test"), client.WatchTag("t2")}, []int64{3, 6, 9}, false},
+		{"Basic", 4, []client.WatchOption{client.WatchView(articlesv1.ArticleView_ARTICLE_VIEW_BASIC)}, revisionsFrom(4, 6), true},
+		{"Full", 4, []client.WatchOption{client.WatchView(articlesv1.ArticleView_ARTICLE_VIEW_FULL)}, revisionsFrom(4, 6), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,6 +123,11 @@ func TestWatch(t *testing.T) {
 			}
 			if revs := eventRevisions(got); !slices.Equal(revs, tt.want) {
 				t.Errorf("revisions = %v, want %v", revs, tt.want)
+			}
+			for _, ev := range got[1:] {
+				if a := ev.GetArticle(); (a.GetBody() == "") != tt.basic || a.GetTitle() == "" {
+					t.Errorf("event %d: title %q, body %q; want a title and basic=%v", ev.GetRevision(), a.GetTitle(), a.GetBody(), tt.basic)
+				}
 			}
 		})
 	}

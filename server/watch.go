@@ -10,9 +10,9 @@ package server
 // pass the last one it has read (Store.WaitRevision), reads the new events
 // in chunks (Store.Changes) and appends them to a ring of the most recent
 // events (cfg.watchBuffer of them, and at most maxRingBytes). Each event in
-// the ring is encoded for the wire at most once, on first send, and the
-// encoded form is shared by every watch stream that sends it (a
-// grpc.PreparedMsg; see entry). Appending wakes the waiting watchers with a
+// the ring is encoded for the wire at most once per view (FULL, BASIC), on
+// first send, and the encoded form is shared by every watch stream that
+// sends it (see entry). Appending wakes the waiting watchers with a
 // broadcast: the hub closes a channel and replaces it.
 //
 // Each watch stream runs in its own handler goroutine and keeps its own next
@@ -76,6 +76,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"sync"
@@ -83,9 +84,10 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/seed9c1868aa/articles"
@@ -103,9 +105,9 @@ const (
 	// while it sends it.
 	catchUpChunk = 64
 
-	// maxRingBytes bounds the memory of the ring, counting each event
-	// twice (the message and its encoded form): with large articles the
-	// ring holds fewer than cfg.watchBuffer events.
+	// maxRingBytes bounds the memory of the ring, counting each event as
+	// its message and its encoded forms: with large articles the ring
+	// holds fewer than cfg.watchBuffer events.
 	maxRingBytes = 64 << 20
 
 	// ringBatch is how many ring entries a watcher takes per lock.
@@ -118,37 +120,90 @@ const (
 )
 
 // entry is one event in the hub's ring. It is immutable once appended,
-// except for the lazily prepared wire form, which sync.Once guards, so
+// except for its lazily encoded wire forms, which sync.Once guards, so
 // watchers use entries without holding hub.mu.
 type entry struct {
-	// ev is the event as sent: for DELETED, trimmed to id, slug, revision.
+	// ev is the event as sent in the FULL view: for DELETED, trimmed to id,
+	// slug, revision.
 	ev *articlesv1.ArticleEvent
 	// match is the article filters are tested against (see eventEntry).
 	match *articlesv1.Article
 	// always is set for events sent to every watcher whatever its filter.
 	always bool
-	// size is what the entry counts against maxRingBytes: twice its
-	// encoded size (the message and its encoded form), plus overhead.
+	// full and basic are the encoded sizes of the event in each view.
+	full, basic int
+	// size is what the entry counts against maxRingBytes: the message and
+	// both encoded forms, plus overhead.
 	size int
 
-	once sync.Once
-	// prep is ev encoded for the wire, or nil if encoding failed (the
-	// watcher then sends ev and lets grpc encode it).
-	prep *grpc.PreparedMsg
+	// wire holds the event encoded for each view (wireFull, wireBasic),
+	// each made on first send and shared by every stream that sends it.
+	wire [2]struct {
+		once sync.Once
+		msg  *encoded
+		err  error
+	}
 }
 
-// prepared returns e encoded for the wire, encoding it with the codec of s
-// the first time. Only streams for which plainStream is true may use it:
-// grpc encodes a PreparedMsg with the stream's codec and compressor, and
-// the default codec with no compression is what those streams share.
-func (e *entry) prepared(s grpc.ServerStream) *grpc.PreparedMsg {
-	e.once.Do(func() {
-		pm := new(grpc.PreparedMsg)
-		if err := pm.Encode(s, e.ev); err == nil {
-			e.prep = pm
+// Indexes of entry.wire.
+const (
+	wireFull = iota
+	wireBasic
+)
+
+// encoded returns e's event in view, encoded for the wire on first use and
+// shared by every stream. utf8Codec sends the bytes as they are, and grpc
+// compresses them per stream when the stream asks for it.
+func (e *entry) encoded(view articlesv1.ArticleView) (*encoded, error) {
+	i := wireFull
+	if view == articlesv1.ArticleView_ARTICLE_VIEW_BASIC {
+		i = wireBasic
+	}
+	w := &e.wire[i]
+	w.once.Do(func() {
+		var b []byte
+		if i == wireBasic {
+			b, w.err = basicEvent(e.ev)
+		} else {
+			b, w.err = proto.Marshal(e.ev)
+		}
+		if w.err == nil {
+			w.msg = &encoded{bufs: mem.BufferSlice{mem.SliceBuffer(b)}}
 		}
 	})
-	return e.prep
+	return w.msg, w.err
+}
+
+// Field numbers of ArticleEvent.
+const (
+	eventType     protowire.Number = 1
+	eventRevision protowire.Number = 2
+	eventArticle  protowire.Number = 3
+)
+
+// basicEvent encodes ev in the BASIC view: its article without body and
+// author_bio, which are cut from the article's encoding rather than from a
+// copy of the message.
+func basicEvent(ev *articlesv1.ArticleEvent) ([]byte, error) {
+	b, err := proto.Marshal(ev.GetArticle())
+	if err != nil {
+		return nil, err
+	}
+	a := trimView(b, articlesv1.ArticleView_ARTICLE_VIEW_BASIC)
+	out := make([]byte, 0, 2*binary.MaxVarintLen64+binary.MaxVarintLen32+3+len(a))
+	if t := ev.GetType(); t != 0 {
+		out = protowire.AppendTag(out, eventType, protowire.VarintType)
+		out = protowire.AppendVarint(out, uint64(t))
+	}
+	if r := ev.GetRevision(); r != 0 {
+		out = protowire.AppendTag(out, eventRevision, protowire.VarintType)
+		out = protowire.AppendVarint(out, uint64(r))
+	}
+	if ev.GetArticle() != nil {
+		out = protowire.AppendTag(out, eventArticle, protowire.BytesType)
+		out = protowire.AppendBytes(out, a)
+	}
+	return out, nil
 }
 
 // eventEntry makes the ring entry (or catch-up entry) for a log event. The
@@ -172,8 +227,19 @@ func eventEntry(ev *articlesv1.ArticleEvent) *entry {
 			},
 		}
 	}
-	e.size = 2*proto.Size(e.ev) + 64
+	e.full = proto.Size(e.ev)
+	a := e.ev.GetArticle()
+	e.basic = max(e.full-len(a.GetBody())-len(a.GetAuthorBio()), 0)
+	e.size = 2*e.full + e.basic + 64
 	return e
+}
+
+// sizeIn returns the bytes of e's event in view, near enough for pacing.
+func (e *entry) sizeIn(view articlesv1.ArticleView) int {
+	if view == articlesv1.ArticleView_ARTICLE_VIEW_BASIC {
+		return e.basic
+	}
+	return e.full
 }
 
 // hub tails the store's change log into a ring of recent events and wakes

@@ -117,7 +117,7 @@ func TestWatchOrderedUniqueNoGaps(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := testCtx(t)
 	// Several watchers share each event's encoded form; one asks for gzip,
-	// so the server must encode its copy separately.
+	// so the server compresses the shared bytes for that stream.
 	var streams []watchStream
 	for _, opts := range [][]grpc.CallOption{nil, nil, {grpc.UseCompressor(gzip.Name)}} {
 		s, err := e.client.WatchArticles(ctx, &articlesv1.WatchArticlesRequest{}, opts...)
@@ -238,6 +238,7 @@ func TestWatchInvalid(t *testing.T) {
 		{"NegativeStart", &articlesv1.WatchArticlesRequest{StartRevision: -1}, "start_revision"},
 		{"LongTag", &articlesv1.WatchArticlesRequest{Tag: strings.Repeat("t", 2000)}, "tag"},
 		{"LongAuthor", &articlesv1.WatchArticlesRequest{Author: strings.Repeat("a", 2000)}, "author"},
+		{"UnknownView", &articlesv1.WatchArticlesRequest{View: 7}, "view"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,10 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 	if len(vs) > 0 {
 		return invalidArgument(vs...)
 	}
+	view, err := resolveView("view", req.GetView(), articlesv1.ArticleView_ARTICLE_VIEW_FULL)
+	if err != nil {
+		return err
+	}
 	ctx := stream.Context()
 	w := &watcher{
 		h:        s.hub,
@@ -33,8 +37,8 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 		filter:   filter,
 		next:     req.GetStartRevision(),
 		interval: s.cfg.progressInterval,
+		view:     view,
 		batch:    make([]*entry, 0, ringBatch),
-		shared:   plainStream(stream),
 	}
 	if w.interval <= 0 {
 		w.interval = DefaultProgressInterval
@@ -88,9 +92,8 @@ type watcher struct {
 	lastSend time.Time
 	// batch is reused for the entries taken from the ring per lock.
 	batch []*entry
-	// shared is set when the stream can send the entries' shared encoded
-	// form (plainStream).
-	shared bool
+	// view is how much of each article the stream sends (FULL or BASIC).
+	view articlesv1.ArticleView
 	// timer fires at armed, the time the stream is due a PROGRESS event
 	// (wait); nil until the first wait. It is stopped when run returns.
 	timer *time.Timer
@@ -236,7 +239,7 @@ func (w *watcher) paceGroup(entries []*entry, limit int) ([]*entry, int) {
 		if e.ev.GetRevision() < w.next || !w.wants(e) {
 			continue
 		}
-		size := e.size / 2
+		size := e.sizeIn(w.view)
 		if i > 0 && n+size > limit {
 			return entries[:i], n
 		}
@@ -295,52 +298,15 @@ func (w *watcher) progress() error {
 	return nil
 }
 
-// sendEntry sends e, in its shared encoded form when the stream can use it.
+// sendEntry sends e in the stream's view, encoded once for every stream.
 func (w *watcher) sendEntry(e *entry) error {
-	var err error
-	if pm := w.prepared(e); pm != nil {
-		err = w.stream.SendMsg(pm)
-	} else {
-		err = w.stream.Send(e.ev)
-	}
+	msg, err := e.encoded(w.view)
 	if err != nil {
+		return err
+	}
+	if err := w.stream.SendMsg(msg); err != nil {
 		return err
 	}
 	w.lastSend = time.Now()
 	return nil
-}
-
-// prepared returns e's shared encoded form, or nil if the stream must
-// encode e itself.
-func (w *watcher) prepared(e *entry) *grpc.PreparedMsg {
-	if !w.shared {
-		return nil
-	}
-	return e.prepared(w.stream)
-}
-
-// plainStream reports whether s sends with the default codec and no
-// compression, so that an event encoded once can be shared with every
-// other such stream. grpc encodes a PreparedMsg with the codec and
-// compressor of the stream it is prepared on; a stream whose client asked
-// for compression, or for another content-subtype, encodes its own copy.
-// When grpc does not expose the transport stream, nothing is shared.
-func plainStream(s grpc.ServerStream) bool {
-	ts, ok := grpc.ServerTransportStreamFromContext(s.Context()).(interface {
-		SendCompress() string
-		ContentSubtype() string
-	})
-	if !ok {
-		return false
-	}
-	switch ts.SendCompress() {
-	case "", "identity":
-	default:
-		return false
-	}
-	switch ts.ContentSubtype() {
-	case "", "proto":
-		return true
-	}
-	return false
 }

@@ -19,6 +19,7 @@ func (a *app) watchCommand() *cobra.Command {
 	var (
 		f    filterFlags
 		from int64
+		view string
 	)
 	cmd := &cobra.Command{
 		Use:   "watch",
@@ -40,16 +41,27 @@ an error, as for any other command.
 
 In jsonl and json output the PROGRESS events are printed too: their
 revision is a safe point to resume from (--from revision+1). In table and
-text output they are left out, and the starting revision goes to stderr.`,
+text output they are left out, and the starting revision goes to stderr.
+
+--view basic leaves body and author_bio out of every event, which costs
+the server and the network a fraction of the full articles.`,
 		Example: `  articles watch
   articles watch --from 1 --tag economy -o jsonl
+  articles watch --view basic -o jsonl
   articles watch --source RIAC -o jsonl | jq -r 'select(.type=="CREATED") | .article.title'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from < 0 {
 				return usagef("--from must not be negative")
 			}
+			v, err := parseView(view)
+			if err != nil {
+				return err
+			}
 			var opts []client.WatchOption
+			if v != articlesv1.ArticleView_ARTICLE_VIEW_UNSPECIFIED {
+				opts = append(opts, client.WatchView(v))
+			}
 			if f.author != "" {
 				opts = append(opts, client.WatchAuthor(f.author))
 			}
@@ -64,6 +76,7 @@ text output they are left out, and the starting revision goes to stderr.`,
 	}
 	f.add(cmd.Flags(), false)
 	cmd.Flags().Int64Var(&from, "from", 0, "first revision to print (0: from now)")
+	cmd.Flags().StringVar(&view, "view", "", "basic (no body or author bio: less for the server to send) or full (default)")
 	return cmd
 }
 
