@@ -952,6 +952,10 @@ type termCursor struct {
 	posting []byte // the current entry's posting (nil before the first)
 	done    bool
 	err     error
+	// boundOf is the block whose score bound is in boundScore, plus one
+	// (0: none yet).
+	boundOf    int
+	boundScore float64
 }
 
 // fail marks c corrupt.
@@ -1020,14 +1024,20 @@ func (c *termCursor) advance(doc uint32) bool {
 	}
 }
 
-// bound returns the largest weighted frequency and smallest weighted
-// length of the block holding the current entry.
-func (c *termCursor) bound() (maxTF, minDL uint32) {
+// bound returns the highest score (of idf) a document of the block
+// holding the current entry can have: BM25 of the block's largest
+// weighted frequency at its smallest weighted length. It is computed once
+// per block.
+func (c *termCursor) bound(scorer search.Scorer, idf float64) float64 {
 	b := c.b
 	if !c.loaded {
 		b-- // the entry ended its block
 	}
-	return c.blocks[b].maxTF, c.blocks[b].minDL
+	if c.boundOf != b+1 {
+		c.boundOf = b + 1
+		c.boundScore = scorer.Score(idf, 0, int(c.blocks[b].maxTF), 0, int(c.blocks[b].minDL))
+	}
+	return c.boundScore
 }
 
 // rankTerms is rank for a query of several words, none excluded, and no
@@ -1127,8 +1137,7 @@ func (ix *searchIndex) rankTerms(ctx context.Context, terms []string, scorer sea
 			if len(h) == top {
 				bound := 0.0
 				for t := range cur {
-					maxTF, minDL := cur[t].bound()
-					bound += scorer.Score(idf[t], 0, int(maxTF), 0, int(minDL))
+					bound += cur[t].bound(scorer, idf[t])
 				}
 				if bound < h[0]*(1-1e-9) {
 					continue
@@ -1444,19 +1453,13 @@ func pairExists(a, b entry, d int32) (bool, error) {
 	va, vb := a.positions, b.positions
 	for _, n := range [2][2]uint32{{a.title, b.title}, {a.body, b.body}} {
 		var pa, pb int32
-		i, j := uint32(0), uint32(0)
-		// read decodes the next gap of v into *p.
-		read := func(v *[]byte, p *int32) bool {
-			x, k := uvarint(*v)
-			if k <= 0 {
-				return false
-			}
-			*v = (*v)[k:]
-			*p += int32(x)
-			return true
-		}
+		i, j := uint32(0), uint32(0) // positions read of each
 		if n[0] > 0 && n[1] > 0 {
-			if !read(&va, &pa) || !read(&vb, &pb) {
+			var ok bool
+			if pa, va, ok = nextGap(va, pa); !ok {
+				return false, errCorruptPost
+			}
+			if pb, vb, ok = nextGap(vb, pb); !ok {
 				return false, errCorruptPost
 			}
 			i, j = 1, 1
@@ -1469,7 +1472,7 @@ func pairExists(a, b entry, d int32) (bool, error) {
 					if j == n[1] {
 						break
 					}
-					if !read(&vb, &pb) {
+					if pb, vb, ok = nextGap(vb, pb); !ok {
 						return false, errCorruptPost
 					}
 					j++
@@ -1477,7 +1480,7 @@ func pairExists(a, b entry, d int32) (bool, error) {
 					if i == n[0] {
 						break
 					}
-					if !read(&va, &pa) {
+					if pa, va, ok = nextGap(va, pa); !ok {
 						return false, errCorruptPost
 					}
 					i++
@@ -1485,16 +1488,41 @@ func pairExists(a, b entry, d int32) (bool, error) {
 			}
 		}
 		// Step over the rest of the field to the next one.
-		for ; i < n[0]; i++ {
-			if !read(&va, &pa) {
-				return false, errCorruptPost
-			}
+		var ok bool
+		if va, ok = skipUvarints(va, n[0]-i); !ok {
+			return false, errCorruptPost
 		}
-		for ; j < n[1]; j++ {
-			if !read(&vb, &pb) {
-				return false, errCorruptPost
-			}
+		if vb, ok = skipUvarints(vb, n[1]-j); !ok {
+			return false, errCorruptPost
 		}
 	}
 	return false, nil
+}
+
+// nextGap adds the gap at the start of v to p, and returns the sum and the
+// rest of v.
+func nextGap(v []byte, p int32) (int32, []byte, bool) {
+	if len(v) > 0 && v[0] < 0x80 {
+		return p + int32(v[0]), v[1:], true
+	}
+	x, k := binary.Uvarint(v)
+	if k <= 0 {
+		return 0, nil, false
+	}
+	return p + int32(x), v[k:], true
+}
+
+// skipUvarints returns v after its first n uvarints.
+func skipUvarints(v []byte, n uint32) ([]byte, bool) {
+	for ; n > 0; n-- {
+		k := 0
+		for k < len(v) && v[k] >= 0x80 {
+			k++
+		}
+		if k == len(v) || k >= binary.MaxVarintLen64 {
+			return nil, false
+		}
+		v = v[k+1:]
+	}
+	return v, true
 }
