@@ -1,8 +1,10 @@
 package etcdstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -18,20 +20,22 @@ const maxChanges = 1000
 
 // Changes returns up to limit events (limit <= 0 or above 1000: up to 1000)
 // with revision >= from, in revision order. They are etcd's history of the
-// article keys, read with a watch from revision from (WithPrevKV, so a
+// article keys, read with a watch from the etcd revision of from (WithPrevKV, so a
 // delete carries the article's last content) that is ended as soon as it
 // has delivered limit events or reached the revision of the last write.
 // Recent events (the live feed's) come from the copy the local view's
 // watch keeps, without a watch of their own.
 //
-// Revisions are etcd's, shared by the whole cluster: writes of other
-// prefixes (other stores, other programs) take revisions too, so ours have
-// gaps. No event is ever missing: every write of this store is one
-// revision with exactly one article event. The server's feed follows the
-// events' own revisions and never expects them to be consecutive.
+// Store revisions follow etcd's, shared by the whole cluster: writes of
+// other prefixes (other stores, other programs) take revisions too, so
+// ours have gaps. No event is ever missing: every article write of this
+// store has its own store revision (etcd's, shifted, plus its slot) with
+// exactly one article event. The server's feed follows the events' own
+// revisions and never expects them to be consecutive.
 //
-// Returns a *articles.CompactedError, naming etcd's compaction revision
-// as the oldest available, if etcd has compacted the history at from.
+// Returns a *articles.CompactedError, naming the first store revision of
+// etcd's compaction revision as the oldest available, if etcd has
+// compacted the history at from.
 func (s *Store) Changes(ctx context.Context, from int64, limit int) ([]*articlesv1.ArticleEvent, error) {
 	if limit <= 0 || limit > maxChanges {
 		limit = maxChanges
@@ -47,7 +51,7 @@ func (s *Store) Changes(ctx context.Context, from int64, limit int) ([]*articles
 	// The live feed asks for the newest events: serve them from those the
 	// view's watch delivered, once it has caught up with last (moments),
 	// rather than open a watch per call.
-	if last-from < recentEvents && s.retained(ctx, from) {
+	if etcdRevision(last)-etcdRevision(from) < recentEvents && s.retained(ctx, from) {
 		if s.WaitRevision(ctx, last) == nil {
 			if evs, ok := s.view.recentFrom(from, last, limit); ok {
 				return evs, nil
@@ -60,7 +64,7 @@ func (s *Store) Changes(ctx context.Context, from int64, limit int) ([]*articles
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wch := s.cli.Watch(clientv3.WithRequireLeader(wctx), s.prefix+articlePart,
-		clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithPrevKV())
+		clientv3.WithPrefix(), clientv3.WithRev(max(etcdRevision(from), 1)), clientv3.WithPrevKV())
 	var out []*articlesv1.ArticleEvent
 	for {
 		var wr clientv3.WatchResponse
@@ -77,18 +81,26 @@ func (s *Store) Changes(ctx context.Context, from int64, limit int) ([]*articles
 			return nil, errors.New("etcdstore: changes: watch closed")
 		}
 		if wr.CompactRevision != 0 {
-			return nil, &articles.CompactedError{Requested: from, Oldest: wr.CompactRevision}
+			return nil, &articles.CompactedError{Requested: from, Oldest: storeRevision(wr.CompactRevision, 0)}
 		}
 		if err := wr.Err(); err != nil {
 			if errors.Is(err, rpctypes.ErrCompacted) {
-				return nil, &articles.CompactedError{Requested: from, Oldest: wr.CompactRevision}
+				return nil, &articles.CompactedError{Requested: from, Oldest: storeRevision(wr.CompactRevision, 0)}
 			}
 			return nil, etcdErr(ctx, "changes", err)
 		}
+		evs := make([]*articlesv1.ArticleEvent, 0, len(wr.Events))
 		for _, ev := range wr.Events {
 			e, err := s.event(ev)
 			if err != nil {
 				return nil, err
+			}
+			evs = append(evs, e)
+		}
+		slices.SortStableFunc(evs, func(a, b *articlesv1.ArticleEvent) int { return cmp.Compare(a.GetRevision(), b.GetRevision()) })
+		for _, e := range evs {
+			if e.GetRevision() < from {
+				continue // an earlier slot of from's transaction
 			}
 			out = append(out, e)
 			if len(out) >= limit || e.GetRevision() >= last {
@@ -103,14 +115,15 @@ func (s *Store) Changes(ctx context.Context, from int64, limit int) ([]*articles
 // compacted is etcd's answer on every server, whatever the local copy
 // holds.
 func (s *Store) retained(ctx context.Context, from int64) bool {
-	_, err := s.cli.Get(ctx, s.prefix+revisionPart, clientv3.WithRev(from), clientv3.WithCountOnly())
+	_, err := s.cli.Get(ctx, s.prefix+revisionPart, clientv3.WithRev(max(etcdRevision(from), 1)), clientv3.WithCountOnly())
 	return err == nil
 }
 
 // event converts an etcd event on an article key.
 func (s *Store) event(ev *clientv3.Event) (*articlesv1.ArticleEvent, error) {
-	rev := ev.Kv.ModRevision
 	if ev.Type == mvccpb.DELETE {
+		// A delete is written alone: slot 0.
+		rev := storeRevision(ev.Kv.ModRevision, 0)
 		e := &articlesv1.ArticleEvent{Type: articlesv1.ArticleEvent_DELETED, Revision: rev}
 		id := strings.TrimPrefix(string(ev.Kv.Key), s.prefix+articlePart)
 		if ev.PrevKv != nil {
@@ -128,7 +141,7 @@ func (s *Store) event(ev *clientv3.Event) (*articlesv1.ArticleEvent, error) {
 		}
 		return e, nil
 	}
-	a, err := decodeArticle(ev.Kv.Value, rev)
+	a, err := decodeArticle(ev.Kv.Value, ev.Kv.ModRevision)
 	if err != nil {
 		return nil, err
 	}
@@ -136,5 +149,5 @@ func (s *Store) event(ev *clientv3.Event) (*articlesv1.ArticleEvent, error) {
 	if ev.IsCreate() {
 		typ = articlesv1.ArticleEvent_CREATED
 	}
-	return &articlesv1.ArticleEvent{Type: typ, Revision: rev, Article: a}, nil
+	return &articlesv1.ArticleEvent{Type: typ, Revision: a.GetRevision(), Article: a}, nil
 }

@@ -10,18 +10,25 @@
 // stores can share one cluster. Close stops the background watch; the
 // client remains the caller's to close.
 //
-// Every write (create, update, delete, and each article of an import) is
-// ONE etcd transaction that puts the article, moves its index keys and its
-// slug claim and bumps the revision marker together, guarded by compares:
-// the article's mod revision is the one read (optimistic concurrency), the
-// new slug's claim does not exist. Two servers racing on one slug or one
-// etag cannot both win: etcd serialises the transactions and the loser's
-// compare fails, which the store answers with ErrAlreadyExists or
-// ErrConflict, or re-reads and retries (a bounded number of times) when
-// the failure says nothing final. The article's revision is the
-// transaction's revision (etcd's mod revision of its key) and its etag is
-// derived from it. Request ids of idempotent creates are written in the
-// same transaction under a lease, so they expire (default 24 hours).
+// Every write of an article (create, update, delete, and each article of
+// an import) puts the article, moves its index keys and its slug claim and
+// bumps the revision marker in one etcd transaction, guarded by compares
+// only where they guard something: the article's mod revision is the one
+// read (optimistic concurrency), the new slug's claim and the request id
+// do not exist. Two servers racing on one slug or one etag cannot both
+// win: etcd serialises the transactions and the loser's compare fails,
+// which the store answers with ErrAlreadyExists or ErrConflict, or
+// re-reads and retries (a bounded number of times) when the failure says
+// nothing final. Request ids of idempotent creates are written in the same
+// transaction under a lease, so they expire (default 24 hours).
+//
+// Creates commit in groups (batch.go): concurrent creates, and the new
+// slugs of an import, share transactions of as many as fit within etcd's
+// --max-txn-ops and --max-request-bytes, several in flight at once; each
+// keeps its own compares and its own exact answer. An article's store
+// revision is etcd's revision of its transaction times 1024 plus its slot
+// in that transaction, so every article write still has a revision of its
+// own, in commit order; its etag is derived from it.
 //
 // The token key that signs page tokens is created by the first server on
 // a prefix with a compare on create_revision == 0; every later server
@@ -32,11 +39,12 @@
 // of at most 256 keys, never one unbounded range.
 //
 // The change feed is etcd's history: Changes reads it with a watch from a
-// revision. Revisions are etcd's, cluster-wide: writes of other prefixes
-// make gaps in this store's numbering, but no event is ever missing, and
-// the server's watch hub follows events by their own revision. When etcd
-// has compacted the history, Changes returns an *articles.CompactedError
-// naming etcd's compaction revision as the oldest one available.
+// revision. Revisions follow etcd's, cluster-wide: writes of other
+// prefixes make gaps in this store's numbering, but no event is ever
+// missing, and the server's watch hub follows events by their own
+// revision. When etcd has compacted the history, Changes returns an
+// *articles.CompactedError naming the first store revision of etcd's
+// compaction revision as the oldest one available.
 //
 // Each server follows the article keys with a watch (follow.go): it keeps
 // the revision the watch has reached, which WaitRevision waits for, and
@@ -51,9 +59,12 @@
 // store with WithMaxRequestBytes when it differs). Larger writes fail with
 // articles.ErrTooLarge, before they are sent.
 //
-// An import is not one transaction: each article is its own, acknowledged
-// before the next is sent, so a failure part way leaves the earlier ones
-// written (and reported to the caller as an error, not as counts).
+// An import is not one transaction: its articles go in many, so a failure
+// part way leaves those acknowledged before it written (and reported to
+// the caller as an error, not as counts).
+//
+// Store revisions are etcd's revisions times 1024 (plus a slot): to
+// compact etcd by hand at a store revision, divide it by 1024.
 //
 // etcd keeps history until it is compacted; run etcd with
 // --auto-compaction-retention (for example 1h) or watchers may replay

@@ -65,11 +65,13 @@ func (s *Store) startView(ctx context.Context) (int64, error) {
 		return 0, etcdErr(ctx, "read the revision", err)
 	}
 	rev := resp.Header.Revision
+	// The view holds every write up to etcd revision rev: every slot of it.
+	srev := storeRevision(rev, maxSlots-1)
 	v := s.view
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.recent, v.floor = nil, max(rev, v.rev)
-	v.advanceLocked(rev)
+	v.recent, v.floor = nil, max(srev, v.rev)
+	v.advanceLocked(srev)
 	return rev, nil
 }
 
@@ -125,25 +127,37 @@ func (s *Store) followFrom(ctx context.Context, rev *int64) error {
 		if err := wr.Err(); err != nil {
 			return err
 		}
-		v := s.view
-		v.mu.Lock()
+		// A response holds every event of each of its etcd revisions;
+		// one revision's events are sorted by slot.
+		evs := make([]*articlesv1.ArticleEvent, 0, len(wr.Events))
+		top := int64(0)
 		for _, ev := range wr.Events {
 			if ev.Kv.ModRevision <= *rev {
 				continue // a resumed watch may repeat what was applied
 			}
-			*rev = max(*rev, ev.Kv.ModRevision)
+			top = max(top, storeRevision(ev.Kv.ModRevision, 0))
 			e, err := s.event(ev)
 			if err != nil {
 				// A corrupt value: Get and Changes report it.
 				continue
 			}
+			evs = append(evs, e)
+		}
+		slices.SortStableFunc(evs, func(a, b *articlesv1.ArticleEvent) int { return cmp.Compare(a.GetRevision(), b.GetRevision()) })
+		for _, ev := range wr.Events {
+			*rev = max(*rev, ev.Kv.ModRevision)
+		}
+		v := s.view
+		v.mu.Lock()
+		for _, e := range evs {
+			top = max(top, e.GetRevision())
 			v.recent = append(v.recent, e)
 			if n := len(v.recent); n > recentEvents {
 				v.floor = v.recent[n-recentEvents-1].GetRevision()
 				v.recent = slices.Delete(v.recent, 0, n-recentEvents)
 			}
 		}
-		v.advanceLocked(*rev)
+		v.advanceLocked(top)
 		v.mu.Unlock()
 	}
 	return errors.New("etcdstore: watch closed")

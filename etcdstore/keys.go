@@ -24,12 +24,14 @@ import (
 //	P f/s/<esc(source)><id>      id, articles with a source only
 //	P r/<request id>             id + sha256 of the request, under a lease
 //	P m/token                    32 random bytes, created once (create_revision 0)
-//	P m/rev                      empty; put by every write, so its mod
-//	                             revision is the revision of the last write
+//	P m/rev                      the last slot of its transaction in decimal
+//	                             (empty: 0); put by every write, so it holds
+//	                             the store revision of the last write
 //
-// Every write is one etcd transaction that touches exactly one P a/ key, so
-// the events under P a/ are one per write and one per revision: the change
-// feed is a watch on P a/.
+// The stored article's revision field holds its slot in its transaction
+// (0 when written alone). Every article write touches exactly one P a/ key
+// with its own slot, so the events under P a/ are one per article write
+// and one per store revision: the change feed is a watch on P a/.
 const (
 	articlePart   = "a/"
 	slugPart      = "s/"

@@ -174,6 +174,7 @@ func BenchmarkVsRaw(b *testing.B) {
 	})
 	b.Run("Import", func(b *testing.B) {
 		const n = 10000
+		benchStore(b) // starts the cluster
 		cli := newClient(b, benchCluster)
 		v := rawValue(b)
 		var s, r float64

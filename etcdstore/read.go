@@ -56,14 +56,14 @@ func (s *Store) GetBySlug(ctx context.Context, slug string) (*articlesv1.Article
 }
 
 // getMany reads the given keys at revision rev (0: the current one) in
-// transactions of at most maxTxnOps reads, all at one revision, and
+// transactions of at most the configured maximum of operations, all at one revision, and
 // returns the values (nil for a missing key) with their mod revisions and
 // the revision read.
 func (s *Store) getMany(ctx context.Context, keys []string, rev int64) ([][]byte, []int64, int64, error) {
 	vals := make([][]byte, len(keys))
 	mods := make([]int64, len(keys))
-	for start := 0; start < len(keys); start += maxTxnOps {
-		end := min(start+maxTxnOps, len(keys))
+	for start := 0; start < len(keys); start += s.cfg.maxTxnOps {
+		end := min(start+s.cfg.maxTxnOps, len(keys))
 		ops := make([]clientv3.Op, 0, end-start)
 		for _, k := range keys[start:end] {
 			if rev > 0 {

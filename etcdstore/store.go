@@ -12,6 +12,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -27,10 +28,10 @@ const DefaultMaxRequestBytes = 1536 * 1024
 // DefaultRequestIDTTL is how long a request id is remembered.
 const DefaultRequestIDTTL = 24 * time.Hour
 
-// maxTxnOps is etcd's default limit on the operations of one transaction
-// (--max-txn-ops); reads of many keys are split into transactions of at
-// most this many.
-const maxTxnOps = 128
+// DefaultMaxTxnOps is etcd's default limit on the operations of one
+// transaction (--max-txn-ops): group creates hold at most this many, and
+// reads of many keys are split into transactions of at most this many.
+const DefaultMaxTxnOps = 128
 
 // writeRetries bounds how often a write whose compares failed because
 // another writer got there first is read and tried again.
@@ -41,6 +42,7 @@ type Option interface{ apply(*config) }
 
 type config struct {
 	maxRequestBytes int
+	maxTxnOps       int
 	requestIDTTL    time.Duration
 }
 
@@ -52,6 +54,12 @@ func (f optionFunc) apply(c *config) { f(c) }
 // to the cluster's --max-request-bytes when that is not the default.
 func WithMaxRequestBytes(n int) Option {
 	return optionFunc(func(c *config) { c.maxRequestBytes = n })
+}
+
+// WithMaxTxnOps sets how many operations one transaction may hold; set it
+// to the cluster's --max-txn-ops when that is not the default (128).
+func WithMaxTxnOps(n int) Option {
+	return optionFunc(func(c *config) { c.maxTxnOps = max(n, 16) })
 }
 
 // WithRequestIDTTL sets how long request ids are remembered (at least a
@@ -79,6 +87,9 @@ type Store struct {
 	lease     clientv3.LeaseID
 	leaseTime time.Time
 
+	// group queues creates to commit together (batch.go).
+	group group
+
 	// view is what this server's watch has delivered (follow.go).
 	view *localView
 
@@ -97,7 +108,7 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Opti
 	if prefix == "" || strings.ContainsRune(prefix, 0) {
 		return nil, errors.New("etcdstore: prefix must be non-empty and free of NUL bytes")
 	}
-	cfg := config{maxRequestBytes: DefaultMaxRequestBytes, requestIDTTL: DefaultRequestIDTTL}
+	cfg := config{maxRequestBytes: DefaultMaxRequestBytes, maxTxnOps: DefaultMaxTxnOps, requestIDTTL: DefaultRequestIDTTL}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
@@ -204,7 +215,7 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	if len(resp.Kvs) == 0 {
 		return 0, nil
 	}
-	return resp.Kvs[0].ModRevision, nil
+	return markerRevision(resp.Kvs[0].ModRevision, resp.Kvs[0].Value)
 }
 
 // WaitRevision blocks until this server's local view (follow.go) has
@@ -240,29 +251,85 @@ func (s *Store) newID(t time.Time) (string, error) {
 	return id.String(), nil
 }
 
-// etagOf returns the etag of an article written at revision rev.
+// etagOf returns the etag of an article written at store revision rev.
 func etagOf(rev int64) string { return strconv.FormatInt(rev, 36) }
+
+// Store revisions. One etcd transaction may write several articles (an
+// import's, or concurrent creates'), each of which takes its own store
+// revision: etcd's revision of the transaction shifted left by slotBits,
+// plus the article's slot in the transaction. Slots count from 0, so an
+// article written alone has etcd's revision times maxSlots, and store
+// revisions order exactly as the writes do.
+const (
+	slotBits = 10
+	maxSlots = 1 << slotBits
+)
+
+// storeRevision returns the store revision of slot in the transaction of
+// etcd revision rev.
+func storeRevision(rev, slot int64) int64 { return rev<<slotBits | slot }
+
+// etcdRevision returns the etcd revision of the transaction that wrote
+// store revision rev.
+func etcdRevision(rev int64) int64 { return rev >> slotBits }
+
+// markerRevision returns the store revision of the revision marker (put
+// with the last slot of its transaction as its value).
+func markerRevision(mod int64, v []byte) (int64, error) {
+	if len(v) == 0 {
+		return storeRevision(mod, 0), nil
+	}
+	slot, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil || slot < 0 || slot >= maxSlots {
+		return 0, fmt.Errorf("etcdstore: corrupt revision marker %q", v)
+	}
+	return storeRevision(mod, slot), nil
+}
 
 // marshalOpts makes encodings stable (labels are a map), so equal articles
 // have equal bytes.
 var marshalOpts = proto.MarshalOptions{Deterministic: true}
 
-// encodeArticle returns the stored form of a: without revision and etag,
-// which a read takes from the key's mod revision.
-func encodeArticle(a *articlesv1.Article) ([]byte, error) {
+// encodeArticle returns the stored form of a, written in slot of its
+// transaction: its revision field holds the slot, and a read adds the
+// key's mod revision; the etag is left out (it follows from the revision).
+func encodeArticle(a *articlesv1.Article, slot int64) ([]byte, error) {
 	c := proto.Clone(a).(*articlesv1.Article)
 	c.Revision, c.Etag = 0, ""
-	return marshalOpts.Marshal(c)
+	v, err := marshalOpts.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	return withSlot(v, slot), nil
 }
 
-// decodeArticle reads a stored article written at revision modRev.
+// revisionField is the field number of Article.revision.
+var revisionField = (&articlesv1.Article{}).ProtoReflect().Descriptor().Fields().ByName("revision").Number()
+
+// withSlot returns v, the encoding of an article without a revision, with
+// its revision field set to slot (a field appended to a message overrides
+// none before it, since v has none). v is not modified.
+func withSlot(v []byte, slot int64) []byte {
+	if slot == 0 {
+		return v
+	}
+	out := make([]byte, len(v), len(v)+12)
+	copy(out, v)
+	out = protowire.AppendTag(out, revisionField, protowire.VarintType)
+	return protowire.AppendVarint(out, uint64(slot))
+}
+
+// decodeArticle reads a stored article whose key has mod revision modRev.
 func decodeArticle(v []byte, modRev int64) (*articlesv1.Article, error) {
 	a := new(articlesv1.Article)
 	if err := proto.Unmarshal(v, a); err != nil {
 		return nil, fmt.Errorf("etcdstore: corrupt article: %w", err)
 	}
-	a.Revision = modRev
-	a.Etag = etagOf(modRev)
+	if a.Revision < 0 || a.Revision >= maxSlots {
+		return nil, fmt.Errorf("etcdstore: corrupt article: slot %d", a.Revision)
+	}
+	a.Revision = storeRevision(modRev, a.Revision)
+	a.Etag = etagOf(a.Revision)
 	return a, nil
 }
 

@@ -266,7 +266,7 @@ func TestChanges(t *testing.T) {
 	t.Run("ErrCompacted", func(t *testing.T) {
 		// Compacting the shared cluster is safe for other tests: they
 		// read history only from revisions they wrote after this one.
-		if _, err := cli.Compact(ctx, b.GetRevision()); err != nil {
+		if _, err := cli.Compact(ctx, etcdstore.EtcdRevision(b.GetRevision())); err != nil {
 			t.Fatalf("Compact: %v", err)
 		}
 		_, err := st.Changes(ctx, a.GetRevision(), 0)

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/seed9c1868aa/articles/etcdstore"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/server"
 )
@@ -51,7 +52,7 @@ func TestServerWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := head.Header.Revision
+	last := etcdstore.StoreRevision(head.Header.Revision, 0)
 
 	type ev struct {
 		typ articlesv1.ArticleEvent_Type
@@ -106,7 +107,7 @@ func TestServerWatch(t *testing.T) {
 	}
 
 	t.Run("OutOfRange", func(t *testing.T) {
-		if _, err := cli.Compact(ctx, a3.GetRevision()); err != nil {
+		if _, err := cli.Compact(ctx, etcdstore.EtcdRevision(a3.GetRevision())); err != nil {
 			t.Fatal(err)
 		}
 		stream, err := api.WatchArticles(ctx, &articlesv1.WatchArticlesRequest{StartRevision: a1.GetRevision()})

@@ -67,10 +67,10 @@ func (s *Store) commit(ctx context.Context, w *write) (*clientv3.TxnResponse, er
 	return resp, nil
 }
 
-// putArticle adds to w the puts of a (and, from old, the index moves) and
-// the revision marker. old is nil for a create.
+// putArticle adds to w the puts of a, written alone (slot 0), and, from
+// old, the index moves and the revision marker. old is nil for a create.
 func (s *Store) putArticle(w *write, old, a *articlesv1.Article) error {
-	v, err := encodeArticle(a)
+	v, err := encodeArticle(a, 0)
 	if err != nil {
 		return fmt.Errorf("etcdstore: encode article: %w", err)
 	}
@@ -151,7 +151,7 @@ func (s *Store) newArticle(in *articlesv1.Article) (*articlesv1.Article, error) 
 	return a, nil
 }
 
-// stamped sets a's revision and etag to those of the write at rev.
+// stamped sets a's revision and etag to those of store revision rev.
 func stamped(a *articlesv1.Article, rev int64) *articlesv1.Article {
 	a.Revision = rev
 	a.Etag = etagOf(rev)
@@ -181,51 +181,22 @@ func (s *Store) Create(ctx context.Context, in *articlesv1.Article, requestID st
 			return nil, err
 		}
 	}
-	for range writeRetries {
-		a, err := s.newArticle(in)
-		if err != nil {
-			return nil, err
-		}
-		w := &write{}
-		slugKey := s.slugKey(a.GetSlug())
-		w.cmps = append(w.cmps, clientv3.Compare(clientv3.CreateRevision(slugKey), "=", 0))
-		w.els = append(w.els, clientv3.OpGet(slugKey))
-		if err := s.putArticle(w, nil, a); err != nil {
-			return nil, err
-		}
-		var lease clientv3.LeaseID
-		if requestID != "" {
-			if lease, err = s.requestLease(ctx); err != nil {
-				return nil, err
-			}
-			rk := s.requestKey(requestID)
-			w.cmps = append(w.cmps, clientv3.Compare(clientv3.CreateRevision(rk), "=", 0))
-			w.els = append(w.els, clientv3.OpGet(rk))
-			w.put(rk, append([]byte(a.GetId()), hash...), clientv3.WithLease(lease))
-		}
-		resp, err := s.commit(ctx, w)
-		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			s.dropLease(lease)
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if resp.Succeeded {
-			return stamped(a, resp.Header.Revision), nil
-		}
-		if requestID != "" {
-			if kvs := resp.Responses[1].GetResponseRange().GetKvs(); len(kvs) > 0 {
-				return s.repeated(ctx, requestID, kvs[0].Value, hash)
-			}
-		}
-		if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
-			return nil, fmt.Errorf("%w: slug %q", articles.ErrAlreadyExists, in.GetSlug())
-		}
-		// Neither is there any more: both went away between the compare
-		// and the read. Try again.
+	a, err := s.newArticle(in)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("etcdstore: create: gave up after %d attempts under concurrent writes", writeRetries)
+	r, err := s.newCreateReq(a, requestID, hash, false)
+	if err != nil {
+		return nil, err
+	}
+	res := s.submit(ctx, r)
+	switch {
+	case res.request != nil:
+		return s.repeated(ctx, requestID, res.request, hash)
+	case res.err != nil:
+		return nil, res.err
+	}
+	return stamped(a, res.rev), nil
 }
 
 // repeated answers a create whose request id is already recorded as v.
@@ -319,7 +290,7 @@ func (s *Store) replace(ctx context.Context, old *articlesv1.Article, mod int64,
 		return false, nil, err
 	}
 	if resp.Succeeded {
-		return true, stamped(a, resp.Header.Revision), nil
+		return true, stamped(a, storeRevision(resp.Header.Revision, 0)), nil
 	}
 	art := resp.Responses[0].GetResponseRange().GetKvs()
 	if len(art) == 0 {
@@ -374,7 +345,7 @@ func (s *Store) Delete(ctx context.Context, id, etag string) error {
 // importWorkers is how many slugs of one import are written at once:
 // each write waits for a Raft round, and etcd batches concurrent
 // proposals, so a bulk import runs many times faster than one at a time.
-const importWorkers = 32
+const importWorkers = 256
 
 // Import upserts batch by slug: a new slug is created, an existing one has
 // its settable fields replaced, or is counted unchanged when they are
@@ -477,7 +448,6 @@ const (
 // returns the slug's claim in the same round trip, so a new slug costs one
 // transaction and an existing one a read more.
 func (s *Store) upsert(ctx context.Context, in *articlesv1.Article) (upsertOutcome, error) {
-	sk := s.slugKey(in.GetSlug())
 	for range writeRetries {
 		if err := ctx.Err(); err != nil {
 			return gaveUp, err
@@ -486,25 +456,22 @@ func (s *Store) upsert(ctx context.Context, in *articlesv1.Article) (upsertOutco
 		if err != nil {
 			return gaveUp, err
 		}
-		w := &write{}
-		w.cmps = append(w.cmps, clientv3.Compare(clientv3.CreateRevision(sk), "=", 0))
-		w.els = append(w.els, clientv3.OpGet(sk))
-		if err := s.putArticle(w, nil, a); err != nil {
-			return gaveUp, err
-		}
-		resp, err := s.commit(ctx, w)
+		r, err := s.newCreateReq(a, "", nil, true)
 		if err != nil {
 			return gaveUp, err
 		}
-		if resp.Succeeded {
+		res := s.submit(ctx, r)
+		if res.err == nil {
 			return created, nil
 		}
-		claim := resp.Responses[0].GetResponseRange().GetKvs()
-		if len(claim) == 0 {
-			continue // released meanwhile: try the create again
+		if errors.Is(res.err, errGaveUp) {
+			continue
 		}
-		id := string(claim[0].Value)
-		ar, err := s.cli.Get(ctx, s.articleKey(id), clientv3.WithRev(resp.Header.Revision))
+		if !errors.Is(res.err, errSlugTaken) {
+			return gaveUp, res.err
+		}
+		id := string(res.claim)
+		ar, err := s.cli.Get(ctx, s.articleKey(id), clientv3.WithRev(res.claimAt))
 		if err != nil {
 			return gaveUp, etcdErr(ctx, "import", err)
 		}
