@@ -344,8 +344,8 @@ func TestOpenUpgradesTermOrderedIndex(t *testing.T) {
 		if tx.Bucket([]byte("meta")).Get([]byte("indexed")) != nil {
 			t.Error("meta key indexed of an older version is still there")
 		}
-		if v := tx.Bucket([]byte("meta")).Get([]byte("schema_version")); binary.BigEndian.Uint64(v) != 3 {
-			t.Errorf("schema version %x, want 3", v)
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema_version")); binary.BigEndian.Uint64(v) != 4 {
+			t.Errorf("schema version %x, want 4", v)
 		}
 		return nil
 	})

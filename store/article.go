@@ -10,7 +10,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The articles bucket: id -> marshalled Article.
+// The articles bucket: id -> the 8-byte revision of the article's current
+// version. Its content is stored once, in that revision's event (events.go).
 
 // marshalOpts makes encodings byte-for-byte stable (labels are a map), so
 // that equal articles have equal bytes.
@@ -19,24 +20,33 @@ var marshalOpts = proto.MarshalOptions{Deterministic: true}
 // getArticle returns the article with the given id, unmarshalled (so valid
 // after tx ends), or nil if there is none.
 func getArticle(tx *bbolt.Tx, id string) (*articlesv1.Article, error) {
-	v := tx.Bucket(bucketArticles).Get([]byte(id))
-	if v == nil {
+	rev := tx.Bucket(bucketArticles).Get([]byte(id))
+	if rev == nil {
 		return nil, nil
 	}
+	v := tx.Bucket(bucketEvents).Get(rev)
+	if v == nil {
+		return nil, fmt.Errorf("corrupt article %q: no event at its revision %x", id, rev)
+	}
+	body, ok := eventArticle(v)
+	if !ok {
+		return nil, fmt.Errorf("corrupt event %x of article %q", rev, id)
+	}
 	a := new(articlesv1.Article)
-	if err := proto.Unmarshal(v, a); err != nil {
+	if err := proto.Unmarshal(body, a); err != nil {
 		return nil, fmt.Errorf("corrupt article %q: %w", id, err)
 	}
 	return a, nil
 }
 
-// putArticle stores a and returns its encoding.
-func putArticle(tx *bbolt.Tx, a *articlesv1.Article) ([]byte, error) {
+// putArticle makes a, stored at revision rev, the current version of its
+// id and returns its encoding, which the caller stores in rev's event.
+func putArticle(tx *bbolt.Tx, a *articlesv1.Article, rev int64) ([]byte, error) {
 	v, err := marshalOpts.Marshal(a)
 	if err != nil {
 		return nil, err
 	}
-	return v, tx.Bucket(bucketArticles).Put([]byte(a.GetId()), v)
+	return v, tx.Bucket(bucketArticles).Put([]byte(a.GetId()), encodeUint(uint64(rev)))
 }
 
 // Get returns the article with the given id.

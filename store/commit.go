@@ -46,6 +46,18 @@ type op struct {
 type batch struct {
 	tx  *bbolt.Tx
 	rev int64 // the last revision taken in this transaction
+	// compactedRev caches the meta value compacted (-1: not read yet).
+	compactedRev int64
+}
+
+// compacted returns the newest revision compaction has passed. Compaction
+// runs in write transactions of its own, so it cannot change during b.
+func (b *batch) compacted() int64 {
+	if b.compactedRev < 0 {
+		n, _ := decodeUint(b.tx.Bucket(bucketMeta).Get(metaCompacted))
+		b.compactedRev = int64(n)
+	}
+	return b.compactedRev
 }
 
 // nextRev takes the next store-wide revision. Call it only once every check
@@ -139,7 +151,7 @@ func (db *DB) commitBatch(ops []*op) {
 
 	end := start
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		b := &batch{tx: tx, rev: start}
+		b := &batch{tx: tx, rev: start, compactedRev: -1}
 		for _, o := range ops {
 			if o.err = o.ctx.Err(); o.err != nil {
 				continue
@@ -196,8 +208,9 @@ func runOp(o *op, b *batch) (err error) {
 }
 
 // writeError maps a failed commit to what callers should see: ErrNoSpace for
-// a full disk, ErrClosed for a closed file, and otherwise the error itself
-// with its mutationError mark removed. Detail that may carry a file path is
+// a full disk, and otherwise the error itself with its mutationError mark
+// removed. (A closed file never reaches it: Close stops the committer
+// before it closes the file, and submit answers ErrClosed after Close.) Detail that may carry a file path is
 // logged, not returned.
 func (db *DB) writeError(err error) error {
 	var me *mutationError

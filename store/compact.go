@@ -1,18 +1,22 @@
 package store
 
 import (
+	"bytes"
+
 	"go.etcd.io/bbolt"
 )
 
 // Compaction keeps the change log to the most recent cfg.history revisions.
 // The committer nudges the compactor when the log has passed its limit; the
-// compactor deletes the oldest events in transactions of at most
-// compactChunk keys, so it never holds the write lock for long, and records
-// the newest removed revision in meta (compacted) in the same transaction.
-// It waits for no reader of the log: a watcher or a full-text engine that
-// falls behind gets ErrCompacted and starts over from the articles.
+// compactor walks the oldest retained events in transactions of at most
+// compactChunk events, deletes those that no longer hold a current version
+// (superseded, or a delete), keeps those that do (they are the articles'
+// content, see events.go), and records the newest revision it has passed
+// in meta (compacted) in the same transaction. It waits for no reader of
+// the log: a watcher or a full-text engine that falls behind gets
+// ErrCompacted and starts over from the articles.
 
-// compactChunk bounds the events one compaction transaction deletes. It is
+// compactChunk bounds the events one compaction transaction walks. It is
 // a variable only so that tests can exercise several chunks cheaply.
 var compactChunk = 1000
 
@@ -41,8 +45,9 @@ func (db *DB) compactLoop() {
 	}
 }
 
-// compact deletes events until at most cfg.history remain, stopping early
-// when the store closes. A failure is logged; the next commit retries.
+// compact drops history until at most cfg.history revisions are retained,
+// stopping early when the store closes. A failure is logged; the next
+// commit retries.
 func (db *DB) compact() {
 	for {
 		select {
@@ -51,32 +56,15 @@ func (db *DB) compact() {
 		default:
 		}
 		target := db.rev.value() - db.cfg.history
-		if target <= db.compacted.Load() {
+		from := db.compacted.Load()
+		if target <= from {
 			return
 		}
 		var done int64
 		err := db.bolt.Update(func(tx *bbolt.Tx) error {
-			b := tx.Bucket(bucketEvents)
-			var keys [][]byte
-			c := b.Cursor()
-			for k, _ := c.First(); k != nil && len(keys) < compactChunk; k, _ = c.Next() {
-				rev, ok := decodeUint(k)
-				if !ok || int64(rev) > target {
-					break
-				}
-				keys = append(keys, append([]byte(nil), k...))
-			}
-			done = target
-			if len(keys) == compactChunk {
-				n, _ := decodeUint(keys[len(keys)-1])
-				done = int64(n)
-			}
-			for _, k := range keys {
-				if err := b.Delete(k); err != nil {
-					return err
-				}
-			}
-			return tx.Bucket(bucketMeta).Put(metaCompacted, encodeUint(uint64(done)))
+			var err error
+			done, err = compactRange(tx, from, target)
+			return err
 		})
 		if err != nil {
 			db.log.Error("store: compacting the change log failed", "err", err)
@@ -84,4 +72,35 @@ func (db *DB) compact() {
 		}
 		db.compacted.Store(done)
 	}
+}
+
+// compactRange drops the history of revisions (from, target], or of the
+// first compactChunk of them, and returns the last revision it passed.
+func compactRange(tx *bbolt.Tx, from, target int64) (int64, error) {
+	events := tx.Bucket(bucketEvents)
+	arts := tx.Bucket(bucketArticles)
+	var drop [][]byte
+	done, walked := target, 0
+	c := events.Cursor()
+	for k, v := c.Seek(encodeUint(uint64(from + 1))); k != nil; k, v = c.Next() {
+		rev, ok := decodeUint(k)
+		if !ok || int64(rev) > target {
+			break
+		}
+		if walked == compactChunk {
+			done = int64(rev) - 1
+			break
+		}
+		walked++
+		// An event stays while it holds its article's current version.
+		if id := eventArticleID(v); id == nil || !bytes.Equal(arts.Get(id), k) {
+			drop = append(drop, bytes.Clone(k))
+		}
+	}
+	for _, k := range drop {
+		if err := events.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return done, tx.Bucket(bucketMeta).Put(metaCompacted, encodeUint(uint64(done)))
 }

@@ -11,11 +11,13 @@
 //
 // Every write (create, update, delete, and each changed article of an
 // import) takes the next store-wide revision and, in the same bbolt
-// transaction, stores the article, moves its index entries and appends its
-// event to the change log. A crash therefore never leaves an article
-// without its indexes or its event, and never an event for a write that
-// did not commit. The article's revision is that revision and its etag is
-// derived from it, so the etag changes on every write.
+// transaction, appends its event to the change log, points the article's
+// id at that revision and moves its index entries. The event is the only
+// copy of the article's content, as in etcd's MVCC store: the history is
+// the store. A crash therefore never leaves an article without its indexes
+// or its event, and never an event for a write that did not commit. The
+// article's revision is that revision and its etag is derived from it, so
+// the etag changes on every write.
 //
 // Writes go through group commit (commit.go): one committer goroutine runs
 // every write that is queued when it gets to them in one transaction and one
@@ -27,9 +29,12 @@
 // 256 keys and calls its callback between them, never inside one.
 //
 // The change log keeps the most recent WithHistory revisions (default
-// 100,000). A background compactor removes older events within moments of
-// the log passing its limit, 1000 per transaction; Changes from a compacted
-// revision returns an *articles.CompactedError naming the oldest one kept.
+// 100,000). A background compactor drops older history within moments of
+// the log passing its limit, 1000 events per transaction: superseded
+// versions and deletes go, while an event holding an article's current
+// version stays for as long as it is current (the write that supersedes it
+// then deletes it). Changes from a compacted revision returns an
+// *articles.CompactedError naming the oldest one kept.
 //
 // Errors are the sentinels of package articles, wrapped with detail that is
 // safe to show a client (never a file path); a full disk during a commit is
@@ -52,6 +57,11 @@
 // the page fills, and a very common value costs a set as large as the
 // index. A publish-time range ordered by publish time seeks straight into
 // the publish index instead.
+//
+// bbolt never returns space to the file system: deleting articles or
+// compacting history leaves free pages that later writes reuse, but the
+// file does not shrink. Older files (schema versions 1 to 3, which kept a
+// second copy of every article) are upgraded in one transaction at Open.
 //
 // Request ids (for idempotent creates) are kept forever: they are small, and
 // dropping them with the change log would make a late retry create a

@@ -11,11 +11,14 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The events bucket: 8-byte big-endian revision -> ArticleEvent. Every
-// revision from compacted+1 to the current revision has exactly one event,
-// written in the transaction of its write. CREATED and UPDATED events carry
-// the whole article as stored; DELETED events carry its id, slug and the
-// revision of the delete.
+// The events bucket: 8-byte big-endian revision -> ArticleEvent. It is the
+// change log and the only copy of every article's content: CREATED and
+// UPDATED events carry the whole article as stored at their revision, and
+// the articles bucket maps an id to the revision of its current version.
+// DELETED events carry the deleted article's id, slug and the revision of
+// the delete. Every revision from compacted+1 to the current revision has
+// exactly one event, written in the transaction of its write; below
+// compacted+1 only the events holding a current version remain (compact.go).
 
 // maxChanges bounds one Changes call when the caller asks for no limit.
 const maxChanges = 1000
@@ -73,6 +76,57 @@ func (db *DB) Changes(ctx context.Context, from int64, limit int) ([]*articlesv1
 		return nil, err
 	}
 	return out, nil
+}
+
+// eventField returns the value of the last field num of wire type typ in
+// the marshalled message b (proto.Unmarshal also takes the last), and
+// whether there is one and b is well formed up to it.
+func eventField(b []byte, num protowire.Number, typ protowire.Type) (val []byte, ok bool) {
+	for len(b) > 0 {
+		n, t, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return nil, false
+		}
+		b = b[l:]
+		l = protowire.ConsumeFieldValue(n, t, b)
+		if l < 0 {
+			return nil, false
+		}
+		if n == num && t == typ {
+			val, ok = b[:l], true
+		}
+		b = b[l:]
+	}
+	return val, ok
+}
+
+// eventArticle returns the marshalled article the marshalled event v
+// carries.
+func eventArticle(v []byte) ([]byte, bool) {
+	f, ok := eventField(v, eventFieldArticle, protowire.BytesType)
+	if !ok {
+		return nil, false
+	}
+	body, n := protowire.ConsumeBytes(f)
+	return body, n >= 0
+}
+
+// eventArticleID returns the id of the article the marshalled event v
+// carries (field 1 of Article), or nil.
+func eventArticleID(v []byte) []byte {
+	body, ok := eventArticle(v)
+	if !ok {
+		return nil
+	}
+	f, ok := eventField(body, 1, protowire.BytesType)
+	if !ok {
+		return nil
+	}
+	id, n := protowire.ConsumeBytes(f)
+	if n < 0 {
+		return nil
+	}
+	return id
 }
 
 // Revision returns the revision of the last committed write (0 for a store

@@ -45,3 +45,14 @@ func ProductionBounds(b *testing.B) {
 	compactChunk = prodCompactChunk
 	b.Cleanup(func() { compactChunk = cc })
 }
+
+// EventCount returns how many events the change log holds, compacted
+// history's current versions included.
+func (db *DB) EventCount() (int, error) {
+	var n int
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		n = tx.Bucket(bucketEvents).Stats().KeyN
+		return nil
+	})
+	return n, err
+}

@@ -70,12 +70,11 @@ const DefaultInitialMmapSize = defaultMmapSize
 // WithInitialMmapSize sets how many bytes of the file bbolt maps from the
 // start. As the file grows past its mapping, bbolt maps it anew, which
 // waits for every read transaction to end, and makes the write
-// transaction copy every node it has touched out of the old mapping (a
-// bulk import spent a fifth of its allocations on it). Mapping more at
-// once reserves address space, not memory, so files up to that size are
-// never mapped twice. Zero or less leaves bbolt's default (32 KiB,
-// doubling as the file grows). On Windows a mapping grows the file to its
-// size: keep it small there.
+// transaction copy every node it has touched out of the old mapping.
+// Mapping more at once reserves address space, not memory, so files up to
+// that size are never mapped twice. Zero or less leaves bbolt's default
+// (32 KiB, doubling as the file grows). On Windows a mapping grows the file
+// to its size: keep it small there.
 func WithInitialMmapSize(n int) Option {
 	return optionFunc(func(c *config) { c.mmapSize = max(n, 0) })
 }

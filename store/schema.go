@@ -1,10 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 )
 
 // The database's map. Every bucket is top level and created, all at once, in
@@ -18,7 +21,7 @@ import (
 //	                     revision       -> uint64, the last committed revision
 //	                     compacted      -> uint64, the newest revision compaction removed (0: none)
 //	                     token_key      -> 32 random bytes, made at first Open
-//	articles             id -> articlesv1.Article
+//	articles             id -> uint64, the revision of the article's current version (its event)
 //	idx_slug             slug -> id (unique: one id per slug)
 //	idx_publish_time     esc(OrderPublishTime.SortKey(a)) + id -> empty
 //	idx_create_time      esc(OrderCreateTime.SortKey(a)) + id -> empty
@@ -26,14 +29,15 @@ import (
 //	idx_author           esc(author) + id -> empty, one key per author
 //	idx_tag              esc(tag) + id -> empty, one key per tag
 //	idx_source           esc(source) + id -> empty (articles with a source only)
-//	events               uint64 revision -> articlesv1.ArticleEvent
+//	events               uint64 revision -> articlesv1.ArticleEvent: the change log, and the only
+//	                     copy of each article's content (events.go, compact.go)
 //	request_ids          request_id -> id (26 bytes) + sha256 of the request article (32 bytes)
 //
 // The order indexes hold exactly articles.Order.SortKey, so walking one
 // forwards is the ascending order of the query and backwards the descending
 // one, ties broken by id, as package articles defines. Every write updates
-// the article, all its index keys, its event and the revision counter in one
-// bbolt transaction, so they never disagree after a crash.
+// the article's revision, all its index keys, its event and the revision
+// counter in one bbolt transaction, so they never disagree after a crash.
 var (
 	bucketMeta        = []byte("meta")
 	bucketArticles    = []byte("articles")
@@ -77,9 +81,15 @@ var (
 
 // schemaVersion is the layout this package reads and writes. Raise it when
 // the map above changes incompatibly; an older program then refuses the file
-// instead of misreading it. initSchema upgrades a file of an older version
-// by dropping its full-text index (legacyBuckets, metaIndexed).
-const schemaVersion = 3
+// instead of misreading it. initSchema upgrades a file of an older version:
+// it drops the full-text index of versions 1 and 2 (legacyBuckets,
+// metaIndexed) and turns the article copies of versions up to 3 into
+// revisions (upgradeArticles).
+const schemaVersion = 4
+
+// articlesAsRevisions is the first schema version whose articles bucket
+// maps ids to revisions; older ones hold a copy of each article there.
+const articlesAsRevisions = 4
 
 // initSchema creates the buckets and meta keys a new file lacks and checks
 // the schema version of an existing one. newKey makes the token key of a new
@@ -101,6 +111,11 @@ func initSchema(tx *bbolt.Tx, newKey func() ([]byte, error)) error {
 		}
 		if got > schemaVersion {
 			return fmt.Errorf("database schema version %d is newer than this program supports (%d): upgrade the program", got, schemaVersion)
+		}
+		if got < articlesAsRevisions {
+			if err := upgradeArticles(tx); err != nil {
+				return fmt.Errorf("upgrade schema version %d: %w", got, err)
+			}
 		}
 		if got < schemaVersion {
 			if err := meta.Put(metaSchemaVersion, encodeUint(schemaVersion)); err != nil {
@@ -135,6 +150,44 @@ func dropSearchIndex(tx *bbolt.Tx) error {
 	}
 	if meta := tx.Bucket(bucketMeta); meta != nil {
 		return meta.Delete(metaIndexed)
+	}
+	return nil
+}
+
+// upgradeArticles turns an articles bucket of whole articles into one of
+// revisions: each article's content stays in the event of its revision,
+// which it is written to when compaction has removed that event. A value
+// of 8 bytes is a revision already: an article holds at least its id.
+func upgradeArticles(tx *bbolt.Tx) error {
+	arts, events := tx.Bucket(bucketArticles), tx.Bucket(bucketEvents)
+	type current struct {
+		id, rev []byte
+	}
+	var all []current
+	err := arts.ForEach(func(k, v []byte) error {
+		if len(v) == 8 {
+			return nil
+		}
+		a := new(articlesv1.Article)
+		if err := proto.Unmarshal(v, a); err != nil {
+			return fmt.Errorf("corrupt article %q: %w", k, err)
+		}
+		rev := encodeUint(uint64(a.GetRevision()))
+		if events.Get(rev) == nil {
+			if err := putEvent(tx, articlesv1.ArticleEvent_UPDATED, a.GetRevision(), bytes.Clone(v)); err != nil {
+				return err
+			}
+		}
+		all = append(all, current{id: bytes.Clone(k), rev: rev})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range all {
+		if err := arts.Put(c.id, c.rev); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -134,8 +134,7 @@ func (db *DB) onCommit(tx *bbolt.Tx, start, end int64, ops int) {
 
 // articleDelta returns how many articles the events with revisions in
 // (start, end] created, minus how many they deleted. It reads only the
-// type, the first field of each event (putEvent writes it first), but
-// copes with any field order.
+// type of each event, not the article it carries.
 func articleDelta(tx *bbolt.Tx, start, end int64) int64 {
 	if end <= start {
 		return 0
@@ -158,24 +157,13 @@ func articleDelta(tx *bbolt.Tx, start, end int64) int64 {
 // unmarshalling the article it carries; malformed input is
 // TYPE_UNSPECIFIED.
 func eventType(b []byte) articlesv1.ArticleEvent_Type {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return articlesv1.ArticleEvent_TYPE_UNSPECIFIED
-		}
-		b = b[n:]
-		if num == eventFieldType && typ == protowire.VarintType {
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return articlesv1.ArticleEvent_TYPE_UNSPECIFIED
-			}
-			return articlesv1.ArticleEvent_Type(v)
-		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return articlesv1.ArticleEvent_TYPE_UNSPECIFIED
-		}
-		b = b[n:]
+	f, ok := eventField(b, eventFieldType, protowire.VarintType)
+	if !ok {
+		return articlesv1.ArticleEvent_TYPE_UNSPECIFIED
 	}
-	return articlesv1.ArticleEvent_TYPE_UNSPECIFIED
+	v, n := protowire.ConsumeVarint(f)
+	if n < 0 {
+		return articlesv1.ArticleEvent_TYPE_UNSPECIFIED
+	}
+	return articlesv1.ArticleEvent_Type(v)
 }

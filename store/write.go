@@ -53,7 +53,14 @@ func writeArticle(b *batch, old, new *articlesv1.Article, rev int64) error {
 		if old == nil {
 			typ = articlesv1.ArticleEvent_CREATED
 		}
-		if payload, err = putArticle(tx, new); err != nil {
+		if payload, err = putArticle(tx, new, rev); err != nil {
+			return mutated(err)
+		}
+	}
+	// A superseded version older than the retained history is no longer
+	// anyone's: compaction kept it only while it was current.
+	if old != nil && old.GetRevision() <= b.compacted() {
+		if err := tx.Bucket(bucketEvents).Delete(encodeUint(uint64(old.GetRevision()))); err != nil {
 			return mutated(err)
 		}
 	}
