@@ -426,7 +426,6 @@ func (e *Engine) rebuild(ctx context.Context) error {
 		return err
 	}
 	e.applied.set(0)
-	e.log.Info("fulltext: rebuilding the index", "from_revision", from)
 	if err := e.markDirty(); err != nil {
 		return err
 	}
@@ -443,6 +442,8 @@ func (e *Engine) rebuild(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Logged once the file says so: a crash from here on resumes the rebuild.
+	e.log.Info("fulltext: rebuilding the index", "from_revision", from)
 	order := articles.OrderCreateTime
 	var (
 		after articles.Cursor

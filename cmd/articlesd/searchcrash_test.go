@@ -84,7 +84,7 @@ func TestKillDuringIndexRebuild(t *testing.T) {
 	})
 	bdb.Close()
 	if err != nil {
-		t.Fatalf("index file after the kill: %v", err)
+		t.Fatalf("index file after the kill: %v; log:\n%s", err, d.logs)
 	}
 
 	d = start(t, db, nil, "--no-seed")
