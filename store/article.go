@@ -20,20 +20,12 @@ var marshalOpts = proto.MarshalOptions{Deterministic: true}
 // getArticle returns the article with the given id, unmarshalled (so valid
 // after tx ends), or nil if there is none.
 func getArticle(tx *bbolt.Tx, id string) (*articlesv1.Article, error) {
-	rev := tx.Bucket(bucketArticles).Get([]byte(id))
-	if rev == nil {
-		return nil, nil
-	}
-	v := tx.Bucket(bucketEvents).Get(rev)
-	if v == nil {
-		return nil, fmt.Errorf("corrupt article %q: no event at its revision %x", id, rev)
-	}
-	body, ok := eventArticle(v)
-	if !ok {
-		return nil, fmt.Errorf("corrupt event %x of article %q", rev, id)
+	v, err := articleBytes(tx, id)
+	if v == nil || err != nil {
+		return nil, err
 	}
 	a := new(articlesv1.Article)
-	if err := proto.Unmarshal(body, a); err != nil {
+	if err := proto.Unmarshal(v, a); err != nil {
 		return nil, fmt.Errorf("corrupt article %q: %w", id, err)
 	}
 	return a, nil

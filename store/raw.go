@@ -18,7 +18,19 @@ import (
 // articleBytes returns the stored encoding of the article with the given
 // id, valid only inside tx, or nil if there is none.
 func articleBytes(tx *bbolt.Tx, id string) ([]byte, error) {
-	return tx.Bucket(bucketArticles).Get([]byte(id)), nil
+	rev := tx.Bucket(bucketArticles).Get([]byte(id))
+	if rev == nil {
+		return nil, nil
+	}
+	v := tx.Bucket(bucketEvents).Get(rev)
+	if v == nil {
+		return nil, fmt.Errorf("corrupt article %q: no event at its revision %x", id, rev)
+	}
+	body, ok := eventArticle(v)
+	if !ok {
+		return nil, fmt.Errorf("corrupt event %x of article %q", rev, id)
+	}
+	return body, nil
 }
 
 // GetRaw returns the encoding of the article with the given id.
