@@ -29,7 +29,9 @@
 //     its file is missing, of another index version, fails to open or
 //     read, was left mid-rebuild, or when its applied revision is older
 //     than the oldest the change log keeps (Changes returns
-//     articles.ErrCompacted). Searches wait for the rebuild to finish.
+//     articles.ErrCompacted) or, at Open, newer than the backend's (a
+//     database restored from a backup beside the index of the newer
+//     one). Searches wait for the rebuild to finish.
 //
 // # Durability
 //

@@ -158,8 +158,9 @@ type Engine struct {
 
 // Open opens (creating it when missing) the index in the file at path,
 // fed by feed, and starts following the feed. It rebuilds the index (in
-// the background) when the file is new, of another version, damaged, or
-// left torn by a machine crash. It fails when another process holds the
+// the background) when the file is new, of another version, damaged, left
+// torn by a machine crash, or ahead of the feed's revision (the database
+// was restored from a backup). It fails when another process holds the
 // file.
 func Open(path string, feed Feed, opts ...Option) (*Engine, error) {
 	if path == "" {
@@ -205,6 +206,19 @@ func Open(path string, feed Feed, opts ...Option) (*Engine, error) {
 			return nil, fmt.Errorf("fulltext: open %s: %w", path, err)
 		}
 	}
+	if !rebuild && e.behindFeed(applied) {
+		// The backend is older than the index: a database restored from a
+		// backup beside the index of the newer one. Its next writes take
+		// revisions the index has already applied, so start again.
+		_ = e.bolt.Close()
+		e.bolt = nil
+		if err := removeIndex(path); err != nil {
+			return nil, err
+		}
+		if applied, rebuild, err = e.openFile(); err != nil {
+			return nil, fmt.Errorf("fulltext: open %s: %w", path, err)
+		}
+	}
 	if !rebuild {
 		e.applied.set(applied)
 	}
@@ -213,6 +227,21 @@ func Open(path string, feed Feed, opts ...Option) (*Engine, error) {
 	e.wg.Add(1)
 	go e.run(rebuild)
 	return e, nil
+}
+
+// behindFeed reports whether the feed's revision is below applied, which
+// the index can only have reached from a newer database. A feed that does
+// not answer within the open timeout is taken as current.
+func (e *Engine) behindFeed(applied int64) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), max(e.cfg.openTimeout, time.Second))
+	defer cancel()
+	rev, err := e.feed.Revision(ctx)
+	if err != nil || rev >= applied {
+		return false
+	}
+	e.log.Warn("fulltext: the index is ahead of the database (restored from a backup?); rebuilding",
+		"applied", applied, "revision", rev)
+	return true
 }
 
 // openFile opens the file and checks it (initFile), leaving it in e.bolt,
