@@ -14,6 +14,7 @@ import (
 type listeners struct {
 	grpc    net.Listener
 	metrics net.Listener // nil without --metrics-listen
+	http    net.Listener // nil without --http-listen
 }
 
 // listen binds the addresses cfg names.
@@ -30,13 +31,19 @@ func listen(ctx context.Context, cfg config) (*listeners, error) {
 			return nil, fmt.Errorf("--metrics-listen: %w", err)
 		}
 	}
+	if cfg.httpListen != "" {
+		if l.http, err = lc.Listen(ctx, "tcp", cfg.httpListen); err != nil {
+			l.close()
+			return nil, fmt.Errorf("--http-listen: %w", err)
+		}
+	}
 	return l, nil
 }
 
 // close closes every listener. Closing one that a server already closed
 // is harmless.
 func (l *listeners) close() {
-	for _, lis := range []net.Listener{l.grpc, l.metrics} {
+	for _, lis := range []net.Listener{l.grpc, l.metrics, l.http} {
 		if lis != nil {
 			_ = lis.Close()
 		}

@@ -26,6 +26,16 @@
 // read the port from it. The line also says mtls=, tokens= (how many, never
 // which) and reflection=.
 //
+// # HTTP
+//
+// --http-listen ADDR also serves the service over HTTP (http.go): REST
+// routes declared in the proto with google.api.http, the Connect protocol
+// (JSON and binary) and gRPC-Web, transcoded by vanguard into calls of the
+// same grpc.Server, so tokens, roles, limits, logs and metrics apply
+// unchanged. It serves TLS when --tls-cert is set; --cors-origin
+// (repeatable) allows browser calls from other origins. Its address is in
+// a msg="serving http" log line.
+//
 // # Security
 //
 // --tls-cert and --tls-key serve TLS (1.2 or later); --client-ca also

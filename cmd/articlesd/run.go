@@ -61,6 +61,10 @@ type config struct {
 	keepaliveMinTime    time.Duration
 	keepaliveNoStreamOK bool
 
+	// HTTP listener (http.go).
+	httpListen  string
+	corsOrigins []string
+
 	// Storage backend (etcd.go).
 	etcd etcdConfig
 }
@@ -94,6 +98,10 @@ requires bearer tokens on every call but health checks, and is refused on a
 plaintext listener that is not loopback unless --insecure-allow-tokens.
 --max-streams, --max-conns, --idle-timeout, --keepalive-min-time and
 --default-timeout bound what clients can hold.
+
+--http-listen also serves the API over HTTP: REST (GET /v1/articles, ...),
+Connect (JSON and binary) and gRPC-Web, with the same tokens and limits;
+--cors-origin allows browser calls from other origins.
 
 Every flag can also be set in the environment as ARTICLES_<FLAG>, upper case
 with '-' as '_' (ARTICLES_LISTEN, ARTICLES_MAX_BODY_BYTES, ...); a flag given
@@ -129,6 +137,7 @@ on the command line wins.`,
 	f.BoolVar(&cfg.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on the --metrics-listen listener")
 	addSecurityFlags(f, &cfg)
 	addLimitFlags(f, &cfg)
+	addHTTPFlags(f, &cfg)
 	addEtcdFlags(f, &cfg.etcd)
 	addSearchFlags(pf, &cfg)
 
@@ -242,6 +251,9 @@ func (c config) check() error {
 		return usageError{err}
 	}
 	if err := c.checkLimits(); err != nil {
+		return usageError{err}
+	}
+	if err := c.checkHTTP(); err != nil {
 		return usageError{err}
 	}
 	// A body at the limit must still fit in one message with the rest of

@@ -45,8 +45,9 @@ func (c config) useTLS() bool { return c.tlsCert != "" }
 // server, and what it logs (never the secrets).
 type security struct {
 	opts   []grpc.ServerOption
-	tokens int  // how many tokens the file holds; 0 without --tokens
-	mtls   bool // client certificates are required
+	tls    *tls.Config // nil: plaintext
+	tokens int         // how many tokens the file holds; 0 without --tokens
+	mtls   bool        // client certificates are required
 	// warnings are worth logging but not worth refusing to start over.
 	warnings []string
 }
@@ -62,7 +63,8 @@ func loadSecurity(ctx context.Context, c config) (*security, error) {
 		if err != nil {
 			return nil, err
 		}
-		sec.opts = append(sec.opts, grpc.Creds(credentials.NewTLS(tc)))
+		sec.tls = tc
+		sec.opts = append(sec.opts, grpc.Creds(credentials.NewTLS(tc.Clone())))
 		sec.mtls = tc.ClientAuth == tls.RequireAndVerifyClientCert
 	}
 	if c.tokensFile != "" {
@@ -74,13 +76,16 @@ func loadSecurity(ctx context.Context, c config) (*security, error) {
 		if toks.Len() == 0 {
 			return nil, fmt.Errorf("--tokens %s: no tokens in the file: every call would be refused", c.tokensFile)
 		}
-		if !c.useTLS() && !c.insecureAllowTokens {
-			loop, err := isLoopbackListen(ctx, c.listen)
+		for _, addr := range []string{c.listen, c.httpListen} {
+			if addr == "" || c.useTLS() || c.insecureAllowTokens {
+				continue
+			}
+			loop, err := isLoopbackListen(ctx, addr)
 			if err != nil {
 				return nil, err
 			}
 			if !loop {
-				return nil, fmt.Errorf("refusing --tokens on plaintext address %q, which is not loopback: serve TLS (--tls-cert, --tls-key) or pass --insecure-allow-tokens", c.listen)
+				return nil, fmt.Errorf("refusing --tokens on plaintext address %q, which is not loopback: serve TLS (--tls-cert, --tls-key) or pass --insecure-allow-tokens", addr)
 			}
 		}
 		if fi, err := os.Stat(c.tokensFile); err == nil && fi.Mode().Perm()&0o077 != 0 {

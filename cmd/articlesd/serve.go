@@ -148,6 +148,21 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	} else {
 		metricsDone <- nil
 	}
+	httpDone := make(chan error, 1)
+	var httpFailed <-chan error // receives only while serving http fails
+	if lns.http != nil {
+		httpFailed = httpDone
+		h, err := httpHandler(gs, cfg)
+		if err != nil {
+			gs.Stop()
+			return err
+		}
+		hs := newHTTPServer(h, cfg, sec.tls, log.With("component", "http"))
+		log.Info("serving http", "addr", lns.http.Addr().String(), "tls", cfg.useTLS(), "cors_origins", cfg.corsOrigins)
+		go func() { httpDone <- serveHTTP(ctx, hs, cfg.limitListener(lns.http), cfg.gracePeriod) }()
+	} else {
+		httpDone <- nil
+	}
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
 	log.Info("listening", "addr", addr, "tls", cfg.useTLS(), "db", cfg.db, "search_index", cfg.searchIndexPath(),
@@ -160,6 +175,8 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	case err := <-served:
 		// Serve only returns on its own when the listener fails.
 		return fmt.Errorf("serving: %w", err)
+	case err := <-httpFailed:
+		return err
 	case <-ctx.Done():
 	}
 	stop()
@@ -173,6 +190,9 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 	}
 	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		log.Warn("serve returned", "err", err)
+	}
+	if err := <-httpDone; err != nil {
+		log.Warn("http listener", "err", err)
 	}
 	if err := <-metricsDone; err != nil {
 		log.Warn("metrics listener", "err", err)
