@@ -41,6 +41,7 @@ type etcdConfig struct {
 	user, password  string
 	dialTimeout     time.Duration
 	maxRequestBytes int
+	maxTxnOps       int
 }
 
 // addEtcdFlags adds --store and the --etcd-* flags to f.
@@ -55,6 +56,7 @@ func addEtcdFlags(f *pflag.FlagSet, c *etcdConfig) {
 	f.StringVar(&c.password, "etcd-password", "", "etcd auth `password` (prefer the environment variable)")
 	f.DurationVar(&c.dialTimeout, "etcd-dial-timeout", 5*time.Second, "how long to wait for etcd at startup")
 	f.IntVar(&c.maxRequestBytes, "etcd-max-request-bytes", etcdstore.DefaultMaxRequestBytes, "the cluster's --max-request-bytes: larger articles are refused")
+	f.IntVar(&c.maxTxnOps, "etcd-max-txn-ops", etcdstore.DefaultMaxTxnOps, "the cluster's --max-txn-ops: how many operations one grouped write may hold")
 }
 
 // check validates the backend flags.
@@ -80,6 +82,9 @@ func (c etcdConfig) check() error {
 	}
 	if c.maxRequestBytes <= 0 || c.dialTimeout <= 0 {
 		return usageError{errors.New("--etcd-max-request-bytes and --etcd-dial-timeout must be positive")}
+	}
+	if c.maxTxnOps < 16 {
+		return usageError{fmt.Errorf("--etcd-max-txn-ops must be at least 16, got %d", c.maxTxnOps)}
 	}
 	return nil
 }
@@ -108,7 +113,7 @@ func openEtcdStore(ctx context.Context, c etcdConfig, log *slog.Logger) (*etcdst
 	}
 	octx, cancel := context.WithTimeout(ctx, c.dialTimeout)
 	defer cancel()
-	st, err := etcdstore.Open(octx, cli, c.prefix, etcdstore.WithMaxRequestBytes(c.maxRequestBytes))
+	st, err := etcdstore.Open(octx, cli, c.prefix, etcdstore.WithMaxRequestBytes(c.maxRequestBytes), etcdstore.WithMaxTxnOps(c.maxTxnOps))
 	if err != nil {
 		cli.Close()
 		return nil, nil, fmt.Errorf("opening the etcd store at %s: %w", strings.Join(c.endpoints, ","), err)
