@@ -275,7 +275,7 @@ func TestUsage(t *testing.T) {
 			t.Fatalf("--help exit code = %d, want 0", code)
 		}
 		for _, flag := range []string{"listen", "db", "no-seed", "max-recv-bytes", "max-body-bytes", "log-level",
-			"log-format", "history", "initial-mmap-size", "progress-interval", "watch-rate", "grace-period"} {
+			"log-format", "history", "initial-mmap-size", "progress-interval", "watch-rate", "grace-period", "http-listen", "cors-origin"} {
 			env := "ARTICLES_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 			if !strings.Contains(stdout, "--"+flag+" ") || !strings.Contains(stdout, "(env "+env+")") {
 				t.Errorf("--help does not document --%s and %s", flag, env)

@@ -376,6 +376,7 @@ func TestHTTPTokens(t *testing.T) {
 		{"ReadDeleteConnect", http.MethodPost, "/articles.v1.ArticleService/DeleteArticle", readSecret, `{"id":"x"}`, http.StatusForbidden},
 		{"NoTokenConnect", http.MethodPost, "/articles.v1.ArticleService/GetArticle", "", `{"id":"x"}`, http.StatusUnauthorized},
 		{"ReadMissing", http.MethodGet, "/v1/articles/nope", readSecret, "", http.StatusNotFound},
+		{"HealthNoToken", http.MethodPost, "/grpc.health.v1.Health/Check", "", `{}`, http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
