@@ -28,6 +28,9 @@
 // to the caller. List walks an order index in read transactions of at most
 // 256 keys and calls its callback between them, never inside one.
 //
+// Backup writes a consistent copy of the file, read in one transaction
+// while writes go on, that Open serves as it was (backup.go).
+//
 // The change log keeps the most recent WithHistory revisions (default
 // 100,000). A background compactor drops older history within moments of
 // the log passing its limit, 1000 events per transaction: superseded
