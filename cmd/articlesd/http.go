@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -32,9 +33,10 @@ import (
 // metrics, tokens, default deadline) and its message size limit apply as
 // they do to gRPC; gRPC codes become HTTP statuses (NOT_FOUND is 404).
 //
-// Caveat: grpc-go cannot drain calls served through ServeHTTP, so at
-// shutdown HTTP calls still running when the gRPC server stops are
-// cancelled rather than given the grace period.
+// grpc-go cannot drain calls served through ServeHTTP: its graceful stop
+// cancels them. So at shutdown serve first waits, within the grace period,
+// for the unary HTTP calls in flight (inflight), and only then stops the
+// gRPC server, which ends open streams as it does for gRPC clients.
 
 // httpMinMessageBytes is the least the transcoder buffers of one message.
 // Requests are bounded again by --max-recv-bytes inside the grpc.Server;
@@ -76,8 +78,8 @@ func (c config) checkHTTP() error {
 }
 
 // httpHandler returns the handler of the HTTP listener over gs, whose
-// services must all be registered.
-func httpHandler(gs *grpc.Server, c config) (http.Handler, error) {
+// services must all be registered. Unary calls are counted in calls.
+func httpHandler(gs *grpc.Server, c config, calls *inflight) (http.Handler, error) {
 	buf := uint32(min(max(c.maxRecvBytes, httpMinMessageBytes), math.MaxUint32))
 	t, err := vanguardgrpc.NewTranscoder(gs,
 		vanguard.WithDefaultServiceOptions(vanguard.WithMaxMessageBufferBytes(buf)),
@@ -90,7 +92,7 @@ func httpHandler(gs *grpc.Server, c config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--http-listen: %w", err)
 	}
-	h := connectHeader(t)
+	h := calls.track(connectHeader(t), streamingMethods(gs))
 	if len(c.corsOrigins) == 0 {
 		return h, nil
 	}
@@ -101,6 +103,55 @@ func httpHandler(gs *grpc.Server, c config) (http.Handler, error) {
 		ExposedHeaders: corsExposed,
 		MaxAge:         7200,
 	}).Handler(h), nil
+}
+
+// streamingMethods returns the paths (/package.Service/Method) of gs's
+// streaming methods.
+func streamingMethods(gs *grpc.Server) map[string]bool {
+	m := map[string]bool{}
+	for svc, info := range gs.GetServiceInfo() {
+		for _, mi := range info.Methods {
+			if mi.IsClientStream || mi.IsServerStream {
+				m["/"+svc+"/"+mi.Name] = true
+			}
+		}
+	}
+	return m
+}
+
+// inflight counts the unary HTTP calls being served. Streams are left
+// out: they last as long as clients want, and the server's graceful stop
+// ends them.
+type inflight struct{ n atomic.Int64 }
+
+// track counts the requests to next whose path is not in streaming; every
+// REST route is unary.
+func (f *inflight) track(next http.Handler, streaming map[string]bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !streaming[r.URL.Path] {
+			f.n.Add(1)
+			defer f.n.Add(-1)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// drainPoll is how often wait checks for calls still in flight.
+const drainPoll = 10 * time.Millisecond
+
+// wait returns once no unary call is in flight, or when ctx ends. The HTTP
+// server must have stopped accepting requests (Shutdown), or new calls
+// could keep it waiting until ctx ends.
+func (f *inflight) wait(ctx context.Context) {
+	t := time.NewTicker(drainPoll)
+	defer t.Stop()
+	for f.n.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // connectHeader adds "Connect-Protocol-Version: 1" to unary Connect calls

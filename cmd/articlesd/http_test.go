@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/grpc"
@@ -499,5 +501,71 @@ func TestHTTPUsage(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tt.code, tt.want)
 			}
 		})
+	}
+}
+
+// TestHTTPShutdownFinishesCalls checks that a unary HTTP call in flight at
+// SIGTERM is answered, not cancelled: grpc-go's graceful stop would cancel
+// it, so articlesd lets unary HTTP calls finish first.
+func TestHTTPShutdownFinishesCalls(t *testing.T) {
+	t.Parallel()
+	d, base := startHTTP(t, "--no-seed", "--metrics-listen", "127.0.0.1:0")
+	c := d.client()
+	create := func(title string) {
+		t.Helper()
+		if _, err := c.CreateArticle(callCtx(t), &articlesv1.CreateArticleRequest{Article: &articlesv1.Article{Title: title, Body: "Shutdown words."}}); err != nil {
+			t.Fatalf("CreateArticle: %v", err)
+		}
+	}
+	create("First")
+	// A search for a revision not yet written waits for it.
+	type answer struct {
+		code int
+		body []byte
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		req, err := http.NewRequestWithContext(callCtx(t), http.MethodGet, base+"/v1/articles:search?query=shutdown&min_revision=2", nil)
+		if err != nil {
+			answered <- answer{-1, []byte(err.Error())}
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- answer{-1, []byte(err.Error())}
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		answered <- answer{resp.StatusCode, body}
+	}()
+	metrics := "http://" + metricsAddr(t, d) + "/metrics"
+	const started = `grpc_server_started_total{grpc_method="SearchArticles",grpc_service="articles.v1.ArticleService",grpc_type="unary"} 1`
+	for i := 0; ; i++ {
+		if _, body := get(t, metrics); strings.Contains(body, started) {
+			break
+		}
+		if i == 500 {
+			t.Fatal("the search did not start within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	d.logs.waitFor(t, `"msg":"shutting down"`)
+	// The gRPC listener still serves while HTTP calls finish: the write
+	// the search waits for.
+	create("Second")
+	select {
+	case a := <-answered:
+		if a.code != http.StatusOK || !strings.Contains(string(a.body), "Second") {
+			t.Errorf("search in flight at SIGTERM: HTTP %d %s, want 200 finding \"Second\"", a.code, a.body)
+		}
+	case <-time.After(callTimeout):
+		t.Fatal("the search in flight was not answered")
+	}
+	if code := d.wait(); code != 0 {
+		t.Errorf("exit code %d; log:\n%s", code, d.logs)
 	}
 }

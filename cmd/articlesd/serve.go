@@ -149,10 +149,11 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		metricsDone <- nil
 	}
 	httpDone := make(chan error, 1)
+	httpCalls := new(inflight)
 	var httpFailed <-chan error // receives only while serving http fails
 	if lns.http != nil {
 		httpFailed = httpDone
-		h, err := httpHandler(gs, cfg)
+		h, err := httpHandler(gs, cfg, httpCalls)
 		if err != nil {
 			gs.Stop()
 			return err
@@ -184,6 +185,9 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 
 	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.gracePeriod)
 	defer cancel()
+	// The HTTP listener stops accepting as ctx ends; its unary calls finish
+	// first, since stopping the gRPC server would cancel them.
+	httpCalls.wait(graceCtx)
 	srv.GracefulStop(graceCtx)
 	if graceCtx.Err() != nil {
 		log.Warn("grace period ended; remaining calls were cancelled")
