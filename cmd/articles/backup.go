@@ -27,7 +27,8 @@ etags and page tokens; the full-text index is not copied and rebuilds.
 
 The file arrives in a temporary file beside FILE (.FILE.partial-*), which
 is synced and renamed to FILE only once complete, replacing any FILE there
-was: an interrupted or failed backup never leaves a partial FILE. On a
+was: an interrupted or failed backup never leaves a partial FILE. A FILE
+that a running server holds open as its database is refused. On a
 terminal, stderr shows a progress bar (bytes of total, rate, time left).
 
 Backup needs a token of the write role. A server on the etcd backend
@@ -52,6 +53,9 @@ refuses it with FAILED_PRECONDITION: back up etcd with
 func (a *app) backup(ctx context.Context, path string) (err error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return usagef("backup: %s is a directory: give the file to write", path)
+	}
+	if lockedByDatabase(path) {
+		return fmt.Errorf("backup: %s is the file of a running database (it is locked): write the backup elsewhere", path)
 	}
 	c, err := a.dial(ctx)
 	if err != nil {

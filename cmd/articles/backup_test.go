@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -102,5 +104,32 @@ func TestBackupUsage(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a usage error left %d files", len(entries))
+	}
+}
+
+// TestBackupOverLiveDatabase checks that FILE cannot be a database a
+// server holds open: the rename would unlink it from under the server.
+func TestBackupOverLiveDatabase(t *testing.T) {
+	t.Parallel()
+	addr := startServer(t)
+	live := filepath.Join(t.TempDir(), "live.db")
+	db, err := store.Open(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before, err := os.ReadFile(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, addr, "", "backup", live)
+	if r.code != exitError || !strings.Contains(r.stderr, "running database") {
+		t.Errorf("backup over a live database: exit %d, stderr %q; want %d and a refusal", r.code, r.stderr, exitError)
+	}
+	if after, err := os.ReadFile(live); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the live database changed (%v)", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(live)); len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want the database only", len(entries))
 	}
 }
