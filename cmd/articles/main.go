@@ -1,6 +1,6 @@
 // Command articles is the command-line client of the Articles service: it
 // gets, lists, streams, creates, updates, deletes, imports, searches and
-// watches articles over gRPC.
+// watches articles over gRPC, and backs up the server's database.
 //
 // Run "articles --help" for the subcommands and "articles CMD --help" for
 // each one's flags and examples. The server address comes from --addr, or
