@@ -3,6 +3,7 @@ package etcdstore_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/seed9c1868aa/articles"
+	"github.com/seed9c1868aa/articles/client"
+	"github.com/seed9c1868aa/articles/etcdstore"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
@@ -89,10 +92,86 @@ func rawValue(b *testing.B) string {
 	return string(v)
 }
 
+// side is the store's half of the comparison: called in process (via
+// "store") or through a server.Server and the client package over
+// loopback gRPC (via "server", as articlesd serves it).
+type side struct {
+	get    func(ctx context.Context, id string) error
+	create func(ctx context.Context, a *articlesv1.Article) error
+	stream func(ctx context.Context) (bytes int, err error)
+	imp    func(ctx context.Context, batch []*articlesv1.Article) (created int64, err error)
+}
+
+func storeSide(st *etcdstore.Store) side {
+	return side{
+		get: func(ctx context.Context, id string) error { _, err := st.Get(ctx, id); return err },
+		create: func(ctx context.Context, a *articlesv1.Article) error {
+			_, err := st.Create(ctx, a, "")
+			return err
+		},
+		stream: func(ctx context.Context) (int, error) {
+			n := 0
+			err := st.List(ctx, articles.Query{}, articles.Cursor{}, 0, func(a *articlesv1.Article) error {
+				n += proto.Size(a)
+				return nil
+			})
+			return n, err
+		},
+		imp: func(ctx context.Context, batch []*articlesv1.Article) (int64, error) {
+			res, err := st.Import(ctx, batch)
+			return int64(res.GetCreated()), err
+		},
+	}
+}
+
+func serverSide(b *testing.B, st *etcdstore.Store) side {
+	c, err := client.New(context.Background(), serveBench(b, st))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return side{
+		get: func(ctx context.Context, id string) error { _, err := c.Get(ctx, id); return err },
+		create: func(ctx context.Context, a *articlesv1.Article) error {
+			_, err := c.Create(ctx, a, "")
+			return err
+		},
+		stream: func(ctx context.Context) (int, error) {
+			n := 0
+			for a, err := range c.Stream(ctx, &articlesv1.StreamArticlesRequest{View: articlesv1.ArticleView_ARTICLE_VIEW_FULL}) {
+				if err != nil {
+					return 0, err
+				}
+				n += proto.Size(a)
+			}
+			return n, nil
+		},
+		imp: func(ctx context.Context, batch []*articlesv1.Article) (int64, error) {
+			res, err := c.Import(ctx, slices.Values(batch))
+			return int64(res.GetCreated()), err
+		},
+	}
+}
+
+// sideOf returns the side via names for st.
+func sideOf(b *testing.B, via string, st *etcdstore.Store) side {
+	if via == "server" {
+		return serverSide(b, st)
+	}
+	return storeSide(st)
+}
+
 func BenchmarkVsRaw(b *testing.B) {
+	for _, via := range []string{"store", "server"} {
+		b.Run("via="+via, func(b *testing.B) { benchVsRaw(b, via) })
+	}
+}
+
+func benchVsRaw(b *testing.B, via string) {
 	ctx := context.Background()
 	b.Run("Get", func(b *testing.B) {
 		st, ids := seeded(b)
+		sd := sideOf(b, via, st)
 		cli := newClient(b, benchCluster)
 		p, v := rawPrefix(), rawValue(b)
 		for i := range len(ids) {
@@ -100,10 +179,7 @@ func BenchmarkVsRaw(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		get := func(i int) error {
-			_, err := st.Get(ctx, ids[i%len(ids)])
-			return err
-		}
+		get := func(i int) error { return sd.get(ctx, ids[i%len(ids)]) }
 		rawGet := func(i int) error {
 			_, err := cli.Get(ctx, fmt.Sprintf("%s%d", p, i%len(ids)), clientv3.WithSerializable())
 			return err
@@ -113,7 +189,7 @@ func BenchmarkVsRaw(b *testing.B) {
 		}
 	})
 	b.Run("Create", func(b *testing.B) {
-		st := benchStore(b)
+		sd := sideOf(b, via, benchStore(b))
 		cli := newClient(b, benchCluster)
 		p, v := rawPrefix(), rawValue(b)
 		var seq atomic.Int64 // slugs and keys are unique across rounds
@@ -121,8 +197,7 @@ func BenchmarkVsRaw(b *testing.B) {
 			b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
 				vsTimed(b, callers, func(int) error {
 					i := int(seq.Add(1))
-					_, err := st.Create(ctx, bigArticle(fmt.Sprintf("c-%d", i), i), "")
-					return err
+					return sd.create(ctx, bigArticle(fmt.Sprintf("c-%d", i), i))
 				}, func(int) error {
 					_, err := cli.Put(ctx, fmt.Sprintf("%s%d", p, seq.Add(1)), v)
 					return err
@@ -132,6 +207,7 @@ func BenchmarkVsRaw(b *testing.B) {
 	})
 	b.Run("Stream", func(b *testing.B) {
 		st, ids := seeded(b)
+		sd := sideOf(b, via, st)
 		cli := newClient(b, benchCluster)
 		p, v := rawPrefix(), rawValue(b)
 		for i := range len(ids) {
@@ -143,11 +219,9 @@ func BenchmarkVsRaw(b *testing.B) {
 		for b.Loop() {
 			s, r = 0, 0
 			for range vsRounds {
-				start, bytes := time.Now(), 0
-				if err := st.List(ctx, articles.Query{}, articles.Cursor{}, 0, func(a *articlesv1.Article) error {
-					bytes += proto.Size(a)
-					return nil
-				}); err != nil {
+				start := time.Now()
+				bytes, err := sd.stream(ctx)
+				if err != nil {
 					b.Fatal(err)
 				}
 				s += float64(bytes) / time.Since(start).Seconds() / 1e6
@@ -180,14 +254,15 @@ func BenchmarkVsRaw(b *testing.B) {
 		var s, r float64
 		for b.Loop() {
 			st := benchStore(b)
+			sd := sideOf(b, via, st)
 			batch := make([]*articlesv1.Article, n)
 			for i := range batch {
 				batch[i] = bigArticle(fmt.Sprintf("i-%d", i), i)
 			}
 			start := time.Now()
-			res, err := st.Import(ctx, batch)
-			if err != nil || res.GetCreated() != n {
-				b.Fatalf("import: %v, %v", res, err)
+			created, err := sd.imp(ctx, batch)
+			if err != nil || created != n {
+				b.Fatalf("import: %d created, %v", created, err)
 			}
 			s = n / time.Since(start).Seconds()
 
@@ -203,9 +278,6 @@ func BenchmarkVsRaw(b *testing.B) {
 				}
 			}
 			r = n / time.Since(start).Seconds()
-			if err := st.Close(); err != nil {
-				b.Fatal(err)
-			}
 		}
 		vsReport(b, "articles/s", s, r)
 	})
