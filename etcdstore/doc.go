@@ -36,7 +36,8 @@
 //
 // Listing reads an order index (one per order; descending orders store the
 // complemented key, so every listing is an ascending range read) in ranges
-// of at most 256 keys, never one unbounded range.
+// of at most 1,024 keys, never one unbounded range, and each range's
+// articles with concurrent transactions at that range's revision.
 //
 // The change feed is etcd's history: Changes reads it with a watch from a
 // revision. Revisions follow etcd's, cluster-wide: writes of other
