@@ -132,25 +132,31 @@ func openWatchRequest(ctx context.Context, b *testing.B, rpc articlesv1.ArticleS
 // receive reads s until it has had the count events after revision base,
 // checking that each is a CREATED event of the next revision (no gap, no
 // duplicate, in order), and calls got(i) as the i-th arrives. PROGRESS
-// events are skipped. It ends early when the stream fails (its context
+// events are skipped; batches are taken apart. It ends early when the stream fails (its context
 // ends).
 func receive(s grpc.ServerStreamingClient[articlesv1.ArticleEvent], base int64, count int, got func(i int)) error {
 	next, last := base+1, base+int64(count)
 	for next <= last {
-		ev, err := s.Recv()
+		m, err := s.Recv()
 		if err != nil {
 			return fmt.Errorf("watch after revision %d of %d: %w", next-1, last, err)
 		}
-		if ev.GetType() == articlesv1.ArticleEvent_PROGRESS {
-			continue
+		evs := m.GetEvents() // a batch, if the watch asked for them
+		if len(evs) == 0 {
+			evs = []*articlesv1.ArticleEvent{m}
 		}
-		if ev.GetRevision() != next || ev.GetType() != articlesv1.ArticleEvent_CREATED {
-			return fmt.Errorf("watch got %v at revision %d, want CREATED at %d", ev.GetType(), ev.GetRevision(), next)
+		for _, ev := range evs {
+			if ev.GetType() == articlesv1.ArticleEvent_PROGRESS {
+				continue
+			}
+			if ev.GetRevision() != next || ev.GetType() != articlesv1.ArticleEvent_CREATED {
+				return fmt.Errorf("watch got %v at revision %d, want CREATED at %d", ev.GetType(), ev.GetRevision(), next)
+			}
+			if got != nil {
+				got(int(next - base - 1))
+			}
+			next++
 		}
-		if got != nil {
-			got(int(next - base - 1))
-		}
-		next++
 	}
 	return nil
 }
@@ -311,7 +317,8 @@ func BenchmarkWatchLatency(b *testing.B) {
 //     "headers" case decodes only each event's type and revision
 //     (headerCodec).
 //   - process=nice19: in a process of their own at the lowest CPU priority
-//     (watchproc_test.go), standing in for watchers on other machines.
+//     (watchproc_test.go), standing in for watchers on other machines;
+//     view=basic: watching in the BASIC view (no body, no author bio).
 //
 // rate=100MiB runs the server with WithWatchRate(100 MiB/s). cpu-µs/create
 // is the CPU time of this process (server and writers, and in-process
@@ -328,12 +335,14 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 		process bool // in a watcher process at nice 19 (watchproc_test.go)
 		rate    int  // server.WithWatchRate
 		none    bool // filtered by a tag no article has: they receive nothing
+		basic   bool // in the BASIC view (process only)
 	}{
 		{name: "watchers=0", n: 0},
 		{name: "watchers=1000/uncapped/in-process/filter=none", n: 1000, none: true},
 		{name: "watchers=1000/uncapped/in-process/decode=full", n: 1000},
 		{name: "watchers=1000/uncapped/in-process/decode=headers", n: 1000, headers: true},
 		{name: "watchers=1000/uncapped/process=nice19", n: 1000, process: true},
+		{name: "watchers=1000/uncapped/process=nice19/view=basic", n: 1000, process: true, basic: true},
 		{name: "watchers=1000/rate=100MiB/in-process/decode=full", n: 1000, rate: capped},
 		{name: "watchers=1000/rate=100MiB/process=nice19", n: 1000, process: true, rate: capped},
 	} {
@@ -350,7 +359,11 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 			)
 			switch {
 			case c.process:
-				base, other = startWatcherProcess(b, listen(b, srv), c.n, b.N)
+				view := articlesv1.ArticleView_ARTICLE_VIEW_FULL
+				if c.basic {
+					view = articlesv1.ArticleView_ARTICLE_VIEW_BASIC
+				}
+				base, other = startWatcherProcess(b, listen(b, srv), c.n, b.N, view)
 			case c.none:
 				var sctx context.Context
 				sctx, stopNone = context.WithCancel(ctx)

@@ -5,10 +5,12 @@ package bench_test
 import (
 	"testing"
 	"time"
+
+	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
 // startWatcherProcess needs setpriority, which only Unix systems have.
-func startWatcherProcess(b *testing.B, _ string, _, _ int) (int64, func() error) {
+func startWatcherProcess(b *testing.B, _ string, _, _ int, _ articlesv1.ArticleView) (int64, func() error) {
 	b.Skip("a watcher process at nice 19 needs a Unix system")
 	return 0, nil
 }

@@ -40,6 +40,7 @@ const (
 	envWatchAddr    = "ARTICLES_BENCH_WATCH_ADDR"
 	envWatchStreams = "ARTICLES_BENCH_WATCH_STREAMS"
 	envWatchEvents  = "ARTICLES_BENCH_WATCH_EVENTS"
+	envWatchView    = "ARTICLES_BENCH_WATCH_VIEW"
 )
 
 func TestMain(m *testing.M) {
@@ -54,7 +55,7 @@ func TestMain(m *testing.M) {
 }
 
 // watcherProcess is the watcher process's main: at nice 19 it opens the
-// streams from now, prints "ready BASE" once all are open, then receives
+// streams from now (asking for batches, as client.Watch does), prints "ready BASE" once all are open, then receives
 // every event on every stream, checking order (receive), and returns.
 func watcherProcess(addr string) error {
 	streams, err := strconv.Atoi(os.Getenv(envWatchStreams))
@@ -62,6 +63,10 @@ func watcherProcess(addr string) error {
 		return err
 	}
 	events, err := strconv.Atoi(os.Getenv(envWatchEvents))
+	if err != nil {
+		return err
+	}
+	view, err := strconv.Atoi(os.Getenv(envWatchView))
 	if err != nil {
 		return err
 	}
@@ -82,7 +87,7 @@ func watcherProcess(addr string) error {
 	open := make([]grpc.ServerStreamingClient[articlesv1.ArticleEvent], streams)
 	base := int64(-1)
 	for i := range open {
-		s, err := clients[i%len(clients)].WatchArticles(ctx, &articlesv1.WatchArticlesRequest{})
+		s, err := clients[i%len(clients)].WatchArticles(ctx, &articlesv1.WatchArticlesRequest{View: articlesv1.ArticleView(view), Batch: true})
 		if err != nil {
 			return err
 		}
@@ -110,17 +115,18 @@ func watcherProcess(addr string) error {
 	return nil
 }
 
-// startWatcherProcess starts a watcher process with n streams to addr,
-// each to receive events events, and waits until they are open. It returns
+// startWatcherProcess starts a watcher process with n streams to addr in
+// view, each to receive events events, and waits until they are open. It returns
 // the revision they start after and a function that waits for the process
 // to end and reports its failure.
-func startWatcherProcess(b *testing.B, addr string, n, events int) (base int64, wait func() error) {
+func startWatcherProcess(b *testing.B, addr string, n, events int, view articlesv1.ArticleView) (base int64, wait func() error) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(),
 		envWatchAddr+"="+addr,
 		envWatchStreams+"="+strconv.Itoa(n),
-		envWatchEvents+"="+strconv.Itoa(events))
+		envWatchEvents+"="+strconv.Itoa(events),
+		envWatchView+"="+strconv.Itoa(int(view)))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

@@ -76,7 +76,8 @@ func (c *Client) Watch(ctx context.Context, startRevision int64, opts ...WatchOp
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 
-		req := &articlesv1.WatchArticlesRequest{StartRevision: startRevision}
+		// Batches cost less per event; Watch yields their events one by one.
+		req := &articlesv1.WatchArticlesRequest{StartRevision: startRevision, Batch: true}
 		for _, o := range opts {
 			o.applyWatch(req)
 		}
@@ -124,22 +125,38 @@ func (c *Client) watchOnce(ctx context.Context, req *articlesv1.WatchArticlesReq
 		progressed = true
 		wasOpening := opening
 		opening = false
-		if ev.GetType() == articlesv1.ArticleEvent_PROGRESS {
-			if wasOpening && w.started {
-				// A resumed stream's opening mark: the caller knows.
-				continue
+		if evs := ev.GetEvents(); len(evs) > 0 {
+			// A batch: its events, each as if sent alone.
+			for _, ev := range evs {
+				if !w.deliver(ev, false, yield) {
+					return progressed, nil
+				}
 			}
-			w.started = true
-			w.next = max(w.next, ev.GetRevision()+1)
-		} else {
-			if ev.GetRevision() < w.next {
-				continue // never yield an event twice, whatever the server does
-			}
-			w.started = true
-			w.next = ev.GetRevision() + 1
+			continue
 		}
-		if !yield(ev, nil) {
+		if !w.deliver(ev, wasOpening, yield) {
 			return progressed, nil
 		}
 	}
+}
+
+// deliver yields ev unless it is a resumed stream's opening PROGRESS
+// (opening) or an event already yielded, and moves w.next past it. It
+// reports whether the caller wants more.
+func (w *watchState) deliver(ev *articlesv1.ArticleEvent, opening bool, yield func(*articlesv1.ArticleEvent, error) bool) bool {
+	if ev.GetType() == articlesv1.ArticleEvent_PROGRESS {
+		if opening && w.started {
+			// A resumed stream's opening mark: the caller knows.
+			return true
+		}
+		w.started = true
+		w.next = max(w.next, ev.GetRevision()+1)
+	} else {
+		if ev.GetRevision() < w.next {
+			return true // never yield an event twice, whatever the server does
+		}
+		w.started = true
+		w.next = ev.GetRevision() + 1
+	}
+	return yield(ev, nil)
 }

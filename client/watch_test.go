@@ -23,7 +23,7 @@ const watchMethod = "/articles.v1.ArticleService/WatchArticles"
 
 // breakWatches is a server interceptor that cuts short the first len(after)
 // WatchArticles calls: call i fails with UNAVAILABLE once it has sent
-// after[i] messages. calls counts every WatchArticles call.
+// after[i] messages, each one event (it turns batching off). calls counts every WatchArticles call.
 func breakWatches(calls *atomic.Int32, after ...int) grpc.ServerOption {
 	return grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		if info.FullMethod != watchMethod {
@@ -33,9 +33,21 @@ func breakWatches(calls *atomic.Int32, after ...int) grpc.ServerOption {
 		if i >= len(after) {
 			return h(srv, ss)
 		}
-		_ = h(srv, &cutStream{ServerStream: ss, left: after[i]})
+		// One event per message, so that the cut falls between events.
+		_ = h(srv, &cutStream{ServerStream: unbatched{ss}, left: after[i]})
 		return status.Error(codes.Unavailable, "watch broken by the test")
 	})
+}
+
+// unbatched clears the batch flag of the WatchArticlesRequest it receives.
+type unbatched struct{ grpc.ServerStream }
+
+func (s unbatched) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if r, ok := m.(*articlesv1.WatchArticlesRequest); ok {
+		r.Batch = false
+	}
+	return err
 }
 
 // watchCtx is a context for one watch test, bounded so that a watch that

@@ -47,7 +47,11 @@ package server
 //     is checked against the log, not the ring: one older than the log's
 //     history fails with OUT_OF_RANGE before that message, whatever the
 //     ring still holds.
-//   - Then the events with revision >= start, in order, filtered.
+//   - Then the events with revision >= start, in order, filtered, in the
+//     request's view. A stream that asked for batches gets the events the
+//     watcher takes together (from the ring or a read of the log) in one
+//     message, in its events field, up to maxBatchBytes; an event alone
+//     and every PROGRESS event go in messages of their own.
 //   - Whenever the stream has sent nothing for cfg.progressInterval, a
 //     PROGRESS event with revision R: the stream has delivered (or filtered
 //     out) every event up to R, so a client that resumes from R+1 misses
@@ -179,6 +183,7 @@ const (
 	eventType     protowire.Number = 1
 	eventRevision protowire.Number = 2
 	eventArticle  protowire.Number = 3
+	eventEvents   protowire.Number = 4
 )
 
 // basicEvent encodes ev in the BASIC view: its article without body and

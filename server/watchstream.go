@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/seed9c1868aa/articles"
@@ -38,6 +40,7 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 		next:     req.GetStartRevision(),
 		interval: s.cfg.progressInterval,
 		view:     view,
+		batched:  req.GetBatch(),
 		batch:    make([]*entry, 0, ringBatch),
 	}
 	if w.interval <= 0 {
@@ -94,6 +97,12 @@ type watcher struct {
 	batch []*entry
 	// view is how much of each article the stream sends (FULL or BASIC).
 	view articlesv1.ArticleView
+	// batched is set when the client asked for batches: events taken
+	// together (from the ring or the log) go out as one message, pending
+	// until flush, up to maxBatchBytes.
+	batched      bool
+	pending      []*entry
+	pendingBytes int
 	// timer fires at armed, the time the stream is due a PROGRESS event
 	// (wait); nil until the first wait. It is stopped when run returns.
 	timer *time.Timer
@@ -214,11 +223,14 @@ func (w *watcher) sendEntries(ctx context.Context, entries []*entry) error {
 				continue
 			}
 			if w.wants(e) {
-				if err := w.sendEntry(e); err != nil {
+				if err := w.queue(e); err != nil {
 					return err
 				}
 			}
 			w.next = rev + 1
+		}
+		if err := w.flush(); err != nil {
+			return err
 		}
 		entries = entries[len(group):]
 	}
@@ -297,6 +309,72 @@ func (w *watcher) progress() error {
 	w.lastSend = time.Now()
 	return nil
 }
+
+// queue sends e, or on a batched stream adds it to the pending batch,
+// sending the batch first if e would take it past maxBatchBytes.
+func (w *watcher) queue(e *entry) error {
+	if !w.batched {
+		return w.sendEntry(e)
+	}
+	size := e.sizeIn(w.view)
+	if len(w.pending) > 0 && w.pendingBytes+size > maxBatchBytes {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	w.pending = append(w.pending, e)
+	w.pendingBytes += size
+	return nil
+}
+
+// flush sends the pending batch: one event alone, several as one message
+// whose events field holds their shared encodings.
+func (w *watcher) flush() error {
+	switch len(w.pending) {
+	case 0:
+		return nil
+	case 1:
+		err := w.sendEntry(w.pending[0])
+		w.pending[0], w.pending = nil, w.pending[:0]
+		w.pendingBytes = 0
+		return err
+	}
+	// One contiguous buffer from grpc's pool, which grpc returns to the
+	// pool once it has written it: many small pieces would cost more in
+	// the transport than copying them once.
+	n := 0
+	for _, e := range w.pending {
+		msg, err := e.encoded(w.view)
+		if err != nil {
+			return err
+		}
+		l := msg.bufs.Len()
+		n += protowire.SizeTag(eventEvents) + protowire.SizeBytes(l)
+	}
+	pool := mem.DefaultBufferPool()
+	buf := pool.Get(n)
+	b := (*buf)[:0]
+	for i, e := range w.pending {
+		msg, _ := e.encoded(w.view)
+		b = protowire.AppendTag(b, eventEvents, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(msg.bufs.Len()))
+		for _, part := range msg.bufs {
+			b = append(b, part.ReadOnlyData()...)
+		}
+		w.pending[i] = nil
+	}
+	*buf = b
+	w.pending, w.pendingBytes = w.pending[:0], 0
+	if err := w.stream.SendMsg(&encoded{bufs: mem.BufferSlice{mem.NewBuffer(buf, pool)}}); err != nil {
+		return err
+	}
+	w.lastSend = time.Now()
+	return nil
+}
+
+// maxBatchBytes bounds the events of one batched message (which holds at
+// least one): well under the 4 MiB clients accept by default.
+const maxBatchBytes = 256 << 10
 
 // sendEntry sends e in the stream's view, encoded once for every stream.
 func (w *watcher) sendEntry(e *entry) error {

@@ -102,3 +102,84 @@ func TestWatchView(t *testing.T) {
 		check(t, w.name+"/FromLog", w.view, recvEvents(t, s, events), fullEvs)
 	}
 }
+
+// TestWatchBatch checks that a watch that asks for batches gets the same
+// events as one that does not, in fewer messages, from the log and from
+// the live feed, in both views; and that PROGRESS events come alone.
+func TestWatchBatch(t *testing.T) {
+	t.Parallel()
+	bboltOnly(t, "revisions start at 1 and are consecutive")
+	e := newEnv(t, nil)
+	ctx := testCtx(t)
+	const logged, live = 40, 40
+	create := func(from, n int) {
+		t.Helper()
+		arts := make([]*articlesv1.Article, n)
+		for i := range arts {
+			arts[i] = &articlesv1.Article{Title: fmt.Sprintf("Batch %d", from+i), Body: "Body.", AuthorBio: "Bio."}
+		}
+		if _, err := e.srv.Import(ctx, arts); err != nil {
+			t.Fatalf("Import: %v", err)
+		}
+	}
+	create(0, logged)
+	for _, view := range []articlesv1.ArticleView{articlesv1.ArticleView_ARTICLE_VIEW_FULL, articlesv1.ArticleView_ARTICLE_VIEW_BASIC} {
+		t.Run(view.String(), func(t *testing.T) {
+			plain, _ := openWatch(t, ctx, e.client, &articlesv1.WatchArticlesRequest{StartRevision: 1, View: view}, 0)
+			batched, _ := openWatch(t, ctx, e.client, &articlesv1.WatchArticlesRequest{StartRevision: 1, View: view, Batch: true}, 0)
+			want := recvEvents(t, plain, logged)
+			var got []*articlesv1.ArticleEvent
+			messages := 0
+			for len(got) < logged {
+				m, err := batched.Recv()
+				if err != nil {
+					t.Fatalf("Recv after %d events: %v", len(got), err)
+				}
+				messages++
+				switch {
+				case m.GetType() == articlesv1.ArticleEvent_PROGRESS:
+					if len(m.GetEvents()) > 0 {
+						t.Fatalf("a PROGRESS event carries a batch: %v", m)
+					}
+				case len(m.GetEvents()) > 0:
+					if m.GetType() != articlesv1.ArticleEvent_TYPE_UNSPECIFIED || m.GetArticle() != nil {
+						t.Fatalf("a batch is also an event: %v", m)
+					}
+					got = append(got, m.GetEvents()...)
+				default:
+					got = append(got, m)
+				}
+			}
+			if messages >= logged {
+				t.Errorf("%d events from the log came in %d messages; want fewer", logged, messages)
+			}
+			for i := range want {
+				if !proto.Equal(got[i], want[i]) {
+					t.Fatalf("batched event %d = %v, want %v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+	// The live feed: a batched watch from now sees an import's events.
+	s, now := openWatch(t, ctx, e.client, &articlesv1.WatchArticlesRequest{Batch: true}, -1)
+	create(logged, live)
+	var revs []int64
+	for len(revs) < live {
+		m, err := s.Recv()
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		evs := m.GetEvents()
+		if len(evs) == 0 && m.GetType() != articlesv1.ArticleEvent_PROGRESS {
+			evs = []*articlesv1.ArticleEvent{m}
+		}
+		for _, ev := range evs {
+			revs = append(revs, ev.GetRevision())
+		}
+	}
+	for i, r := range revs {
+		if r != now+1+int64(i) {
+			t.Fatalf("live revisions %v, want %d on, each once", revs, now+1)
+		}
+	}
+}

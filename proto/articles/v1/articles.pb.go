@@ -1235,7 +1235,12 @@ type WatchArticlesRequest struct {
 	// How much of each article an event carries. Defaults to
 	// ARTICLE_VIEW_FULL; ARTICLE_VIEW_BASIC leaves out body and author_bio,
 	// for watchers that only need to know what changed.
-	View          ArticleView `protobuf:"varint,5,opt,name=view,proto3,enum=articles.v1.ArticleView" json:"view,omitempty"`
+	View ArticleView `protobuf:"varint,5,opt,name=view,proto3,enum=articles.v1.ArticleView" json:"view,omitempty"`
+	// Lets the server put several consecutive events into one message, in
+	// ArticleEvent.events: fewer messages cost the server and the client
+	// less per event when events come fast. Without it every message is one
+	// event.
+	Batch         bool `protobuf:"varint,6,opt,name=batch,proto3" json:"batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1305,6 +1310,13 @@ func (x *WatchArticlesRequest) GetView() ArticleView {
 	return ArticleView_ARTICLE_VIEW_UNSPECIFIED
 }
 
+func (x *WatchArticlesRequest) GetBatch() bool {
+	if x != nil {
+		return x.Batch
+	}
+	return false
+}
+
 // ArticleEvent is one change in the feed, or a progress mark.
 type ArticleEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1314,7 +1326,12 @@ type ArticleEvent struct {
 	Revision int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
 	// The article as written; for DELETED only id, slug and revision (the
 	// article's last revision). Empty for PROGRESS.
-	Article       *Article `protobuf:"bytes,3,opt,name=article,proto3" json:"article,omitempty"`
+	Article *Article `protobuf:"bytes,3,opt,name=article,proto3" json:"article,omitempty"`
+	// Only on a watch that asked for batches (WatchArticlesRequest.batch):
+	// when set, this message is not an event itself (type is
+	// TYPE_UNSPECIFIED) but carries these events, in revision order, each
+	// as if sent alone. PROGRESS events are never batched.
+	Events        []*ArticleEvent `protobuf:"bytes,4,rep,name=events,proto3" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1366,6 +1383,13 @@ func (x *ArticleEvent) GetRevision() int64 {
 func (x *ArticleEvent) GetArticle() *Article {
 	if x != nil {
 		return x.Article
+	}
+	return nil
+}
+
+func (x *ArticleEvent) GetEvents() []*ArticleEvent {
+	if x != nil {
+		return x.Events
 	}
 	return nil
 }
@@ -1827,17 +1851,19 @@ const file_articles_v1_articles_proto_rawDesc = "" +
 	"\bfailures\x18\x04 \x03(\v2\x1a.articles.v1.ImportFailureR\bfailures\"=\n" +
 	"\rImportFailure\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xad\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc3\x01\n" +
 	"\x14WatchArticlesRequest\x12%\n" +
 	"\x0estart_revision\x18\x01 \x01(\x03R\rstartRevision\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12\x10\n" +
 	"\x03tag\x18\x03 \x01(\tR\x03tag\x12\x16\n" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x12,\n" +
-	"\x04view\x18\x05 \x01(\x0e2\x18.articles.v1.ArticleViewR\x04view\"\xe1\x01\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x18.articles.v1.ArticleViewR\x04view\x12\x14\n" +
+	"\x05batch\x18\x06 \x01(\bR\x05batch\"\x94\x02\n" +
 	"\fArticleEvent\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.articles.v1.ArticleEvent.TypeR\x04type\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12.\n" +
-	"\aarticle\x18\x03 \x01(\v2\x14.articles.v1.ArticleR\aarticle\"Q\n" +
+	"\aarticle\x18\x03 \x01(\v2\x14.articles.v1.ArticleR\aarticle\x121\n" +
+	"\x06events\x18\x04 \x03(\v2\x19.articles.v1.ArticleEventR\x06events\"Q\n" +
 	"\x04Type\x12\x14\n" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\v\n" +
 	"\aCREATED\x10\x01\x12\v\n" +
@@ -1957,38 +1983,39 @@ var file_articles_v1_articles_proto_depIdxs = []int32{
 	0,  // 20: articles.v1.WatchArticlesRequest.view:type_name -> articles.v1.ArticleView
 	1,  // 21: articles.v1.ArticleEvent.type:type_name -> articles.v1.ArticleEvent.Type
 	2,  // 22: articles.v1.ArticleEvent.article:type_name -> articles.v1.Article
-	24, // 23: articles.v1.SearchArticlesRequest.published_after:type_name -> google.protobuf.Timestamp
-	24, // 24: articles.v1.SearchArticlesRequest.published_before:type_name -> google.protobuf.Timestamp
-	0,  // 25: articles.v1.SearchArticlesRequest.view:type_name -> articles.v1.ArticleView
-	20, // 26: articles.v1.SearchArticlesResponse.results:type_name -> articles.v1.SearchResult
-	2,  // 27: articles.v1.SearchResult.article:type_name -> articles.v1.Article
-	3,  // 28: articles.v1.ArticleService.GetArticle:input_type -> articles.v1.GetArticleRequest
-	4,  // 29: articles.v1.ArticleService.BatchGetArticles:input_type -> articles.v1.BatchGetArticlesRequest
-	6,  // 30: articles.v1.ArticleService.ListArticles:input_type -> articles.v1.ListArticlesRequest
-	8,  // 31: articles.v1.ArticleService.StreamArticles:input_type -> articles.v1.StreamArticlesRequest
-	10, // 32: articles.v1.ArticleService.CreateArticle:input_type -> articles.v1.CreateArticleRequest
-	11, // 33: articles.v1.ArticleService.UpdateArticle:input_type -> articles.v1.UpdateArticleRequest
-	12, // 34: articles.v1.ArticleService.DeleteArticle:input_type -> articles.v1.DeleteArticleRequest
-	13, // 35: articles.v1.ArticleService.ImportArticles:input_type -> articles.v1.ImportArticlesRequest
-	16, // 36: articles.v1.ArticleService.WatchArticles:input_type -> articles.v1.WatchArticlesRequest
-	18, // 37: articles.v1.ArticleService.SearchArticles:input_type -> articles.v1.SearchArticlesRequest
-	21, // 38: articles.v1.ArticleService.Backup:input_type -> articles.v1.BackupRequest
-	2,  // 39: articles.v1.ArticleService.GetArticle:output_type -> articles.v1.Article
-	5,  // 40: articles.v1.ArticleService.BatchGetArticles:output_type -> articles.v1.BatchGetArticlesResponse
-	7,  // 41: articles.v1.ArticleService.ListArticles:output_type -> articles.v1.ListArticlesResponse
-	9,  // 42: articles.v1.ArticleService.StreamArticles:output_type -> articles.v1.StreamArticlesResponse
-	2,  // 43: articles.v1.ArticleService.CreateArticle:output_type -> articles.v1.Article
-	2,  // 44: articles.v1.ArticleService.UpdateArticle:output_type -> articles.v1.Article
-	26, // 45: articles.v1.ArticleService.DeleteArticle:output_type -> google.protobuf.Empty
-	14, // 46: articles.v1.ArticleService.ImportArticles:output_type -> articles.v1.ImportArticlesResponse
-	17, // 47: articles.v1.ArticleService.WatchArticles:output_type -> articles.v1.ArticleEvent
-	19, // 48: articles.v1.ArticleService.SearchArticles:output_type -> articles.v1.SearchArticlesResponse
-	22, // 49: articles.v1.ArticleService.Backup:output_type -> articles.v1.BackupResponse
-	39, // [39:50] is the sub-list for method output_type
-	28, // [28:39] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	17, // 23: articles.v1.ArticleEvent.events:type_name -> articles.v1.ArticleEvent
+	24, // 24: articles.v1.SearchArticlesRequest.published_after:type_name -> google.protobuf.Timestamp
+	24, // 25: articles.v1.SearchArticlesRequest.published_before:type_name -> google.protobuf.Timestamp
+	0,  // 26: articles.v1.SearchArticlesRequest.view:type_name -> articles.v1.ArticleView
+	20, // 27: articles.v1.SearchArticlesResponse.results:type_name -> articles.v1.SearchResult
+	2,  // 28: articles.v1.SearchResult.article:type_name -> articles.v1.Article
+	3,  // 29: articles.v1.ArticleService.GetArticle:input_type -> articles.v1.GetArticleRequest
+	4,  // 30: articles.v1.ArticleService.BatchGetArticles:input_type -> articles.v1.BatchGetArticlesRequest
+	6,  // 31: articles.v1.ArticleService.ListArticles:input_type -> articles.v1.ListArticlesRequest
+	8,  // 32: articles.v1.ArticleService.StreamArticles:input_type -> articles.v1.StreamArticlesRequest
+	10, // 33: articles.v1.ArticleService.CreateArticle:input_type -> articles.v1.CreateArticleRequest
+	11, // 34: articles.v1.ArticleService.UpdateArticle:input_type -> articles.v1.UpdateArticleRequest
+	12, // 35: articles.v1.ArticleService.DeleteArticle:input_type -> articles.v1.DeleteArticleRequest
+	13, // 36: articles.v1.ArticleService.ImportArticles:input_type -> articles.v1.ImportArticlesRequest
+	16, // 37: articles.v1.ArticleService.WatchArticles:input_type -> articles.v1.WatchArticlesRequest
+	18, // 38: articles.v1.ArticleService.SearchArticles:input_type -> articles.v1.SearchArticlesRequest
+	21, // 39: articles.v1.ArticleService.Backup:input_type -> articles.v1.BackupRequest
+	2,  // 40: articles.v1.ArticleService.GetArticle:output_type -> articles.v1.Article
+	5,  // 41: articles.v1.ArticleService.BatchGetArticles:output_type -> articles.v1.BatchGetArticlesResponse
+	7,  // 42: articles.v1.ArticleService.ListArticles:output_type -> articles.v1.ListArticlesResponse
+	9,  // 43: articles.v1.ArticleService.StreamArticles:output_type -> articles.v1.StreamArticlesResponse
+	2,  // 44: articles.v1.ArticleService.CreateArticle:output_type -> articles.v1.Article
+	2,  // 45: articles.v1.ArticleService.UpdateArticle:output_type -> articles.v1.Article
+	26, // 46: articles.v1.ArticleService.DeleteArticle:output_type -> google.protobuf.Empty
+	14, // 47: articles.v1.ArticleService.ImportArticles:output_type -> articles.v1.ImportArticlesResponse
+	17, // 48: articles.v1.ArticleService.WatchArticles:output_type -> articles.v1.ArticleEvent
+	19, // 49: articles.v1.ArticleService.SearchArticles:output_type -> articles.v1.SearchArticlesResponse
+	22, // 50: articles.v1.ArticleService.Backup:output_type -> articles.v1.BackupResponse
+	40, // [40:51] is the sub-list for method output_type
+	29, // [29:40] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_articles_v1_articles_proto_init() }
