@@ -30,6 +30,15 @@
 // in that transaction, so every article write still has a revision of its
 // own, in commit order; its etag is derived from it.
 //
+// Reads are linearizable: one etcd round trip per Get by id (two by slug),
+// in which the member confirms with the leader that it has applied every
+// committed write (etcd shares that confirmation among concurrent reads).
+// So a read through any server sees every write acknowledged before it
+// began, whichever server took it. Serializable reads would save that
+// confirmation but could miss a write made through another server until
+// this server's member had applied it, and no server can know how far
+// behind its member is without asking the leader.
+//
 // The token key that signs page tokens is created by the first server on
 // a prefix with a compare on create_revision == 0; every later server
 // reads it, so tokens made by one server are accepted by all.
