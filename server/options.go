@@ -33,6 +33,7 @@ type config struct {
 	reflection       bool
 	defaultTimeout   time.Duration // unary calls without a deadline; 0: none (limits.go)
 	searcher         Searcher      // answers SearchArticles; nil: unimplemented
+	accessLog        bool          // log every call at INFO (accesslog.go)
 }
 
 func defaultConfig() config {
@@ -57,6 +58,14 @@ func WithLogger(l *slog.Logger) Option {
 			c.logger = l
 		}
 	})
+}
+
+// WithAccessLog logs every finished call at INFO (WARN or ERROR when it
+// fails on the server's side). Without it, calls that succeed or fail by
+// the client's fault are logged at DEBUG, and only failures at WARN and
+// ERROR reach an INFO logger: a line per call is work on every write.
+func WithAccessLog(on bool) Option {
+	return optionFunc(func(c *config) { c.accessLog = on })
 }
 
 // WithMaxBodyBytes sets the largest article body accepted, in bytes

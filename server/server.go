@@ -89,10 +89,10 @@ func New(ctx context.Context, st Store, opts ...Option) (*Server, error) {
 // GRPCServer returns a grpc.Server that serves s, health checks
 // (grpc.health.v1, SERVING for "" and "articles.v1.ArticleService") and,
 // unless WithReflection(false), server reflection. Requests pass through
-// structured logging (method, code, duration, peer) and panic recovery (a
-// panic is logged with its stack and answered with INTERNAL "internal
-// error"). A unary call without a deadline gets one with
-// WithDefaultTimeout. opts are added after the server's own, so the
+// the access log (method, code, duration, peer; see WithAccessLog) and
+// panic recovery (a panic is logged with its stack and answered with
+// INTERNAL "internal error"). A unary call without a deadline gets one
+// with WithDefaultTimeout. opts are added after the server's own, so the
 // caller's interceptors run inside them.
 //
 // The caller serves the returned server on its listener; GracefulStop stops
@@ -101,15 +101,15 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		s.log.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
-	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall), logging.WithLevels(s.accessLevel)}
 	recoverOpts := []recovery.Option{recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		s.log.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})}
-	// The logging interceptors build their fields for every call; when the
-	// logger would discard even an error (a discarding handler), skip them.
-	unaryLog := logging.UnaryServerInterceptor(logger, logOpts...)
-	streamLog := logging.StreamServerInterceptor(logger, logOpts...)
+	// The logging interceptors build their fields for every call, so they
+	// run only when every call's line would be kept (accesslog.go).
+	unaryLog := s.accessUnary(logging.UnaryServerInterceptor(logger, logOpts...))
+	streamLog := s.accessStream(logging.StreamServerInterceptor(logger, logOpts...))
 	all := append([]grpc.ServerOption{
 		// Fewer, larger socket writes for streams (the change feed to
 		// many watchers above all); the buffer is only held while a
@@ -118,23 +118,13 @@ func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 		grpc.SharedWriteBuffer(true),
 		grpc.ForceServerCodecV2(newUTF8Codec()),
 		grpc.ChainUnaryInterceptor(
-			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-				if !s.log.Enabled(ctx, slog.LevelError) {
-					return handler(ctx, req)
-				}
-				return unaryLog(ctx, req, info, handler)
-			},
+			unaryLog,
 			recovery.UnaryServerInterceptor(recoverOpts...),
 			checkUTF8Unary,
 			UnaryDefaultTimeout(s.cfg.defaultTimeout),
 		),
 		grpc.ChainStreamInterceptor(
-			func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-				if !s.log.Enabled(ss.Context(), slog.LevelError) {
-					return handler(srv, ss)
-				}
-				return streamLog(srv, ss, info, handler)
-			},
+			streamLog,
 			recovery.StreamServerInterceptor(recoverOpts...),
 			checkUTF8Stream,
 		),

@@ -152,6 +152,7 @@ func (db *DB) commitBatch(ops []*op) {
 	end := start
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
 		b := &batch{tx: tx, rev: start, compactedRev: -1}
+		fillAppendOnly(tx)
 		for _, o := range ops {
 			if o.err = o.ctx.Err(); o.err != nil {
 				continue
@@ -193,6 +194,20 @@ func (db *DB) commitBatch(ops []*op) {
 	}
 	for _, o := range ops {
 		close(o.done)
+	}
+}
+
+// appendOnly are the buckets whose new keys sort after every key they
+// hold: revisions, and ULIDs (ids and create times), which grow with time.
+var appendOnly = [][]byte{bucketEvents, bucketArticles, bucketCreateTime}
+
+// fillAppendOnly has tx fill the pages of the appendOnly buckets before it
+// splits them. bbolt splits a full page in half by default, which suits
+// keys that land anywhere; keys that only append would leave every page
+// half empty.
+func fillAppendOnly(tx *bbolt.Tx) {
+	for _, name := range appendOnly {
+		tx.Bucket(name).FillPercent = 1.0
 	}
 }
 

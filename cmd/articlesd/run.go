@@ -33,6 +33,7 @@ type config struct {
 	maxRecvBytes     int
 	maxBodyBytes     int
 	logLevel         string
+	accessLog        bool
 	logFormat        string
 	history          int64
 	mmapSize         int
@@ -125,6 +126,7 @@ on the command line wins.`,
 	pf.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text (logfmt) or json")
 	f := root.Flags()
 	f.StringVar(&cfg.listen, "listen", "localhost:50051", "TCP `address` to serve on (port 0 picks a free port)")
+	f.BoolVar(&cfg.accessLog, "access-log", false, "log every gRPC call at INFO (without it, calls are logged at DEBUG, failures at WARN or ERROR)")
 	f.BoolVar(&cfg.noSeed, "no-seed", false, "do not load the embedded seed articles into an empty database")
 	f.Var(newSizeFlag(&cfg.maxRecvBytes, 4<<20), "max-recv-bytes", "largest gRPC message accepted (a `size`: bytes, or with a unit: 64KiB, 4MiB, 1MB)")
 	f.Var(newSizeFlag(&cfg.maxBodyBytes, server.DefaultMaxBodyBytes), "max-body-bytes", "largest article body accepted (a `size`)")

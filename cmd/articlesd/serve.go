@@ -106,6 +106,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 		server.WithProgressInterval(cfg.progressInterval),
 		server.WithWatchRate(cfg.watchRate),
 		server.WithReflection(!cfg.noReflection),
+		server.WithAccessLog(cfg.accessLog),
 		server.WithDefaultTimeout(cfg.defaultTimeout),
 		server.WithSearcher(eng),
 	)
