@@ -63,6 +63,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:         cfg.openTimeout,
 		FreelistType:    bbolt.FreelistMapType,
+		NoFreelistSync:  true,
 		InitialMmapSize: cfg.mmapSize,
 	})
 	if err != nil {
