@@ -133,7 +133,7 @@ func TestImportGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetCreated() != 249 || resp.GetUpdated() != 51 || resp.GetUnchanged() != 1 || len(resp.GetFailures()) != 0 {
+	if resp.Created != 249 || resp.Updated != 51 || resp.Unchanged != 1 || len(resp.Failures) != 0 {
 		t.Fatalf("Import = %v; want 249 created, 51 updated, 1 unchanged", resp)
 	}
 	seen := map[int64]bool{}

@@ -119,7 +119,10 @@ func storeSide(st *etcdstore.Store) side {
 		},
 		imp: func(ctx context.Context, batch []*articlesv1.Article) (int64, error) {
 			res, err := st.Import(ctx, batch)
-			return int64(res.GetCreated()), err
+			if err != nil {
+				return 0, err
+			}
+			return int64(res.Created), nil
 		},
 	}
 }

@@ -345,8 +345,8 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Import: %v", err)
 	}
-	if resp.GetCreated() != 1 || resp.GetUpdated() != 2 || resp.GetUnchanged() != 1 ||
-		len(resp.GetFailures()) != 1 || resp.GetFailures()[0].GetIndex() != 3 {
+	if resp.Created != 1 || resp.Updated != 2 || resp.Unchanged != 1 ||
+		len(resp.Failures) != 1 || resp.Failures[0].Index != 3 {
 		t.Fatalf("Import = %v; want 1 created, 2 updated, 1 unchanged, failure at 3", resp)
 	}
 	got, err := st.GetBySlug(ctx, "i3")
@@ -365,7 +365,7 @@ func TestTooLarge(t *testing.T) {
 		t.Fatalf("Create of a 100 KB article with a 64 KB limit: err = %v, want ErrTooLarge", err)
 	}
 	resp, err := st.Import(ctx, []*articlesv1.Article{a})
-	if err != nil || len(resp.GetFailures()) != 1 {
+	if err != nil || len(resp.Failures) != 1 {
 		t.Fatalf("Import = %v, %v; want one failure", resp, err)
 	}
 }

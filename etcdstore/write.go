@@ -355,15 +355,15 @@ const importWorkers = 256
 // batch order. An error part way leaves the articles acknowledged before
 // it written. An article that keeps losing races, or is too large, is
 // reported as a failure by its position in batch.
-func (s *Store) Import(ctx context.Context, batch []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error) {
+func (s *Store) Import(ctx context.Context, batch []*articlesv1.Article) (*articles.ImportResult, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	resp := &articlesv1.ImportArticlesResponse{}
+	resp := &articles.ImportResult{}
 	var mu sync.Mutex // protects resp and firstErr
 	var firstErr error
 	fail := func(i int, reason string) {
-		resp.Failures = append(resp.Failures, &articlesv1.ImportFailure{Index: int64(i), Reason: reason})
+		resp.Failures = append(resp.Failures, articles.ImportFailure{Index: i, Reason: reason})
 	}
 	// The positions of each slug, in batch order; slugs in first-seen order.
 	bySlug := map[string][]int{}
@@ -431,7 +431,7 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(resp.Failures, func(a, b *articlesv1.ImportFailure) int { return cmp.Compare(a.GetIndex(), b.GetIndex()) })
+	slices.SortFunc(resp.Failures, func(a, b articles.ImportFailure) int { return cmp.Compare(a.Index, b.Index) })
 	return resp, nil
 }
 

@@ -32,7 +32,7 @@ func TestImportIndexesLikeSingleWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, err := imported.Import(ctx, batch)
-	if err != nil || len(resp.GetFailures()) > 0 {
+	if err != nil || len(resp.Failures) > 0 {
 		t.Fatalf("Import: %v, %v", resp, err)
 	}
 

@@ -32,7 +32,7 @@ func importAll(t *testing.T, db *testDB, arts []*articlesv1.Article) {
 	t.Helper()
 	for i := 0; i < len(arts); i += 500 {
 		resp, err := db.Import(context.Background(), arts[i:min(i+500, len(arts))])
-		if err != nil || len(resp.GetFailures()) > 0 {
+		if err != nil || len(resp.Failures) > 0 {
 			t.Fatalf("Import: %v, %v", resp, err)
 		}
 	}

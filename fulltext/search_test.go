@@ -81,7 +81,7 @@ func openSearch(t testing.TB, arts []*articlesv1.Article) (*testDB, map[string]*
 	ctx := context.Background()
 	db := mustOpen(t)
 	resp, err := db.Import(ctx, arts)
-	if err != nil || len(resp.GetFailures()) > 0 {
+	if err != nil || len(resp.Failures) > 0 {
 		t.Fatalf("Import: %v, %v", resp, err)
 	}
 	bySlug := map[string]*articlesv1.Article{}
@@ -317,7 +317,7 @@ func TestSearchFollowsWrites(t *testing.T) {
 	t.Run("Import", func(t *testing.T) {
 		in := searchArt("sanctioned", "Trade", "The zeppelin factory reopened.")
 		resp, err := db.Import(ctx, []*articlesv1.Article{in, searchArt("imported", "Imported", "A zeppelin landed.")})
-		if err != nil || resp.GetCreated() != 1 || resp.GetUpdated() != 1 {
+		if err != nil || resp.Created != 1 || resp.Updated != 1 {
 			t.Fatalf("Import = %v, %v", resp, err)
 		}
 		if got := slugs(doSearch(t, db, "zeppelin", articles.Filter{}, 0, 10)); !sameSet(got, []string{"sanctioned", "imported"}) {

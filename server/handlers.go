@@ -346,29 +346,10 @@ func (s *Server) DeleteArticle(ctx context.Context, req *articlesv1.DeleteArticl
 }
 
 // ImportArticles upserts a client stream of articles, committing every
-// importBatch articles as they arrive, so that what the reply counts is
-// durable.
+// importBatch articles as they arrive (import.go), so that what the reply
+// counts is durable.
 func (s *Server) ImportArticles(stream grpc.ClientStreamingServer[articlesv1.ImportArticlesRequest, articlesv1.ImportArticlesResponse]) error {
-	ctx := stream.Context()
-	total := &articlesv1.ImportArticlesResponse{}
-	pending := make([]*articlesv1.Article, 0, importBatch)
-	base := 0 // stream index of pending[0]
-	flush := func() error {
-		r, err := s.Import(ctx, pending)
-		if err != nil {
-			return toStatus(err)
-		}
-		total.Created += r.GetCreated()
-		total.Updated += r.GetUpdated()
-		total.Unchanged += r.GetUnchanged()
-		for _, f := range r.GetFailures() {
-			f.Index += int64(base)
-			total.Failures = append(total.Failures, f)
-		}
-		base += len(pending)
-		pending = pending[:0]
-		return nil
-	}
+	imp := s.newImport(stream.Context())
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -377,15 +358,13 @@ func (s *Server) ImportArticles(stream grpc.ClientStreamingServer[articlesv1.Imp
 		if err != nil {
 			return toStatus(err)
 		}
-		pending = append(pending, req.GetArticle())
-		if len(pending) == importBatch {
-			if err := flush(); err != nil {
-				return err
-			}
+		if err := imp.add(req.GetArticle()); err != nil {
+			return toStatus(err)
 		}
 	}
-	if err := flush(); err != nil {
-		return err
+	resp, err := imp.finish()
+	if err != nil {
+		return toStatus(err)
 	}
-	return stream.SendAndClose(total)
+	return stream.SendAndClose(resp)
 }

@@ -132,7 +132,7 @@ type batchRecorder struct {
 	sizes []int
 }
 
-func (b *batchRecorder) Import(ctx context.Context, batch []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error) {
+func (b *batchRecorder) Import(ctx context.Context, batch []*articlesv1.Article) (*articles.ImportResult, error) {
 	b.mu.Lock()
 	b.sizes = append(b.sizes, len(batch))
 	b.mu.Unlock()

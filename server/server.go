@@ -1,7 +1,6 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,15 +17,9 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
-
-// importBatch is the most articles written in one store transaction by an
-// import: large enough to share an fsync among many articles, small enough
-// to bound the memory a stream holds before its articles are durable.
-const importBatch = 500
 
 // Server implements articlesv1.ArticleServiceServer over a Store.
 //
@@ -225,63 +218,4 @@ func (s *Server) GracefulStop(ctx context.Context) {
 		}
 		<-done
 	}
-}
-
-// Import validates and normalises each article of arts and upserts the
-// valid ones by slug, in store transactions of at most 500 articles. The
-// response counts what was written; an invalid article is skipped and
-// reported in failures with its position in arts. An error from the store
-// (returned as the store's error, not a gRPC status) ends the import: the
-// batches written before it stay written.
-//
-// The ImportArticles handler and the daemon's seeding both use Import.
-func (s *Server) Import(ctx context.Context, arts []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error) {
-	resp := &articlesv1.ImportArticlesResponse{}
-	batch := make([]*articlesv1.Article, 0, min(len(arts), importBatch))
-	pos := make([]int, 0, cap(batch)) // pos[i] is batch[i]'s index in arts
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		r, err := s.store.Import(ctx, batch)
-		if err != nil {
-			return err
-		}
-		resp.Created += r.GetCreated()
-		resp.Updated += r.GetUpdated()
-		resp.Unchanged += r.GetUnchanged()
-		for _, f := range r.GetFailures() {
-			if f.GetIndex() < 0 || f.GetIndex() >= int64(len(pos)) {
-				return fmt.Errorf("store reported a failure at index %d of a batch of %d", f.GetIndex(), len(pos))
-			}
-			resp.Failures = append(resp.Failures, &articlesv1.ImportFailure{Index: int64(pos[f.GetIndex()]), Reason: f.GetReason()})
-		}
-		// A new slice: the store may still hold the last one.
-		batch, pos = make([]*articlesv1.Article, 0, importBatch), pos[:0]
-		return nil
-	}
-	for i, a := range arts {
-		if a == nil {
-			resp.Failures = append(resp.Failures, &articlesv1.ImportFailure{Index: int64(i), Reason: "article: is required"})
-			continue
-		}
-		c := proto.Clone(a).(*articlesv1.Article)
-		clearOutputOnly(c)
-		if vs := s.valid.normalize(c, "article"); len(vs) > 0 {
-			resp.Failures = append(resp.Failures, &articlesv1.ImportFailure{Index: int64(i), Reason: violationsText(vs)})
-			continue
-		}
-		batch = append(batch, c)
-		pos = append(pos, i)
-		if len(batch) == importBatch {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	slices.SortStableFunc(resp.Failures, func(a, b *articlesv1.ImportFailure) int { return cmp.Compare(a.Index, b.Index) })
-	return resp, nil
 }

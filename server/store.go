@@ -63,8 +63,10 @@ type Store interface {
 	// Import upserts a batch of articles by slug in one durable write: a new
 	// slug is created, an existing one has its settable fields replaced (or
 	// is counted unchanged when they are equal). Failure indexes are
-	// positions in batch.
-	Import(ctx context.Context, batch []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error)
+	// positions in batch, in ascending order. The server cuts a client's
+	// import into batches (Server.Import); a backend writes what it is
+	// given.
+	Import(ctx context.Context, batch []*articlesv1.Article) (*articles.ImportResult, error)
 
 	// Changes returns up to limit change-log events with revision >= from, in
 	// revision order. Returns a *articles.CompactedError (ErrCompacted) if

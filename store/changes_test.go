@@ -36,11 +36,11 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetCreated() != 2 || resp.GetUpdated() != 2 || resp.GetUnchanged() != 1 || len(resp.GetFailures()) != 2 {
+	if resp.Created != 2 || resp.Updated != 2 || resp.Unchanged != 1 || len(resp.Failures) != 2 {
 		t.Fatalf("Import = %v", resp)
 	}
-	if resp.GetFailures()[0].GetIndex() != 3 || resp.GetFailures()[1].GetIndex() != 4 {
-		t.Errorf("failure indexes = %v, want 3 and 4", resp.GetFailures())
+	if resp.Failures[0].Index != 3 || resp.Failures[1].Index != 4 {
+		t.Errorf("failure indexes = %v, want 3 and 4", resp.Failures)
 	}
 	// Unchanged articles took no revision: 2 creates before + 4 writes.
 	if rev, _ := db.Revision(ctx); rev != 6 {

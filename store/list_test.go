@@ -44,7 +44,7 @@ func seedList(t testing.TB, db *store.DB, n int) []*articlesv1.Article {
 		batch = append(batch, a)
 	}
 	resp, err := db.Import(context.Background(), batch)
-	if err != nil || int(resp.GetCreated()) != n {
+	if err != nil || int(resp.Created) != n {
 		t.Fatalf("Import: %v, %v", resp, err)
 	}
 	var out []*articlesv1.Article

@@ -87,7 +87,7 @@ func TestStats(t *testing.T) {
 				changed := art("old")
 				changed.Title = "Changed"
 				resp, err := db.Import(ctx, []*articlesv1.Article{art("new-1"), changed, art("new-2"), {Title: "no slug"}})
-				if err != nil || resp.GetCreated() != 2 || resp.GetUpdated() != 1 {
+				if err != nil || resp.Created != 2 || resp.Updated != 1 {
 					t.Fatalf("Import = %v, %v", resp, err)
 				}
 			},

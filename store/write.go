@@ -224,12 +224,12 @@ func (db *DB) Delete(ctx context.Context, id, etag string) error {
 // an existing one has its settable fields replaced, or is counted unchanged
 // (taking no revision and making no event) when they are equal. Articles
 // without a slug are reported as failures, by position in batch.
-func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articlesv1.ImportArticlesResponse, error) {
-	var resp *articlesv1.ImportArticlesResponse
+func (db *DB) Import(ctx context.Context, arts []*articlesv1.Article) (*articles.ImportResult, error) {
+	var resp *articles.ImportResult
 	err := db.submit(ctx, func(b *batch) error {
-		resp = &articlesv1.ImportArticlesResponse{}
+		resp = &articles.ImportResult{}
 		fail := func(i int, reason string) {
-			resp.Failures = append(resp.Failures, &articlesv1.ImportFailure{Index: int64(i), Reason: reason})
+			resp.Failures = append(resp.Failures, articles.ImportFailure{Index: i, Reason: reason})
 		}
 		for i, in := range arts {
 			switch {
