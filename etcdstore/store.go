@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oklog/ulid/v2"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -76,9 +75,7 @@ type Store struct {
 	cfg    config
 	key    []byte // token key, read or made at Open
 
-	// ids makes article ids; mu protects entropy.
-	mu      sync.Mutex
-	entropy *ulid.MonotonicEntropy
+	ids *articles.IDSource // makes article ids
 
 	// leaseMu protects lease and leaseTime: the lease request ids are put
 	// under, replaced once it is older than a twentieth of the TTL so that
@@ -113,12 +110,12 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Opti
 		o.apply(&cfg)
 	}
 	s := &Store{
-		cli:     cli,
-		prefix:  prefix,
-		cfg:     cfg,
-		entropy: ulid.Monotonic(rand.Reader, 0),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
+		cli:    cli,
+		prefix: prefix,
+		cfg:    cfg,
+		ids:    articles.NewIDSource(),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	key, err := s.loadTokenKey(ctx)
 	if err != nil {
@@ -242,17 +239,11 @@ func (s *Store) WaitRevision(ctx context.Context, rev int64) error {
 
 // newID returns a new article id made at t.
 func (s *Store) newID(t time.Time) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, err := ulid.New(ulid.Timestamp(t), s.entropy)
-	if err != nil {
-		return "", err
-	}
-	return id.String(), nil
+	return s.ids.Next(t)
 }
 
 // etagOf returns the etag of an article written at store revision rev.
-func etagOf(rev int64) string { return strconv.FormatInt(rev, 36) }
+func etagOf(rev int64) string { return articles.Etag(rev) }
 
 // Store revisions. One etcd transaction may write several articles (an
 // import's, or concurrent creates'), each of which takes its own store

@@ -103,14 +103,7 @@ func (s *Store) putArticle(w *write, old, a *articlesv1.Article) error {
 }
 
 // requestHash returns the digest of what a create asked for.
-func requestHash(a *articlesv1.Article) ([]byte, error) {
-	b, err := marshalOpts.Marshal(articles.Settable(a))
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(b)
-	return sum[:], nil
-}
+func requestHash(a *articlesv1.Article) ([]byte, error) { return articles.RequestHash(a) }
 
 // requestLease returns the lease to put request ids under.
 func (s *Store) requestLease(ctx context.Context) (clientv3.LeaseID, error) {

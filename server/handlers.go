@@ -282,7 +282,7 @@ func (s *Server) CreateArticle(ctx context.Context, req *articlesv1.CreateArticl
 		vs = append(vs, violation("request_id", "must be at most %d characters", maxRequestIDChars))
 	}
 	a := proto.Clone(req.GetArticle()).(*articlesv1.Article)
-	clearOutputOnly(a)
+	articles.ClearOutputOnly(a)
 	vs = append(vs, s.valid.normalize(a, "article")...)
 	if len(vs) > 0 {
 		return nil, invalidArgument(vs...)

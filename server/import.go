@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
@@ -44,7 +45,7 @@ func (im *importer) add(a *articlesv1.Article) error {
 		return nil
 	}
 	c := proto.Clone(a).(*articlesv1.Article)
-	clearOutputOnly(c)
+	articles.ClearOutputOnly(c)
 	if vs := im.s.valid.normalize(c, "article"); len(vs) > 0 {
 		im.fail(i, violationsText(vs))
 		return nil

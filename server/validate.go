@@ -107,16 +107,6 @@ type validator struct {
 	maxBodyBytes int
 }
 
-// clearOutputOnly drops what a client may not set; the store assigns it.
-func clearOutputOnly(a *articlesv1.Article) {
-	a.Id = ""
-	a.CreateTime = nil
-	a.UpdateTime = nil
-	a.Revision = 0
-	a.Etag = ""
-	a.WordCount = 0
-}
-
 // normalize checks every settable field of a, which the caller owns, and
 // normalises it in place: text trimmed, tags lowercased and deduplicated,
 // slug and summary derived when empty, word_count computed. Violations

@@ -25,7 +25,7 @@ type DB struct {
 	cfg      config
 	log      *slog.Logger
 	tokenKey []byte
-	ids      *idSource
+	ids      *articles.IDSource
 
 	// closeMu makes Close wait for submitters that are enqueueing, so that
 	// nothing is enqueued after the committer has drained the queue. It
@@ -76,7 +76,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		bolt:       bdb,
 		cfg:        cfg,
 		log:        cfg.logger,
-		ids:        newIDSource(),
+		ids:        articles.NewIDSource(),
 		ops:        make(chan *op, 1024),
 		quit:       make(chan struct{}),
 		compactNow: make(chan struct{}, 1),

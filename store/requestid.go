@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 
-	"github.com/seed9c1868aa/articles"
-	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"go.etcd.io/bbolt"
 )
 
@@ -13,17 +11,6 @@ import (
 // retried create idempotent (AIP-155): the same request id with the same
 // article finds the article it created; with another article it is
 // ErrRequestIDReused. Entries are kept forever (see Caveats in doc.go).
-
-// requestHash returns the digest of what a create asked for: the article's
-// settable fields, in a deterministic encoding.
-func requestHash(a *articlesv1.Article) ([]byte, error) {
-	b, err := marshalOpts.Marshal(articles.Settable(a))
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(b)
-	return sum[:], nil
-}
 
 // lookupRequest returns the id created for requestID and whether hash
 // matches the request that created it; id is "" for an unknown request id.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/seed9c1868aa/articles"
@@ -17,15 +16,11 @@ import (
 // does all its checks first and mutates only after they pass, so an error
 // from a check leaves the batch's transaction untouched.
 
-// etagOf returns the etag of an article written at revision rev: revisions
-// are unique, so the etag changes on every write.
-func etagOf(rev int64) string { return strconv.FormatInt(rev, 36) }
-
 // stamp sets the fields a write assigns: update time, revision and etag.
 func stamp(a *articlesv1.Article, now time.Time, rev int64) {
 	a.UpdateTime = timestamppb.New(now)
 	a.Revision = rev
-	a.Etag = etagOf(rev)
+	a.Etag = articles.Etag(rev)
 }
 
 // writeArticle stores the write from old to new (old nil: create; new nil:
@@ -87,7 +82,7 @@ func (db *DB) Create(ctx context.Context, in *articlesv1.Article, requestID stri
 	var hash []byte
 	if requestID != "" {
 		var err error
-		if hash, err = requestHash(in); err != nil {
+		if hash, err = articles.RequestHash(in); err != nil {
 			return nil, err
 		}
 	}
@@ -140,7 +135,7 @@ func (db *DB) newArticle(b *batch, in *articlesv1.Article) (*articlesv1.Article,
 		return nil, fmt.Errorf("%w: slug %q", articles.ErrAlreadyExists, in.GetSlug())
 	}
 	now := time.Now()
-	id, err := db.ids.next(now)
+	id, err := db.ids.Next(now)
 	if err != nil {
 		return nil, fmt.Errorf("store: make id: %w", err)
 	}
