@@ -6,7 +6,6 @@ import (
 
 	"github.com/seed9c1868aa/articles/internal/buildinfo"
 	"github.com/seed9c1868aa/articles/metrics"
-	"github.com/seed9c1868aa/articles/server"
 )
 
 // buildMetric returns the labels of articles_build_info for this binary.
@@ -22,13 +21,13 @@ func buildMetric() metrics.BuildInfo {
 // etcdScrapeTimeout bounds the revision read of one scrape on etcd.
 const etcdScrapeTimeout = 2 * time.Second
 
-// etcdIndexLag returns how many revisions the index at indexed trails st,
-// reading st's revision from etcd (0 when that read fails: a scrape
-// reports what it can, and etcd's own metrics show why it failed).
-func etcdIndexLag(ctx context.Context, st server.Store, indexed int64) int64 {
+// etcdIndexLag returns how many revisions the index at indexed trails the
+// store whose revision revision reads from etcd (0 when that read fails: a
+// scrape reports what it can, and etcd's own metrics show why it failed).
+func etcdIndexLag(ctx context.Context, revision func(context.Context) (int64, error), indexed int64) int64 {
 	ctx, cancel := context.WithTimeout(ctx, etcdScrapeTimeout)
 	defer cancel()
-	rev, err := st.Revision(ctx)
+	rev, err := revision(ctx)
 	if err != nil {
 		return 0
 	}

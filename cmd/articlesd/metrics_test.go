@@ -83,3 +83,30 @@ func TestMetrics(t *testing.T) {
 		})
 	}
 }
+
+// TestEtcdIndexLagMetric checks that on the etcd backend
+// articles_search_index_lag_revisions is computed from the cluster's
+// revision: after a search, which waits for the index to cover every
+// acknowledged write, the index revision is the store's and the lag 0.
+func TestEtcdIndexLagMetric(t *testing.T) {
+	t.Parallel()
+	eps := startEtcd(t)
+	d := start(t, newDB(t), nil, "--store", "etcd", "--etcd-endpoints", eps, "--etcd-prefix", "/lag/",
+		"--log-format", "json", "--metrics-listen", "127.0.0.1:0")
+	c := d.client()
+	if _, err := c.CreateArticle(callCtx(t), &articlesv1.CreateArticleRequest{Article: &articlesv1.Article{Title: "Lag", Body: "Counted revisions."}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SearchArticles(callCtx(t), &articlesv1.SearchArticlesRequest{Query: "counted"}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, "http://"+metricsAddr(t, d)+"/metrics")
+	for _, want := range []string{"articles_search_index_lag_revisions 0\n", "articles_build_info{"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "articles_search_index_revision 0\n") {
+		t.Error("articles_search_index_revision is 0 after a write and a search")
+	}
+}

@@ -65,7 +65,7 @@ func serve(ctx context.Context, cfg config, logw io.Writer) (err error) {
 				indexed := eng.Revision()
 				if db == nil {
 					// etcd: the rest is in etcd's own metrics.
-					return metrics.StoreStats{IndexRevision: indexed, IndexLag: etcdIndexLag(ctx, st, indexed)}
+					return metrics.StoreStats{IndexRevision: indexed, IndexLag: etcdIndexLag(ctx, st.Revision, indexed)}
 				}
 				s := db.Stats()
 				return metrics.StoreStats{Articles: s.Articles, FileSize: s.FileSize, Revision: s.Revision, Compacted: s.Compacted,
