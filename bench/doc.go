@@ -2,6 +2,9 @@
 // loopback TCP connection to a server backed by a real bbolt file, beside a
 // no-op server that answers the same calls from memory, so each figure can
 // be read against what gRPC alone costs on the same machine in the same run.
+// The write benchmarks (write_test.go) run beside the baselines they start
+// themselves: a raw etcd member (embedded, with fsync) and bbolt alone;
+// write-syscalls.sh counts syscalls and CPU per create of the daemon.
 //
 // Run them with
 //
