@@ -84,6 +84,7 @@ func BenchmarkGetArticleGhz(b *testing.B) {
 				} else {
 					rpc, srv := startReal(b)
 					seed(b, srv, 100)
+					settle(b, rpc)
 					id = firstID(b, rpc)
 					addr = listen(b, srv)
 				}
