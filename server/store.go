@@ -89,8 +89,8 @@ type Store interface {
 // RawStore is optionally implemented by a Store that keeps each article in
 // its wire encoding (the protobuf encoding of the article Get returns) and
 // can hand those bytes out without decoding them. GetArticle and
-// StreamArticles then send them as they are. The bytes returned belong to
-// the caller. A Store without it is read through Store's methods.
+// StreamArticles then send them as they are. The bytes GetRaw and
+// GetRawBySlug return belong to the caller. A Store without it is read through Store's methods.
 type RawStore interface {
 	// GetRaw is Get, returning the article's encoding.
 	GetRaw(ctx context.Context, id string) ([]byte, error)
@@ -99,6 +99,7 @@ type RawStore interface {
 	GetRawBySlug(ctx context.Context, slug string) ([]byte, error)
 
 	// ListRaw is List, passing each article's encoding and its position in
-	// q's order (what q.Order.CursorOf returns for it).
+	// q's order (what q.Order.CursorOf returns for it). The encoding is
+	// valid only until fn returns, and fn may change it in place.
 	ListRaw(ctx context.Context, q articles.Query, after articles.Cursor, limit int, fn func(raw []byte, cur articles.Cursor) error) error
 }

@@ -79,7 +79,9 @@ func (db *DB) GetRawBySlug(ctx context.Context, slug string) ([]byte, error) {
 
 // ListRaw is List with each article passed as its encoding and its
 // position in q's order (the cursor to resume just after it). fn is never
-// called inside a read transaction and owns the bytes.
+// called inside a read transaction. raw is valid only until fn returns
+// (fn may change it in place): the articles of a page are copied into one
+// buffer that the next page reuses.
 //
 // Without filter conditions an article is not decoded at all; with them it
 // is decoded to be matched, and still passed as stored.
@@ -93,28 +95,25 @@ func (db *DB) ListRaw(ctx context.Context, q articles.Query, after articles.Curs
 	}
 	s := newScan(q, after)
 	sent := 0
-	var page []rawArticle
+	var page rawPage
 	for {
 		want := listChunk
 		if limit > 0 {
 			want = min(want, limit-sent)
 		}
-		page = page[:0]
+		page.reset()
 		err := db.view(ctx, func(tx *bbolt.Tx) error {
-			var err error
-			page, err = s.nextRaw(tx, members, want, page)
-			return err
+			return s.nextRaw(tx, members, want, &page)
 		})
 		if err != nil {
 			return err
 		}
-		for _, r := range page {
-			if err := fn(r.raw, r.cur); err != nil {
+		for _, r := range page.arts {
+			if err := fn(page.buf[r.start:r.end:r.end], r.cur); err != nil {
 				return err
 			}
 			sent++
 		}
-		clear(page)
 		if s.done || (limit > 0 && sent >= limit) {
 			return nil
 		}
@@ -124,43 +123,58 @@ func (db *DB) ListRaw(ctx context.Context, q articles.Query, after articles.Curs
 	}
 }
 
-// rawArticle is one article of a raw listing.
-type rawArticle struct {
-	raw []byte
-	cur articles.Cursor
+// rawPage is one read transaction's articles of a raw listing: their
+// bytes, copied out of the transaction one after another into buf, and
+// where each one is.
+type rawPage struct {
+	buf  []byte
+	arts []rawArticle
 }
 
-// nextRaw is scan.next for ListRaw: it appends up to want matching
-// articles to dst, copied out of tx, visiting at most listChunk keys.
-func (s *scan) nextRaw(tx *bbolt.Tx, members map[string]struct{}, want int, dst []rawArticle) ([]rawArticle, error) {
+type rawArticle struct {
+	start, end int
+	cur        articles.Cursor
+}
+
+func (p *rawPage) reset() {
+	p.buf = p.buf[:0]
+	clear(p.arts)
+	p.arts = p.arts[:0]
+}
+
+// nextRaw is scan.next for ListRaw: it adds up to want matching articles
+// to page, visiting at most listChunk keys.
+func (s *scan) nextRaw(tx *bbolt.Tx, members map[string]struct{}, want int, page *rawPage) error {
 	c := tx.Bucket(s.bucket).Cursor()
 	k := s.first(c)
 	match := !s.q.Filter.IsZero()
 	for visited := 0; ; visited++ {
 		if k == nil || s.outOfRange(k) {
 			s.done = true
-			return dst, nil
+			return nil
 		}
-		if visited == listChunk || len(dst) == want {
-			return dst, nil
+		if visited == listChunk || len(page.arts) == want {
+			return nil
 		}
 		s.pos = append(s.pos[:0:0], k...)
 		cur := cursorOfIndexKey(k)
 		if _, ok := members[cur.ID]; members == nil || ok {
 			v, err := articleBytes(tx, cur.ID)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			keep := v != nil
 			if keep && match {
 				a := new(articlesv1.Article)
 				if err := proto.Unmarshal(v, a); err != nil {
-					return nil, fmt.Errorf("corrupt article %q: %w", cur.ID, err)
+					return fmt.Errorf("corrupt article %q: %w", cur.ID, err)
 				}
 				keep = s.q.Filter.Match(a)
 			}
 			if keep {
-				dst = append(dst, rawArticle{raw: append([]byte(nil), v...), cur: cur})
+				start := len(page.buf)
+				page.buf = append(page.buf, v...)
+				page.arts = append(page.arts, rawArticle{start: start, end: len(page.buf), cur: cur})
 			}
 		}
 		if s.desc {
