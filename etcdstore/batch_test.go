@@ -152,3 +152,44 @@ func TestImportGroups(t *testing.T) {
 		t.Fatalf("listed %d articles, want 250", n)
 	}
 }
+
+// TestGetBySlugMoves reads a slug through one store while another moves
+// it between articles, deletes and recreates it: each read answers with
+// the article the slug names now, whatever the first store read before.
+func TestGetBySlugMoves(t *testing.T) {
+	t.Parallel()
+	st, cli := newStore(t)
+	other := openStore(t, cli, st.Prefix())
+	ctx := testCtx(t)
+	check := func(want *articlesv1.Article) {
+		t.Helper()
+		got, err := st.GetBySlug(ctx, "moving")
+		if want == nil {
+			if !errors.Is(err, articles.ErrNotFound) {
+				t.Fatalf("GetBySlug = %v, %v; want ErrNotFound", got, err)
+			}
+			return
+		}
+		if err != nil || !proto.Equal(got, want) {
+			t.Fatalf("GetBySlug = %v, %v; want %v", got, err, want)
+		}
+	}
+	a := mustCreate(t, other, art("moving", "A"))
+	check(a)
+	check(a) // the guess holds
+	a, err := other.Update(ctx, a.GetId(), "", func(x *articlesv1.Article) error { x.Title = "A2"; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(a) // same article, new version
+	if _, err := other.Update(ctx, a.GetId(), "", func(x *articlesv1.Article) error { x.Slug = "moved"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	check(nil)
+	b := mustCreate(t, other, art("moving", "B"))
+	check(b) // the slug names another article now
+	if err := other.Delete(ctx, b.GetId(), ""); err != nil {
+		t.Fatal(err)
+	}
+	check(nil)
+}

@@ -30,7 +30,8 @@
 // in that transaction, so every article write still has a revision of its
 // own, in commit order; its etag is derived from it.
 //
-// Reads are linearizable: one etcd round trip per Get by id (two by slug),
+// Reads are linearizable: one etcd round trip per Get (by slug: once this
+// server has read the slug, which it remembers as a guess it checks),
 // in which the member confirms with the leader that it has applied every
 // committed write (etcd shares that confirmation among concurrent reads).
 // So a read through any server sees every write acknowledged before it

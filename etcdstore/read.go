@@ -32,20 +32,39 @@ func (s *Store) Get(ctx context.Context, id string) (*articlesv1.Article, error)
 
 // GetBySlug returns the article with the given slug.
 // Returns articles.ErrNotFound if there is none.
+//
+// A slug this server has seen before is read in one round trip: one
+// transaction reads the slug's claim and the article the slug last named,
+// at one revision; when the claim still names it, that is the answer.
+// Otherwise (a slug new to this server, or one moved to another article)
+// the article the claim names is read at the claim's revision.
 func (s *Store) GetBySlug(ctx context.Context, slug string) (*articlesv1.Article, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	resp, err := s.cli.Get(ctx, s.slugKey(slug))
+	sk := s.slugKey(slug)
+	ops := []clientv3.Op{clientv3.OpGet(sk)}
+	guess, guessed := s.slugs.get(slug)
+	if guessed {
+		ops = append(ops, clientv3.OpGet(s.articleKey(guess)))
+	}
+	resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
 	if err != nil {
 		return nil, etcdErr(ctx, "get slug", err)
 	}
-	if len(resp.Kvs) == 0 {
+	claim := resp.Responses[0].GetResponseRange().GetKvs()
+	if len(claim) == 0 {
+		s.slugs.drop(slug)
 		return nil, fmt.Errorf("%w: slug %q", articles.ErrNotFound, slug)
 	}
-	// Read the article at the claim's revision: claim and article are
-	// written together, so they agree there.
-	id := string(resp.Kvs[0].Value)
+	id := string(claim[0].Value)
+	if guessed && id == guess {
+		if kvs := resp.Responses[1].GetResponseRange().GetKvs(); len(kvs) > 0 {
+			return decodeArticle(kvs[0].Value, kvs[0].ModRevision)
+		}
+	}
+	// Claim and article are written together, so they agree at the
+	// claim's revision.
 	ar, err := s.cli.Get(ctx, s.articleKey(id), clientv3.WithRev(resp.Header.Revision))
 	if err != nil {
 		return nil, etcdErr(ctx, "get", err)
@@ -53,7 +72,42 @@ func (s *Store) GetBySlug(ctx context.Context, slug string) (*articlesv1.Article
 	if len(ar.Kvs) == 0 {
 		return nil, fmt.Errorf("etcdstore: slug %q names missing article %q", slug, id)
 	}
+	s.slugs.put(slug, id)
 	return decodeArticle(ar.Kvs[0].Value, ar.Kvs[0].ModRevision)
+}
+
+// slugCacheSize bounds the slug cache; it is emptied when full.
+const slugCacheSize = 1 << 16
+
+// slugCache remembers which article a slug named when this server last
+// read it: a guess that GetBySlug checks against the claim, never an
+// answer on its own.
+type slugCache struct {
+	// mu protects ids.
+	mu  sync.Mutex
+	ids map[string]string
+}
+
+func (c *slugCache) get(slug string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.ids[slug]
+	return id, ok
+}
+
+func (c *slugCache) put(slug, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ids == nil || len(c.ids) >= slugCacheSize {
+		c.ids = make(map[string]string)
+	}
+	c.ids[slug] = id
+}
+
+func (c *slugCache) drop(slug string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.ids, slug)
 }
 
 // getMany reads the given keys at revision rev (0: the current one) in

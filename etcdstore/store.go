@@ -84,6 +84,9 @@ type Store struct {
 	lease     clientv3.LeaseID
 	leaseTime time.Time
 
+	// slugs guesses the article of a slug for GetBySlug (read.go).
+	slugs slugCache
+
 	// group queues creates to commit together (batch.go).
 	group group
 
