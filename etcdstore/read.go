@@ -281,25 +281,16 @@ func (s *Store) List(ctx context.Context, q articles.Query, after articles.Curso
 // filterMembers returns the ids of the smallest of f's author, tag and
 // source index sets, or nil when f has none of them.
 func (s *Store) filterMembers(ctx context.Context, f articles.Filter) (map[string]bool, error) {
-	var best map[string]bool
-	for _, c := range []struct{ part, v string }{
-		{authorPart, f.Author}, {tagPart, f.Tag}, {sourcePart, f.Source},
-	} {
-		if c.v == "" {
-			continue
-		}
-		set, err := s.readSet(ctx, s.filterPrefix(c.part, c.v))
-		if err != nil {
-			return nil, err
-		}
-		if best == nil || len(set) < len(best) {
-			best = set
-		}
-		if len(best) == 0 {
-			break
-		}
-	}
-	return best, nil
+	return articles.SmallestSet(ctx, f, func(ctx context.Context, c articles.Condition) (map[string]bool, error) {
+		return s.readSet(ctx, s.filterPrefix(filterPart[c.Field], c.Value))
+	})
+}
+
+// filterPart is the key part of each indexed field's index.
+var filterPart = map[articles.IndexedField]string{
+	articles.FieldAuthor: authorPart,
+	articles.FieldTag:    tagPart,
+	articles.FieldSource: sourcePart,
 }
 
 // readSet returns the values (ids) of the keys under prefix, read in

@@ -63,52 +63,25 @@ func (db *DB) List(ctx context.Context, q articles.Query, after articles.Cursor,
 }
 
 // filterSet returns the ids that satisfy the filter's author, tag and source
-// conditions, read from their indexes, or nil when none is set (every id
-// may match). The most selective set is the one kept: the others'
-// conditions are checked on each article anyway.
+// conditions, read from their indexes (one short transaction each), or nil
+// when none is set (every id may match). The most selective set is the one
+// kept: the others' conditions are checked on each article anyway.
 func (db *DB) filterSet(ctx context.Context, f articles.Filter) (map[string]struct{}, error) {
-	var conds []struct {
-		bucket []byte
-		value  string
-	}
-	if f.Author != "" {
-		conds = append(conds, struct {
-			bucket []byte
-			value  string
-		}{bucketAuthor, f.Author})
-	}
-	if f.Tag != "" {
-		conds = append(conds, struct {
-			bucket []byte
-			value  string
-		}{bucketTag, f.Tag})
-	}
-	if f.Source != "" {
-		conds = append(conds, struct {
-			bucket []byte
-			value  string
-		}{bucketSource, f.Source})
-	}
-	if len(conds) == 0 {
-		return nil, nil
-	}
-	var best map[string]struct{}
-	for _, c := range conds {
+	return articles.SmallestSet(ctx, f, func(ctx context.Context, c articles.Condition) (map[string]struct{}, error) {
 		var set map[string]struct{}
-		if err := db.view(ctx, func(tx *bbolt.Tx) error {
-			set = idSet(tx, c.bucket, c.value)
+		err := db.view(ctx, func(tx *bbolt.Tx) error {
+			set = idSet(tx, indexBucket[c.Field], c.Value)
 			return nil
-		}); err != nil {
-			return nil, err
-		}
-		if best == nil || len(set) < len(best) {
-			best = set
-		}
-		if len(best) == 0 {
-			break
-		}
-	}
-	return best, nil
+		})
+		return set, err
+	})
+}
+
+// indexBucket is the index bucket of each indexed field.
+var indexBucket = map[articles.IndexedField][]byte{
+	articles.FieldAuthor: bucketAuthor,
+	articles.FieldTag:    bucketTag,
+	articles.FieldSource: bucketSource,
 }
 
 // scan is a List in progress: a position in an order index that survives
