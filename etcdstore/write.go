@@ -336,17 +336,17 @@ func (s *Store) Delete(ctx context.Context, id, etag string) error {
 }
 
 // importWorkers is how many slugs of one import are written at once:
-// each write waits for a Raft round, and etcd batches concurrent
-// proposals, so a bulk import runs many times faster than one at a time.
+// enough waiting creates to fill every create group in flight.
 const importWorkers = 256
 
 // Import upserts batch by slug: a new slug is created, an existing one has
 // its settable fields replaced, or is counted unchanged when they are
-// equal. Each article is its own transaction (one revision, one event),
-// acknowledged by the cluster before Import returns; up to importWorkers
-// distinct slugs are written concurrently, the articles of one slug in
-// batch order. An error part way leaves the articles acknowledged before
-// it written. An article that keeps losing races, or is too large, is
+// equal. Every article has its own store revision and event, acknowledged
+// by the cluster before Import returns: new slugs are created in the
+// store's create groups (batch.go), many to a transaction; updates are
+// one transaction each. Up to importWorkers distinct slugs are written
+// concurrently, the articles of one slug in batch order. An error part
+// way leaves the articles acknowledged before it written. An article that keeps losing races, or is too large, is
 // reported as a failure by its position in batch.
 func (s *Store) Import(ctx context.Context, batch []*articlesv1.Article) (*articles.ImportResult, error) {
 	if err := s.check(ctx); err != nil {
