@@ -7,7 +7,7 @@ import (
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // The database's map. Every bucket is top level and created, all at once, in
@@ -168,13 +168,15 @@ func upgradeArticles(tx *bbolt.Tx) error {
 		if len(v) == 8 {
 			return nil
 		}
-		a := new(articlesv1.Article)
-		if err := proto.Unmarshal(v, a); err != nil {
-			return fmt.Errorf("corrupt article %q: %w", k, err)
+		// The revision (field 14) is all it needs of the article.
+		f, ok := eventField(v, 14, protowire.VarintType)
+		n, l := protowire.ConsumeVarint(f)
+		if !ok || l < 0 || n == 0 {
+			return fmt.Errorf("corrupt article %q: no revision", k)
 		}
-		rev := encodeUint(uint64(a.GetRevision()))
+		rev := encodeUint(n)
 		if events.Get(rev) == nil {
-			if err := putEvent(tx, articlesv1.ArticleEvent_UPDATED, a.GetRevision(), bytes.Clone(v)); err != nil {
+			if err := putEvent(tx, articlesv1.ArticleEvent_UPDATED, int64(n), bytes.Clone(v)); err != nil {
 				return err
 			}
 		}
