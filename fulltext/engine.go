@@ -125,8 +125,8 @@ type Engine struct {
 	cfg  config
 	log  *slog.Logger
 
-	// applied is the revision the index reflects; it drops to 0 while a
-	// rebuild runs, so that searches wait for it.
+	// applied is the revision the index reflects; it is rebuilding while
+	// a rebuild runs, below every revision, so that searches wait for it.
 	applied *watermark
 
 	ctx    context.Context // cancelled by Close
@@ -219,9 +219,10 @@ func Open(path string, feed Feed, opts ...Option) (*Engine, error) {
 			return nil, fmt.Errorf("fulltext: open %s: %w", path, err)
 		}
 	}
-	if !rebuild {
-		e.applied.set(applied)
+	if rebuild {
+		applied = rebuilding
 	}
+	e.applied.set(applied)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.synced = time.Now()
 	e.wg.Add(1)
@@ -375,7 +376,11 @@ func (e *Engine) Close() error {
 
 // Revision returns the revision of the feed that the index reflects (0
 // while a rebuild runs).
-func (e *Engine) Revision() int64 { return e.applied.value() }
+func (e *Engine) Revision() int64 { return max(e.applied.value(), 0) }
+
+// rebuilding is the applied revision while a rebuild runs: below every
+// revision a search can wait for, 0 included.
+const rebuilding = -1
 
 // Rebuilds returns how many rebuilds the engine has started since Open.
 func (e *Engine) Rebuilds() int64 { return e.rebuilds.Load() }

@@ -425,7 +425,7 @@ func (e *Engine) rebuild(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.applied.set(0)
+	e.applied.set(rebuilding)
 	if err := e.markDirty(); err != nil {
 		return err
 	}
