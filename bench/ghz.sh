@@ -5,4 +5,4 @@ set -eu
 GHZ_VERSION=v0.120.0
 go install "github.com/bojand/ghz/cmd/ghz@${GHZ_VERSION}"
 cd "$(dirname "$0")/.."
-exec go test ./bench -run '^$' -bench 'GetArticleGhz' -benchtime 1x "$@"
+exec go test ./bench -run "^$" -bench "GetArticleGhz" -benchtime 1x "$@"
