@@ -373,8 +373,11 @@ func (w *watcher) flush() error {
 }
 
 // maxBatchBytes bounds the events of one batched message (which holds at
-// least one): well under the 4 MiB clients accept by default.
-const maxBatchBytes = 256 << 10
+// least one). Batches pay off for small events, whose cost is the
+// message; large ones cost by the byte, and a batch must stay within a
+// stream's flow-control window and the transport's pooled buffers, which
+// every stalled watcher would otherwise hold a large one of.
+const maxBatchBytes = 16 << 10
 
 // sendEntry sends e in the stream's view, encoded once for every stream.
 func (w *watcher) sendEntry(e *entry) error {
