@@ -410,9 +410,8 @@ func (h *hub) run(ctx context.Context) {
 			continue
 		}
 		// Coalesce wake-ups: every append wakes every waiting watcher,
-		// which costs a microsecond or two of CPU each, so with many
-		// watchers the next append waits a little, and takes in every
-		// write committed meanwhile.
+		// each at some CPU cost, so with many watchers the next append
+		// waits a little, and takes in every write committed meanwhile.
 		if d := time.Until(appended.Add(wakeGap(h.watchers.Load()))); d > 0 {
 			t := time.NewTimer(d)
 			select {
