@@ -420,11 +420,12 @@ func (e *Engine) Rebuild(ctx context.Context) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
+	// The indexer drops the applied revision when it starts: wait for a
+	// rebuild to have started and finished. The count is read before the
+	// request, or a rebuild that starts at once would go unseen.
+	start := e.rebuilds.Load()
 	e.requestRebuild.Store(true)
 	e.wake()
-	// The indexer drops the applied revision when it starts: wait for a
-	// rebuild to have started and finished.
-	start := e.rebuilds.Load()
 	for e.rebuilds.Load() == start {
 		select {
 		case <-ctx.Done():

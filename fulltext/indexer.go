@@ -419,13 +419,15 @@ var errPageFull = errors.New("page full")
 // so searches wait; a crash mid-rebuild leaves the "rebuild" key, and
 // the next Open starts over.
 func (e *Engine) rebuild(ctx context.Context) error {
-	e.rebuilds.Add(1)
 	began := time.Now()
 	from, err := e.feed.Revision(ctx)
 	if err != nil {
 		return err
 	}
 	e.applied.set(rebuilding)
+	// Counted once searches wait, so Rebuild's caller cannot see the
+	// count move while the applied revision is still the old one.
+	e.rebuilds.Add(1)
 	if err := e.markDirty(); err != nil {
 		return err
 	}
