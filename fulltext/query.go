@@ -950,6 +950,7 @@ type termCursor struct {
 	loaded  bool
 	doc     uint32 // the current docnum (0 before the first)
 	posting []byte // the current entry's posting (nil before the first)
+	blk     int    // the block of the current entry
 	done    bool
 	err     error
 	// boundOf is the block whose score bound is in boundScore, plus one
@@ -962,6 +963,54 @@ type termCursor struct {
 func (c *termCursor) fail() bool {
 	c.err, c.done = errCorruptPost, true
 	return false
+}
+
+// load makes block c.b's entries the ones to decode, and reports whether
+// there is such a block.
+func (c *termCursor) load() bool {
+	if c.b == len(c.blocks) {
+		c.done = true
+		return false
+	}
+	c.v, c.loaded = c.entries[c.off:c.off+c.blocks[c.b].bytes], true
+	return true
+}
+
+// step decodes the next entry of the loaded block.
+func (c *termCursor) step() bool {
+	if len(c.v) == 0 {
+		return c.fail() // the block ends before its last docnum
+	}
+	delta, k := uvarint(c.v)
+	if k <= 0 || uint64(c.doc)+delta > math.MaxUint32 {
+		return c.fail()
+	}
+	n, k2 := uvarint(c.v[k:])
+	if k2 <= 0 || n > uint64(len(c.v)-k-k2) {
+		return c.fail()
+	}
+	c.doc += uint32(delta)
+	c.posting = c.v[k+k2 : k+k2+int(n)]
+	c.v = c.v[k+k2+int(n):]
+	c.blk = c.b
+	if len(c.v) == 0 {
+		// The next entry is in the next block.
+		if c.doc != c.blocks[c.b].last {
+			return c.fail()
+		}
+		c.off += c.blocks[c.b].bytes
+		c.b++
+		c.loaded = false
+	}
+	return true
+}
+
+// next moves c to its next entry, and reports whether there is one.
+func (c *termCursor) next() bool {
+	if c.done || !c.loaded && !c.load() {
+		return false
+	}
+	return c.step()
 }
 
 // advance moves c to its first entry with docnum >= doc, and reports
@@ -980,46 +1029,12 @@ func (c *termCursor) advance(doc uint32) bool {
 		c.b++
 		c.loaded = false
 	}
-	if c.b == len(c.blocks) {
-		c.done = true
-		return false
-	}
-	if !c.loaded {
-		c.v, c.loaded = c.entries[c.off:c.off+c.blocks[c.b].bytes], true
-	}
 	for {
-		if len(c.v) == 0 {
-			return c.fail() // the block ends before its last docnum
-		}
-		delta, k := uvarint(c.v)
-		if k <= 0 || uint64(c.doc)+delta > math.MaxUint32 {
-			return c.fail()
-		}
-		n, k2 := uvarint(c.v[k:])
-		if k2 <= 0 || n > uint64(len(c.v)-k-k2) {
-			return c.fail()
-		}
-		c.doc += uint32(delta)
-		c.posting = c.v[k+k2 : k+k2+int(n)]
-		c.v = c.v[k+k2+int(n):]
-		if len(c.v) == 0 {
-			// The next entry is in the next block.
-			if c.doc != c.blocks[c.b].last {
-				return c.fail()
-			}
-			c.off += c.blocks[c.b].bytes
-			c.b++
-			c.loaded = false
+		if !c.loaded && !c.load() || !c.step() {
+			return false
 		}
 		if c.doc >= doc {
 			return true
-		}
-		if !c.loaded {
-			if c.b == len(c.blocks) {
-				c.done = true
-				return false
-			}
-			c.v, c.loaded = c.entries[c.off:c.off+c.blocks[c.b].bytes], true
 		}
 	}
 }
@@ -1029,15 +1044,47 @@ func (c *termCursor) advance(doc uint32) bool {
 // weighted frequency at its smallest weighted length. It is computed once
 // per block.
 func (c *termCursor) bound(scorer search.Scorer, idf float64) float64 {
-	b := c.b
-	if !c.loaded {
-		b-- // the entry ended its block
-	}
-	if c.boundOf != b+1 {
-		c.boundOf = b + 1
-		c.boundScore = scorer.Score(idf, 0, int(c.blocks[b].maxTF), 0, int(c.blocks[b].minDL))
+	if c.boundOf != c.blk+1 {
+		c.setBound(scorer, idf)
 	}
 	return c.boundScore
+}
+
+// setBound computes the bound of the current entry's block.
+func (c *termCursor) setBound(scorer search.Scorer, idf float64) {
+	b := c.blocks[c.blk]
+	c.boundOf = c.blk + 1
+	c.boundScore = scorer.Score(idf, 0, int(b.maxTF), 0, int(b.minDL))
+}
+
+// postingTF returns the weighted frequency of a posting, with a fast path
+// for counts under 128 in both fields, which most are.
+func postingTF(p []byte) (uint32, error) {
+	if len(p) >= 2 && p[0] < 0x80 && p[1] < 0x80 {
+		return weighted(uint32(p[0]), uint32(p[1])), nil
+	}
+	title, body, _, err := postingHeader(p)
+	return weighted(uint32(title), uint32(body)), err
+}
+
+// minTF returns the least weighted frequency x for which a document of
+// the block holding the current entry can score floor when the other
+// terms add other: BM25 of x at the block's smallest length, plus other,
+// is at least floor. It returns the block's largest frequency plus one if
+// none can.
+func (c *termCursor) minTF(scorer search.Scorer, idf, other, floor float64) uint32 {
+	k := c.blocks[c.blk]
+	// BM25 grows with the frequency: a binary search.
+	lo, hi := uint32(0), k.maxTF+1
+	for lo < hi {
+		x := lo + (hi-lo)/2
+		if scorer.Score(idf, 0, int(x), 0, int(k.minDL))+other >= floor {
+			hi = x
+		} else {
+			lo = x + 1
+		}
+	}
+	return lo
 }
 
 // rankTerms is rank for a query of several words, none excluded, and no
@@ -1089,6 +1136,19 @@ func (ix *searchIndex) rankTerms(ctx context.Context, terms []string, scorer sea
 	var cands []candidate
 	dead := deadWalk{d: ix.dead}
 	cur := make([]termCursor, len(terms))
+	bounds := make([]float64, len(terms)) // each term's bound at the current document
+	full := false                         // whether the heap holds top scores
+	floor := math.Inf(-1)                 // what a score needs to reach the page, once full
+	// For the current blocks and floor: rest is the sum of the terms'
+	// bounds, and minTF the driving term's least weighted frequency with
+	// which a document can reach floor, the other terms at their bounds.
+	// They change with a block or the floor, not from document to
+	// document.
+	var (
+		rest      float64
+		minTF     uint32
+		restFloor = math.NaN() // the floor rest and minTF are for
+	)
 	total, n := 0, 0
 	for i := range ix.live {
 		s := &ix.live[i]
@@ -1107,25 +1167,21 @@ func (ix *searchIndex) rankTerms(ctx context.Context, terms []string, scorer sea
 		if w < 0 {
 			continue
 		}
-		for doc := uint32(0); cur[w].advance(doc); doc = cur[w].doc + 1 {
+	docs:
+		for cur[w].next() {
 			if n++; n%ctxCheckEvery == 0 {
 				if err := ctx.Err(); err != nil {
 					return 0, nil, err
 				}
 			}
 			d := cur[w].doc
-			all := true
 			for t := range cur {
 				if t != w && (!cur[t].advance(d) || cur[t].doc != d) {
-					all = false
-					break
+					if cur[t].done {
+						break docs
+					}
+					continue docs
 				}
-			}
-			if !all {
-				if cur[w].done || anyDone(cur) {
-					break
-				}
-				continue
 			}
 			if dead.has(d) {
 				continue
@@ -1134,14 +1190,44 @@ func (ix *searchIndex) rankTerms(ctx context.Context, terms []string, scorer sea
 			if top <= 0 {
 				continue
 			}
-			if len(h) == top {
-				bound := 0.0
+			left := math.Inf(1) // the bound of the terms not scored yet
+			if full {
+				changed := floor != restFloor
 				for t := range cur {
-					bound += cur[t].bound(scorer, idf[t])
+					if cur[t].boundOf != cur[t].blk+1 {
+						cur[t].setBound(scorer, idf[t])
+						changed = true
+					}
 				}
-				if bound < h[0]*(1-1e-9) {
+				if changed {
+					rest, restFloor = 0, floor
+					other := 0.0
+					for t := range cur {
+						bounds[t] = cur[t].boundScore
+						rest += bounds[t]
+						if t != w {
+							other += bounds[t]
+						}
+					}
+					minTF = 0
+					if rest >= floor {
+						minTF = cur[w].minTF(scorer, idf[w], other, floor)
+					}
+				}
+				if rest < floor {
 					continue
 				}
+				// The driving term's frequency alone, against the
+				// others' bounds, rules out most documents before their
+				// length is read and their scores computed.
+				tf, err := postingTF(cur[w].posting)
+				if err != nil {
+					return 0, nil, err
+				}
+				if tf < minTF {
+					continue
+				}
+				left = rest
 			}
 			dl, ok := s.docLen(d)
 			if !ok {
@@ -1154,21 +1240,29 @@ func (ix *searchIndex) rankTerms(ctx context.Context, terms []string, scorer sea
 					return 0, nil, err
 				}
 				score += scorer.Score(idf[t], 0, int(weighted(uint32(title), uint32(body))), 0, int(dl))
+				// Drop the document as soon as what is scored and the
+				// bound of the rest cannot reach the page.
+				if left -= bounds[t]; score+left < floor {
+					continue docs
+				}
 			}
 			switch {
 			case len(h) < top:
 				h = append(h, score)
 				siftUp(h, len(h)-1)
+				full = len(h) == top
 			case score > h[0]:
 				h[0] = score
 				siftDown(h, 0)
 			case score < h[0]:
 				continue
 			}
-			cands = append(cands, candidate{doc: d, score: score})
-			if d == math.MaxUint32 {
-				break
+			if full {
+				// A margin keeps a document whose bound only rounding
+				// puts below the page's lowest score.
+				floor = h[0] * (1 - 1e-9)
 			}
+			cands = append(cands, candidate{doc: d, score: score})
 		}
 		for t := range cur {
 			if cur[t].err != nil {
@@ -1207,17 +1301,6 @@ func plainTerms(q *search.Query) []string {
 		terms = append(terms, c.Terms[0])
 	}
 	return terms
-}
-
-// anyDone reports whether some cursor has run out: no later document
-// holds every term.
-func anyDone(cur []termCursor) bool {
-	for i := range cur {
-		if cur[i].done {
-			return true
-		}
-	}
-	return false
 }
 
 // rankPhrase is rank for a query of one phrase and no filter. A first
@@ -1526,3 +1609,5 @@ func skipUvarints(v []byte, n uint32) ([]byte, bool) {
 	}
 	return v, true
 }
+
+var DbgWalk, DbgBound, DbgScored, DbgFull int

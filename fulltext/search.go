@@ -872,7 +872,7 @@ func analyzeAll(n int, article func(i int) (*articlesv1.Article, error), workers
 func postingHeader(v []byte) (title, body int, rest []byte, err error) {
 	var f [2]uint64
 	for i := range f {
-		x, n := binary.Uvarint(v)
+		x, n := uvarint(v)
 		if n <= 0 {
 			return 0, 0, nil, errCorruptPost
 		}
