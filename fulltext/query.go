@@ -978,20 +978,31 @@ func (c *termCursor) load() bool {
 
 // step decodes the next entry of the loaded block.
 func (c *termCursor) step() bool {
-	if len(c.v) == 0 {
-		return c.fail() // the block ends before its last docnum
+	v := c.v
+	if len(v) >= 2 && v[0] < 0x80 && v[1] < 0x80 && c.doc < math.MaxUint32-0x80 {
+		// Most entries: a delta and a posting length of one byte each.
+		n := 2 + int(v[1])
+		if n > len(v) {
+			return c.fail()
+		}
+		c.doc += uint32(v[0])
+		c.posting, c.v = v[2:n], v[n:]
+	} else {
+		if len(v) == 0 {
+			return c.fail() // the block ends before its last docnum
+		}
+		delta, k := uvarint(v)
+		if k <= 0 || uint64(c.doc)+delta > math.MaxUint32 {
+			return c.fail()
+		}
+		n, k2 := uvarint(v[k:])
+		if k2 <= 0 || n > uint64(len(v)-k-k2) {
+			return c.fail()
+		}
+		c.doc += uint32(delta)
+		c.posting = v[k+k2 : k+k2+int(n)]
+		c.v = v[k+k2+int(n):]
 	}
-	delta, k := uvarint(c.v)
-	if k <= 0 || uint64(c.doc)+delta > math.MaxUint32 {
-		return c.fail()
-	}
-	n, k2 := uvarint(c.v[k:])
-	if k2 <= 0 || n > uint64(len(c.v)-k-k2) {
-		return c.fail()
-	}
-	c.doc += uint32(delta)
-	c.posting = c.v[k+k2 : k+k2+int(n)]
-	c.v = c.v[k+k2+int(n):]
 	c.blk = c.b
 	if len(c.v) == 0 {
 		// The next entry is in the next block.
