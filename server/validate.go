@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
@@ -226,25 +227,40 @@ func (v validator) normalize(a *articlesv1.Article, prefix string) []*errdetails
 
 // deriveSummary returns the first paragraph of body, with its whitespace
 // folded, trimmed to about summaryChars characters on a word boundary.
+// The first paragraph is the lines up to the first blank (or
+// whitespace-only) line after some text. Only its first summaryChars+1
+// characters are folded: a body's first paragraph may be all of it.
 func deriveSummary(body string) string {
-	// The first paragraph: the lines up to the first blank (or
-	// whitespace-only) line after some text.
-	var lines []string
+	// para is the folded paragraph (words joined by one space), cut once it
+	// has more than summaryChars characters; runes counts them.
+	para := make([]byte, 0, 2*summaryChars)
+	runes := 0
+	started := false
+lines:
 	for line := range strings.SplitSeq(body, "\n") {
-		if strings.TrimSpace(line) == "" {
-			if len(lines) > 0 {
-				break
+		blank := true
+		for w := range strings.FieldsSeq(line) {
+			blank = false
+			if len(para) > 0 {
+				para = append(para, ' ')
+				runes++
 			}
-			continue
+			para = append(para, w...)
+			runes += utf8.RuneCountInString(w)
+			if runes > summaryChars {
+				break lines
+			}
 		}
-		lines = append(lines, line)
+		if blank && started {
+			break
+		}
+		started = started || !blank
 	}
-	para := strings.Join(strings.Fields(strings.Join(lines, " ")), " ")
-	if utf8.RuneCountInString(para) <= summaryChars {
-		return para
+	if runes <= summaryChars {
+		return string(para)
 	}
 	cut := 0 // byte offset of the summaryChars-th rune
-	for i := range para {
+	for i := range string(para) {
 		if cut == summaryChars {
 			cut = i
 			break
@@ -252,20 +268,48 @@ func deriveSummary(body string) string {
 		cut++
 	}
 	s := para[:cut]
-	if i := strings.LastIndexByte(s, ' '); i > summaryChars/2 {
+	if i := bytes.LastIndexByte(s, ' '); i > summaryChars/2 {
 		s = s[:i]
 	}
-	return strings.TrimRightFunc(s, func(r rune) bool {
+	s = bytes.TrimRightFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || strings.ContainsRune(",;:-–—", r)
-	}) + "…"
+	})
+	return string(s) + "…"
 }
 
+// asciiSpace marks the bytes that unicode.IsSpace (and so strings.Fields)
+// takes for space among the ASCII ones.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
 // wordCount counts the runs of non-space text in body that contain a
-// letter or a digit, so that a lone dash is not a word.
+// letter or a digit, so that a lone dash is not a word. Runs and spaces
+// are those of strings.Fields; it reads body once, without allocating.
 func wordCount(body string) int32 {
 	n := 0
-	for w := range strings.FieldsSeq(body) {
-		if strings.IndexFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0 {
+	inRun, counted := false, false // in a run of non-space; it has been counted
+	for i := 0; i < len(body); {
+		var word bool // the rune at i is a letter or a digit
+		if c := body[i]; c < utf8.RuneSelf {
+			i++
+			if asciiSpace[c] {
+				inRun = false
+				continue
+			}
+			word = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		} else {
+			r, size := utf8.DecodeRuneInString(body[i:])
+			i += size
+			if unicode.IsSpace(r) {
+				inRun = false
+				continue
+			}
+			word = unicode.IsLetter(r) || unicode.IsDigit(r)
+		}
+		if !inRun {
+			inRun, counted = true, false
+		}
+		if word && !counted {
+			counted = true
 			n++
 		}
 	}
