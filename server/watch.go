@@ -9,7 +9,9 @@ package server
 // One hub per Server tails the log: it waits for the store's revision to
 // pass the last one it has read (Store.WaitRevision), reads the new events
 // in chunks (Store.Changes) and appends them to a ring of the most recent
-// events (cfg.watchBuffer of them, and at most maxRingBytes). Each event in
+// events (cfg.watchBuffer of them, and at most maxRingBytes). While no
+// watch stream is open it reads only the revision and keeps the ring
+// empty, starting after it: the events are read once someone watches. Each event in
 // the ring is encoded for the wire at most once per view (FULL, BASIC), on
 // first send, and the encoded form is shared by every watch stream that
 // sends it (see entry). Appending wakes the waiting watchers with a
@@ -409,6 +411,22 @@ func (h *hub) run(ctx context.Context) {
 			}
 			continue
 		}
+		if h.watchers.Load() == 0 {
+			// No stream reads the ring: move it past the new revisions
+			// without reading their events. A stream that opens later
+			// at an earlier revision reads those from the log.
+			rev, err := h.st.Revision(ctx)
+			if err != nil {
+				if !retry("revision", err) {
+					return
+				}
+				continue
+			}
+			pause = 0
+			tail = max(tail, rev)
+			h.skip(tail)
+			continue
+		}
 		// Coalesce wake-ups: every append wakes every waiting watcher,
 		// each at some CPU cost, so with many watchers the next append
 		// waits a little, and takes in every write committed meanwhile.
@@ -485,6 +503,20 @@ func (h *hub) reset(rev int64) {
 	h.head, h.n, h.bytes = 0, 0, 0
 	h.floor, h.tail = rev, rev
 	h.ready = true
+	h.broadcastLocked()
+}
+
+// skip empties the ring and makes it start after revision rev, which is
+// at least its tail, as reset does, without clearing a ring that is
+// already empty.
+func (h *hub) skip(rev int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n > 0 {
+		clear(h.ring)
+		h.head, h.n, h.bytes = 0, 0, 0
+	}
+	h.floor, h.tail = rev, rev
 	h.broadcastLocked()
 }
 

@@ -53,8 +53,13 @@ type span struct {
 	// ready is closed once entries and err are set.
 	ready   chan struct{}
 	entries []*entry
-	err     error
-	size    int
+	// after is the revision of the first event after the span, when the
+	// read returned one (else 0): no event lies between the span's end
+	// and it. Where revisions are sparse (the etcd backend's), a watcher
+	// moves there at once rather than through empty spans.
+	after int64
+	err   error
+	size  int
 	// elem is the span's place in the LRU list while it is cached.
 	elem *list.Element
 }
@@ -140,6 +145,7 @@ func (c *spanCache) fill(ctx context.Context, st Store, sp *span) {
 		sp.entries = make([]*entry, 0, len(evs))
 		for _, ev := range evs {
 			if ev.GetRevision() > sp.last {
+				sp.after = ev.GetRevision()
 				break
 			}
 			e := eventEntry(ev)

@@ -181,7 +181,7 @@ func (w *watcher) catchUp(ctx context.Context, tail int64) (int, error) {
 		if err := w.sendEntries(ctx, sp.entries); err != nil {
 			return 0, err
 		}
-		w.next = max(w.next, sp.last+1)
+		w.next = max(w.next, sp.last+1, sp.after)
 		return max(len(sp.entries), 1), nil
 	}
 	evs, err := w.h.st.Changes(ctx, w.next, catchUpChunk)
