@@ -833,3 +833,16 @@ func TestSearchRareAndCommonWords(t *testing.T) {
 		t.Errorf("common -rare: total_size %d, want 38", got)
 	}
 }
+
+// BenchmarkBuildSegment builds the segment of a batch of 64 articles, as
+// the indexer does under a stream of single writes, after the process's
+// dictionary has met the vocabulary of 2,000 others.
+func BenchmarkBuildSegment(b *testing.B) {
+	arts := benchCorpus(2064)
+	fulltext.SegmentBuilder(arts[:2000])
+	build := fulltext.SegmentBuilder(arts[2000:])
+	b.ReportAllocs()
+	for b.Loop() {
+		build()
+	}
+}

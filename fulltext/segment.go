@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.etcd.io/bbolt"
 )
@@ -217,39 +218,64 @@ func prebuildSegment(items []indexItem, seq uint64) *prebuiltSegment {
 // it fast: gathering each term's postings from thousands of documents
 // misses the cache on almost every one.
 func buildSegment(docs []segmentDoc, target int) (keys, vals [][]byte, nterms int) {
-	idx, names, dict := segmentTermNumbers(docs)
-	n := len(names)
+	idx, n, names, dict := segmentTermNumbers(docs)
+	// The terms are numbered again, densely in order of first use, so
+	// that the arrays below are as long as the segment's terms, not the
+	// dictionary's; slot[ti] is term ti's number plus one, 0 until used.
+	slot := getSlots(n)
+	postings := 0
+	for d := range docs {
+		postings += len(idx[d])
+	}
+	m := min(n, postings) // at most this many terms
 	var (
-		terms  = names // by number, for the terms used
-		used   []int32 // the numbers used
-		counts = make([]int32, n)
-		sizes  = make([]int, n)
-		last   = make([]uint32, n) // per term: the docnum of its previous posting
-		blocks = make([]blockBuilder, n)
+		used   = make([]int32, 0, m) // by number: the term's number in idx
+		counts = make([]int32, 0, m)
+		sizes  = make([]int, 0, m)
+		last   = make([]uint32, 0, m) // per term: the docnum of its previous posting
+		blocks = make([]blockBuilder, 0, m)
+		// firsts holds each term's first block: most lists have one.
+		firsts = make([]block, m)
 	)
+	defer func() { putSlots(slot, used) }()
 	for d, sd := range docs {
 		dl := weighted(uint32(sd.an.titleLen), uint32(sd.an.bodyLen))
 		for i, ti := range idx[d] {
-			if counts[ti] == 0 {
+			l := slot[ti] - 1
+			if l < 0 {
+				l = int32(len(used))
+				slot[ti] = l + 1
 				used = append(used, ti)
+				counts = append(counts, 0)
+				sizes = append(sizes, 0)
+				last = append(last, 0)
+				blocks = append(blocks, blockBuilder{blocks: firsts[l : l : l+1]})
 			}
 			p := sd.an.posting(i)
-			counts[ti]++
-			size := uvarintLen(uint64(sd.num-last[ti])) + uvarintLen(uint64(len(p))) + len(p)
-			sizes[ti] += size
+			counts[l]++
+			size := uvarintLen(uint64(sd.num-last[l])) + uvarintLen(uint64(len(p))) + len(p)
+			sizes[l] += size
 			title, body, _, _ := postingHeader(p) // made by analyze
-			blocks[ti].add(sd.num, size, weighted(uint32(title), uint32(body)), dl)
-			last[ti] = sd.num
+			blocks[l].add(sd.num, size, weighted(uint32(title), uint32(body)), dl)
+			last[l] = sd.num
 		}
 	}
+	terms := make([]string, len(used)) // by number
 	if dict != nil {
 		dict.mu.RLock()
-		for _, ti := range used {
-			terms[ti] = dict.terms[ti]
+		for l, ti := range used {
+			terms[l] = dict.terms[ti]
 		}
 		dict.mu.RUnlock()
+	} else {
+		for l, ti := range used {
+			terms[l] = names[ti]
+		}
 	}
-	order := used
+	order := make([]int32, len(used))
+	for l := range order {
+		order[l] = int32(l)
+	}
 	sortTerms(order, terms)
 
 	// Cut the terms into chunks, and size the arena: the length table,
@@ -281,7 +307,7 @@ func buildSegment(docs []segmentDoc, target int) (keys, vals [][]byte, nterms in
 
 	// Write each chunk's count, offsets and terms, and note where each
 	// list starts (pos, in the arena) and its count.
-	pos := make([]int, len(terms))
+	pos := make([]int, len(terms)) // by number: where the list's next posting goes
 	w := tableLen
 	var hdr []byte
 	for _, sp := range spans {
@@ -314,13 +340,14 @@ func buildSegment(docs []segmentDoc, target int) (keys, vals [][]byte, nterms in
 	}
 	for d, sd := range docs {
 		for i, ti := range idx[d] {
+			l := slot[ti] - 1
 			p := sd.an.posting(i)
-			w := pos[ti]
-			w += binary.PutUvarint(arena[w:], uint64(sd.num-last[ti]))
+			w := pos[l]
+			w += binary.PutUvarint(arena[w:], uint64(sd.num-last[l]))
 			w += binary.PutUvarint(arena[w:], uint64(len(p)))
 			w += copy(arena[w:], p)
-			pos[ti] = w
-			last[ti] = sd.num
+			pos[l] = w
+			last[l] = sd.num
 		}
 	}
 	return keys, vals, len(order)
@@ -353,15 +380,13 @@ func sortTerms(ids []int32, terms []string) {
 }
 
 // segmentTermNumbers returns the number of each term of each of docs
-// (idx[d][i] for docs[d].an.ids[i]), all less than len(names): the numbers
-// of dictionary dict, if every analysis was made with the same one (names
-// are then left empty: the caller reads those it needs from dict), and
-// otherwise (dict nil) numbers made here, names[i] being the term of
-// number i.
-func segmentTermNumbers(docs []segmentDoc) (idx [][]int32, names []string, dict *termDict) {
+// (idx[d][i] for docs[d].an.ids[i]), all less than n: the numbers of
+// dictionary dict, if every analysis was made with the same one (the
+// caller reads the terms it needs from dict), and otherwise (dict nil)
+// numbers made here, names[i] being the term of number i.
+func segmentTermNumbers(docs []segmentDoc) (idx [][]int32, n int, names []string, dict *termDict) {
 	idx = make([][]int32, len(docs))
 	dict = docs[0].an.dict
-	n := 0
 	for d, sd := range docs {
 		if sd.an.dict != dict || dict == nil {
 			idx = nil
@@ -371,7 +396,7 @@ func segmentTermNumbers(docs []segmentDoc) (idx [][]int32, names []string, dict 
 		n = max(n, int(sd.an.maxID)+1)
 	}
 	if idx != nil {
-		return idx, make([]string, n), dict
+		return idx, n, nil, dict
 	}
 	idx = make([][]int32, len(docs))
 	termIdx := make(map[string]int32, 4096)
@@ -387,7 +412,28 @@ func segmentTermNumbers(docs []segmentDoc) (idx [][]int32, names []string, dict 
 			idx[d][i] = ti
 		}
 	}
-	return idx, names, nil
+	return idx, len(names), names, nil
+}
+
+// slotPool holds zeroed []int32 for buildSegment's renumbering, as long
+// as the dictionary: allocating and clearing one per segment cost as much
+// as building a small segment.
+var slotPool sync.Pool
+
+// getSlots returns a zeroed []int32 of length n.
+func getSlots(n int) []int32 {
+	if p, _ := slotPool.Get().(*[]int32); p != nil && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]int32, n, n+n/4)
+}
+
+// putSlots zeroes the entries used of s, and keeps s for getSlots.
+func putSlots(s []int32, used []int32) {
+	for _, ti := range used {
+		s[ti] = 0
+	}
+	slotPool.Put(&s)
 }
 
 // uvarintLen returns the length of the uvarint encoding of x.
