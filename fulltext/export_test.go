@@ -249,6 +249,22 @@ func DecodePostingList(v []byte) (docs []uint32, postings []string, err error) {
 	}
 }
 
+// CursorDocs walks posting list v entry by entry with the cursor the
+// ranking of several words and of phrases uses, and returns its docnums
+// and postings.
+func CursorDocs(v []byte) (docs []uint32, postings []string, err error) {
+	_, blocks, entries, err := parseListHeader(v, []block{})
+	if err != nil {
+		return nil, nil, err
+	}
+	c := termCursor{blocks: blocks, entries: entries}
+	for c.next() {
+		docs = append(docs, c.doc)
+		postings = append(postings, string(c.posting))
+	}
+	return docs, postings, c.err
+}
+
 // BuildChunk returns the key and value of the chunk of terms (in key
 // order) and their lists.
 func BuildChunk(terms []string, lists [][]byte) (key, val []byte) {

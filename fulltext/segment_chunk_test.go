@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/seed9c1868aa/articles/fulltext"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/seed9c1868aa/articles"
+	"github.com/seed9c1868aa/articles/fulltext"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
@@ -388,7 +388,7 @@ func FuzzPostingList(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		docs, _, err := fulltext.DecodePostingList(raw)
+		docs, postings, err := fulltext.DecodePostingList(raw)
 		if err == nil && len(raw) > 0 && uint64(len(docs)) > uint64(raw[0]&0x7f)+uint64(len(raw))*128 {
 			t.Fatalf("%d documents from %d bytes", len(docs), len(raw))
 		}
@@ -396,6 +396,19 @@ func FuzzPostingList(f *testing.F) {
 			if docs[i] < docs[i-1] {
 				t.Fatalf("docnums out of order: %v", docs)
 			}
+		}
+		// The ranking's cursor reads the same entries. It goes by the
+		// block table, not the count (which only gives the document
+		// frequency), so where a damaged count is short it reads on.
+		cdocs, cpostings, cerr := fulltext.CursorDocs(raw)
+		for i := 1; i < len(cdocs); i++ {
+			if cdocs[i] < cdocs[i-1] {
+				t.Fatalf("cursor: docnums out of order: %v", cdocs)
+			}
+		}
+		if err == nil && cerr == nil && (len(cdocs) < len(docs) ||
+			!slices.Equal(docs, cdocs[:len(docs)]) || !slices.Equal(postings, cpostings[:len(docs)])) {
+			t.Fatalf("cursor read %v %q, the list is %v %q", cdocs, cpostings, docs, postings)
 		}
 	})
 }
