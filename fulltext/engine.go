@@ -18,6 +18,7 @@ import (
 	bberrors "go.etcd.io/bbolt/errors"
 
 	"github.com/seed9c1868aa/articles"
+	"github.com/seed9c1868aa/articles/internal/fsync"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
@@ -485,7 +486,7 @@ func (e *Engine) markDirty() error {
 		err = cerr
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(e.path))
+		err = fsync.Dir(filepath.Dir(e.path))
 	}
 	if err != nil {
 		return fmt.Errorf("fulltext: write the dirty marker: %w", err)
@@ -518,19 +519,6 @@ func (e *Engine) checkpoint() error {
 	}
 	e.dirty = false
 	return nil
-}
-
-// syncDir makes the entries of directory dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // checkFile returns why the file at e.path must be discarded before it is

@@ -33,12 +33,12 @@ func getArticle(tx *bbolt.Tx, id string) (*articlesv1.Article, error) {
 
 // putArticle makes a, stored at revision rev, the current version of its
 // id and returns its encoding, which the caller stores in rev's event.
-func putArticle(tx *bbolt.Tx, a *articlesv1.Article, rev int64) ([]byte, error) {
+func putArticle(b *batch, a *articlesv1.Article, rev int64) ([]byte, error) {
 	v, err := marshalOpts.Marshal(a)
 	if err != nil {
 		return nil, err
 	}
-	return v, tx.Bucket(bucketArticles).Put([]byte(a.GetId()), encodeUint(uint64(rev)))
+	return v, b.put(bucketArticles, []byte(a.GetId()), encodeUint(uint64(rev)))
 }
 
 // Get returns the article with the given id.

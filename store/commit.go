@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/seed9c1868aa/articles"
 	"go.etcd.io/bbolt"
@@ -18,7 +19,9 @@ import (
 // else is already queued (at most maxBatch ops), runs them all in one write
 // transaction and one fsync, and answers each. It never waits for more ops
 // to arrive, so a lone writer pays one fsync and no delay, and concurrent
-// writers share fsyncs.
+// writers share fsyncs. That fsync is the write-ahead log's (wal.go): the
+// transaction's changes, appended as one record, are synced before bbolt
+// commits them without syncing.
 //
 // Failures stay isolated by a rule every op follows: it checks everything
 // (exists? etag? slug free?) before it mutates anything, so an op that
@@ -48,6 +51,8 @@ type batch struct {
 	rev int64 // the last revision taken in this transaction
 	// compactedRev caches the meta value compacted (-1: not read yet).
 	compactedRev int64
+	// rec records every change, for the write-ahead log (wal.go).
+	rec *walRecord
 }
 
 // compacted returns the newest revision compaction has passed. Compaction
@@ -107,13 +112,21 @@ func (db *DB) submit(ctx context.Context, run func(b *batch) error) error {
 	return o.err
 }
 
-// commitLoop is the committer goroutine.
+// commitLoop is the committer goroutine. Between batches it checkpoints
+// the write-ahead log when one is due.
 func (db *DB) commitLoop() {
 	defer db.wg.Done()
+	tick := time.NewTicker(walInterval)
+	defer tick.Stop()
 	for {
 		var first *op
 		select {
 		case first = <-db.ops:
+		case <-tick.C:
+			if db.wal.dirty && time.Since(db.wal.last) >= walInterval {
+				db.checkpoint()
+			}
+			continue
 		case <-db.quit:
 			// Close has made sure nothing more is enqueued; ops already
 			// queued were accepted, so commit them.
@@ -127,6 +140,24 @@ func (db *DB) commitLoop() {
 			}
 		}
 		db.commitBatch(db.collect(first))
+		if w := db.wal; w.dirty && (w.pin == nil || w.size >= walMaxBytes || time.Since(w.last) >= walInterval) {
+			db.checkpoint()
+		}
+	}
+}
+
+// checkpoint checkpoints the write-ahead log, pinned while the file's
+// high-water mark allows. A failure is logged; the log goes on growing
+// and the next batch tries again (a failed sync fails every write).
+func (db *DB) checkpoint() {
+	keep := db.wal.pinned(db.highWater)
+	if !keep && !db.wal.warned {
+		db.wal.warned = true
+		db.log.Warn("store: the database file is past half its initial mapping: every commit now syncs the file; raise --initial-mmap-size",
+			"size", db.highWater, "initial_mmap_size", db.cfg.mmapSize)
+	}
+	if err := db.wal.checkpoint(db.bolt, keep); err != nil {
+		db.log.Error("store: write-ahead log checkpoint failed", "err", err)
 	}
 }
 
@@ -148,10 +179,19 @@ func (db *DB) collect(first *op) []*op {
 // commitBatch runs ops in one transaction and answers them.
 func (db *DB) commitBatch(ops []*op) {
 	start := db.rev.value()
+	w := db.wal
+	if w.pin != nil && !w.pinned(db.highWater) {
+		// This commit may remap the file; one commit after a checkpoint
+		// leaves the checkpoint's pages alone without a pin (wal.go).
+		_ = w.pin.Rollback()
+		w.pin = nil
+	}
+	logSize, logged := w.size, false
 
 	end := start
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		b := &batch{tx: tx, rev: start, compactedRev: -1}
+		db.rec.reset()
+		b := &batch{tx: tx, rev: start, compactedRev: -1, rec: &db.rec}
 		fillAppendOnly(tx)
 		for _, o := range ops {
 			if o.err = o.ctx.Err(); o.err != nil {
@@ -164,14 +204,29 @@ func (db *DB) commitBatch(ops []*op) {
 			}
 		}
 		if b.rev != start {
-			if err := tx.Bucket(bucketMeta).Put(metaRevision, encodeUint(uint64(b.rev))); err != nil {
+			if err := b.put(bucketMeta, metaRevision, encodeUint(uint64(b.rev))); err != nil {
 				return mutated(err)
 			}
 		}
 		end = b.rev
-		db.onCommit(tx, start, end, len(ops)) // stats.go: article count, commit observer
+		var logTime time.Duration
+		if db.rec.ops > 0 {
+			t := time.Now()
+			if err := w.append(&db.rec); err != nil {
+				return err
+			}
+			logged, logTime = true, time.Since(t)
+		}
+		db.onCommit(tx, start, end, len(ops), logTime) // stats.go: article count, commit observer
+		// The mark before the commit's own allocations: pinning stops
+		// half a mapping short of a remap, far more than a commit adds.
+		hw := tx.Size()
+		tx.OnCommit(func() { db.highWater = hw })
 		return nil
 	})
+	if err != nil && logged {
+		w.undo(logSize)
+	}
 	var me *mutationError
 	switch {
 	case err == nil:

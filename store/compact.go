@@ -2,14 +2,17 @@ package store
 
 import (
 	"bytes"
+	"context"
+	"errors"
 
-	"go.etcd.io/bbolt"
+	"github.com/seed9c1868aa/articles"
 )
 
 // Compaction keeps the change log to the most recent cfg.history revisions.
 // The committer nudges the compactor when the log has passed its limit; the
-// compactor walks the oldest retained events in transactions of at most
-// compactChunk events, deletes those that no longer hold a current version
+// compactor walks the oldest retained events in ops of at most
+// compactChunk events, which it submits to the committer like any write
+// (so the write-ahead log records them), deletes those that no longer hold a current version
 // (superseded, or a delete), keeps those that do (they are the articles'
 // content, see events.go), and records the newest revision it has passed
 // in meta (compacted) in the same transaction. It waits for no reader of
@@ -61,11 +64,16 @@ func (db *DB) compact() {
 			return
 		}
 		var done int64
-		err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		err := db.submit(context.Background(), func(b *batch) error {
 			var err error
-			done, err = compactRange(tx, from, target)
-			return err
+			done, err = compactRange(b, from, target)
+			// Later ops of the batch read the new compacted revision.
+			b.compactedRev = -1
+			return mutated(err)
 		})
+		if errors.Is(err, articles.ErrClosed) {
+			return
+		}
 		if err != nil {
 			db.log.Error("store: compacting the change log failed", "err", err)
 			return
@@ -76,9 +84,9 @@ func (db *DB) compact() {
 
 // compactRange drops the history of revisions (from, target], or of the
 // first compactChunk of them, and returns the last revision it passed.
-func compactRange(tx *bbolt.Tx, from, target int64) (int64, error) {
-	events := tx.Bucket(bucketEvents)
-	arts := tx.Bucket(bucketArticles)
+func compactRange(b *batch, from, target int64) (int64, error) {
+	events := b.tx.Bucket(bucketEvents)
+	arts := b.tx.Bucket(bucketArticles)
 	var drop [][]byte
 	done, walked := target, 0
 	c := events.Cursor()
@@ -98,9 +106,9 @@ func compactRange(tx *bbolt.Tx, from, target int64) (int64, error) {
 		}
 	}
 	for _, k := range drop {
-		if err := events.Delete(k); err != nil {
+		if err := b.del(bucketEvents, k); err != nil {
 			return 0, err
 		}
 	}
-	return done, tx.Bucket(bucketMeta).Put(metaCompacted, encodeUint(uint64(done)))
+	return done, b.put(bucketMeta, metaCompacted, encodeUint(uint64(done)))
 }

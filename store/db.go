@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -49,6 +50,13 @@ type DB struct {
 
 	// stats is the article count kept for Stats (stats.go).
 	stats statsState
+
+	// wal is the write-ahead log (wal.go); rec is the record the
+	// committer fills, and highWater the file's high-water mark in bytes
+	// after the last commit. The committer owns all three after Open.
+	wal       *wal
+	rec       walRecord
+	highWater int64
 }
 
 // Open opens (creating it when missing, with mode 0600) the store in the
@@ -59,6 +67,10 @@ func Open(path string, opts ...Option) (*DB, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o.apply(&cfg)
+	}
+	logged, err := recoverMeta(path, cfg.logger)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:         cfg.openTimeout,
@@ -83,6 +95,15 @@ func Open(path string, opts ...Option) (*DB, error) {
 		rev:        newWatermark(),
 	}
 	err = bdb.Update(func(tx *bbolt.Tx) error {
+		if logged != nil {
+			// The log's records were written by a file with the schema
+			// they assume: replay them before initSchema upgrades it.
+			for i, rec := range logged.records {
+				if err := replay(tx, rec); err != nil {
+					return fmt.Errorf("replay write-ahead log record %d: %w", i, err)
+				}
+			}
+		}
 		if err := initSchema(tx, newTokenKey); err != nil {
 			return err
 		}
@@ -99,9 +120,15 @@ func Open(path string, opts ...Option) (*DB, error) {
 		db.tokenKey = append([]byte(nil), tx.Bucket(bucketMeta).Get(metaTokenKey)...)
 		return nil
 	})
+	if err == nil {
+		err = db.startWAL(path)
+	}
 	if err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if logged != nil {
+		db.log.Info("store: recovered from the write-ahead log", "records", len(logged.records))
 	}
 	db.wg.Add(2)
 	go db.commitLoop()
@@ -134,7 +161,66 @@ func (db *DB) Close() error {
 
 	close(db.quit)
 	db.wg.Wait()
-	return db.bolt.Close()
+	// A last checkpoint makes the file whole; the log is then removed.
+	err := db.wal.checkpoint(db.bolt, false)
+	if err != nil {
+		db.log.Error("store: final write-ahead log checkpoint failed", "err", err)
+	}
+	return errors.Join(err, db.wal.close(err == nil), db.bolt.Close())
+}
+
+// recoverMeta reads the write-ahead log beside the database file at path,
+// if there is one, and restores the file's meta page to the log's
+// checkpoint. It returns the log, whose records the caller replays, or
+// nil when there is none to replay.
+func recoverMeta(path string, log *slog.Logger) (*walFile, error) {
+	_ = os.Remove(path + walSuffix + ".tmp")
+	data, err := os.ReadFile(path + walSuffix)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		// A log without its database: nothing to apply it to.
+		log.Warn("store: removing a write-ahead log whose database file is missing or empty")
+		return nil, os.Remove(path + walSuffix)
+	}
+	w, err := readWAL(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := restoreMeta(path, w.meta); err != nil {
+		return nil, fmt.Errorf("restore the write-ahead log's checkpoint: %w", err)
+	}
+	return w, nil
+}
+
+// startWAL opens the database file for reading meta pages, takes the
+// first checkpoint (which starts the log) and from then on lets bbolt
+// commit without syncing.
+func (db *DB) startWAL(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	db.wal = &wal{
+		path:     path + walSuffix,
+		dbFile:   f,
+		page:     db.bolt.Info().PageSize,
+		pinLimit: int64(db.cfg.mmapSize) / 2,
+	}
+	_ = db.bolt.View(func(tx *bbolt.Tx) error {
+		db.highWater = tx.Size()
+		return nil
+	})
+	if err := db.wal.checkpoint(db.bolt, db.wal.pinned(db.highWater)); err != nil {
+		_ = db.wal.close(false)
+		return err
+	}
+	db.bolt.NoSync = true
+	return nil
 }
 
 // TokenKey returns the database's 32-byte secret, made at first Open.

@@ -33,7 +33,7 @@ const (
 
 // putEvent records the event of revision rev. article is the marshalled
 // Article the event carries.
-func putEvent(tx *bbolt.Tx, typ articlesv1.ArticleEvent_Type, rev int64, article []byte) error {
+func putEvent(b *batch, typ articlesv1.ArticleEvent_Type, rev int64, article []byte) error {
 	v := make([]byte, 0, len(article)+24)
 	v = protowire.AppendTag(v, eventFieldType, protowire.VarintType)
 	v = protowire.AppendVarint(v, uint64(typ))
@@ -41,7 +41,7 @@ func putEvent(tx *bbolt.Tx, typ articlesv1.ArticleEvent_Type, rev int64, article
 	v = protowire.AppendVarint(v, uint64(rev))
 	v = protowire.AppendTag(v, eventFieldArticle, protowire.BytesType)
 	v = protowire.AppendBytes(v, article)
-	return tx.Bucket(bucketEvents).Put(encodeUint(uint64(rev)), v)
+	return b.put(bucketEvents, encodeUint(uint64(rev)), v)
 }
 
 // Changes returns up to limit events (limit <= 0 or above 1000: up to 1000,

@@ -2,6 +2,7 @@ package store
 
 import (
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -55,4 +56,26 @@ func (db *DB) EventCount() (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// HoldCheckpoints stops the timed and size-bound checkpoints of the
+// write-ahead log until the test ends, so that every write after Open's
+// checkpoint stays in the log.
+func HoldCheckpoints(t *testing.T) {
+	interval, size := walInterval, walMaxBytes
+	walInterval, walMaxBytes = time.Hour, 1<<40
+	t.Cleanup(func() { walInterval, walMaxBytes = interval, size })
+}
+
+// Crash stops db as a kill -9 would: queued writes commit, but there is
+// no last checkpoint, the log stays and the file is closed unsynced.
+func (db *DB) Crash() {
+	db.closeMu.Lock()
+	db.closed = true
+	db.isClosed.Store(true)
+	db.closeMu.Unlock()
+	close(db.quit)
+	db.wg.Wait()
+	_ = db.wal.close(false)
+	_ = db.bolt.Close()
 }

@@ -91,7 +91,7 @@ func indexKeys(a *articlesv1.Article) map[string][][]byte {
 
 // reindex moves a's index entries from old to new (either may be nil),
 // touching only the keys that change.
-func reindex(tx *bbolt.Tx, old, new *articlesv1.Article) error {
+func reindex(bt *batch, old, new *articlesv1.Article) error {
 	var oldKeys, newKeys map[string][][]byte
 	if old != nil {
 		oldKeys = indexKeys(old)
@@ -100,18 +100,17 @@ func reindex(tx *bbolt.Tx, old, new *articlesv1.Article) error {
 		newKeys = indexKeys(new)
 	}
 	for _, name := range [][]byte{bucketPublishTime, bucketCreateTime, bucketTitle, bucketAuthor, bucketTag, bucketSource} {
-		b := tx.Bucket(name)
 		ok, nk := oldKeys[string(name)], newKeys[string(name)]
 		for _, k := range ok {
 			if !containsKey(nk, k) {
-				if err := b.Delete(k); err != nil {
+				if err := bt.del(name, k); err != nil {
 					return err
 				}
 			}
 		}
 		for _, k := range nk {
 			if !containsKey(ok, k) {
-				if err := b.Put(k, []byte{}); err != nil {
+				if err := bt.put(name, k, []byte{}); err != nil {
 					return err
 				}
 			}

@@ -24,8 +24,8 @@ func lookupRequest(tx *bbolt.Tx, requestID string, hash []byte) (id string, same
 }
 
 // putRequest records that requestID created the article id.
-func putRequest(tx *bbolt.Tx, requestID, id string, hash []byte) error {
+func putRequest(b *batch, requestID, id string, hash []byte) error {
 	v := make([]byte, 0, len(id)+len(hash))
 	v = append(append(v, id...), hash...)
-	return tx.Bucket(bucketRequestIDs).Put([]byte(requestID), v)
+	return b.put(bucketRequestIDs, []byte(requestID), v)
 }

@@ -176,7 +176,7 @@ func upgradeArticles(tx *bbolt.Tx) error {
 		}
 		rev := encodeUint(n)
 		if events.Get(rev) == nil {
-			if err := putEvent(tx, articlesv1.ArticleEvent_UPDATED, int64(n), bytes.Clone(v)); err != nil {
+			if err := putEvent(&batch{tx: tx}, articlesv1.ArticleEvent_UPDATED, int64(n), bytes.Clone(v)); err != nil {
 				return err
 			}
 		}

@@ -17,18 +17,17 @@ func slugOwner(tx *bbolt.Tx, slug string) string {
 
 // moveSlug points the slug index from old's slug to new's (either may be
 // "", for a create or a delete).
-func moveSlug(tx *bbolt.Tx, oldSlug, newSlug, id string) error {
-	b := tx.Bucket(bucketSlug)
+func moveSlug(b *batch, oldSlug, newSlug, id string) error {
 	if oldSlug == newSlug {
 		return nil
 	}
 	if oldSlug != "" {
-		if err := b.Delete([]byte(oldSlug)); err != nil {
+		if err := b.del(bucketSlug, []byte(oldSlug)); err != nil {
 			return err
 		}
 	}
 	if newSlug != "" {
-		return b.Put([]byte(newSlug), []byte(id))
+		return b.put(bucketSlug, []byte(newSlug), []byte(id))
 	}
 	return nil
 }

@@ -52,10 +52,11 @@ type statsState struct {
 // WithCommitObserver sets fn to be called after every successful group
 // commit with the number of write ops that shared the transaction (each
 // create, update, delete or import batch is one op, whether or not it
-// passed its own checks) and the time bbolt spent writing the
-// transaction's pages and meta page to the file, including both fsyncs
-// (bbolt's TxStats.WriteTime). Running the ops and rebalancing the tree
-// are not included, so the duration is the commit's disk latency. A nil fn
+// passed its own checks) and the time spent making it durable: appending
+// and syncing its write-ahead log record, then bbolt writing the
+// transaction's pages and meta page to the file (bbolt's
+// TxStats.WriteTime). Running the ops and rebalancing the tree are not
+// included, so the duration is the commit's disk latency. A nil fn
 // observes nothing.
 //
 // fn runs on the committer goroutine after bbolt has released its write
@@ -108,7 +109,7 @@ func (db *DB) Stats() Stats {
 // it ran). It works out the change in the article count from the events the
 // batch wrote and arranges for the count and the commit observer to be
 // updated once, and only if, the transaction commits.
-func (db *DB) onCommit(tx *bbolt.Tx, start, end int64, ops int) {
+func (db *DB) onCommit(tx *bbolt.Tx, start, end int64, ops int, logTime time.Duration) {
 	delta := articleDelta(tx, start, end)
 	observe := db.cfg.commitObserver
 	tx.OnCommit(func() {
@@ -127,7 +128,7 @@ func (db *DB) onCommit(tx *bbolt.Tx, start, end int64, ops int) {
 		s.mu.Unlock()
 		if observe != nil {
 			ts := tx.Stats()
-			observe(ops, ts.GetWriteTime())
+			observe(ops, logTime+ts.GetWriteTime())
 		}
 	})
 }

@@ -27,7 +27,6 @@ func stamp(a *articlesv1.Article, now time.Time, rev int64) {
 // delete) with its indexes and its event, at revision rev. Its
 // errors are mutation errors: the batch must roll back.
 func writeArticle(b *batch, old, new *articlesv1.Article, rev int64) error {
-	tx := b.tx
 	var (
 		typ     articlesv1.ArticleEvent_Type
 		payload []byte
@@ -36,7 +35,7 @@ func writeArticle(b *batch, old, new *articlesv1.Article, rev int64) error {
 	switch {
 	case new == nil:
 		typ = articlesv1.ArticleEvent_DELETED
-		if err = tx.Bucket(bucketArticles).Delete([]byte(old.GetId())); err != nil {
+		if err = b.del(bucketArticles, []byte(old.GetId())); err != nil {
 			return mutated(err)
 		}
 		tomb := &articlesv1.Article{Id: old.GetId(), Slug: old.GetSlug(), Revision: rev}
@@ -48,24 +47,24 @@ func writeArticle(b *batch, old, new *articlesv1.Article, rev int64) error {
 		if old == nil {
 			typ = articlesv1.ArticleEvent_CREATED
 		}
-		if payload, err = putArticle(tx, new, rev); err != nil {
+		if payload, err = putArticle(b, new, rev); err != nil {
 			return mutated(err)
 		}
 	}
 	// A superseded version older than the retained history is no longer
 	// anyone's: compaction kept it only while it was current.
 	if old != nil && old.GetRevision() <= b.compacted() {
-		if err := tx.Bucket(bucketEvents).Delete(encodeUint(uint64(old.GetRevision()))); err != nil {
+		if err := b.del(bucketEvents, encodeUint(uint64(old.GetRevision()))); err != nil {
 			return mutated(err)
 		}
 	}
-	if err := moveSlug(tx, old.GetSlug(), new.GetSlug(), new.GetId()); err != nil {
+	if err := moveSlug(b, old.GetSlug(), new.GetSlug(), new.GetId()); err != nil {
 		return mutated(err)
 	}
-	if err := reindex(tx, old, new); err != nil {
+	if err := reindex(b, old, new); err != nil {
 		return mutated(err)
 	}
-	return mutated(putEvent(tx, typ, rev, payload))
+	return mutated(putEvent(b, typ, rev, payload))
 }
 
 // Create stores a new article and returns it as stored. With a non-empty
@@ -114,7 +113,7 @@ func (db *DB) Create(ctx context.Context, in *articlesv1.Article, requestID stri
 			return err
 		}
 		if requestID != "" {
-			if err := putRequest(b.tx, requestID, a.GetId(), hash); err != nil {
+			if err := putRequest(b, requestID, a.GetId(), hash); err != nil {
 				return mutated(err)
 			}
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+
+	"github.com/seed9c1868aa/articles/internal/fsync"
 )
 
 func (a *app) backupCommand() *cobra.Command {
@@ -121,23 +122,9 @@ func (a *app) backup(ctx context.Context, path string) (err error) {
 	}
 	// The rename is durable once the directory is synced; a failure here
 	// leaves a complete FILE, so it is only reported.
-	if err := syncDir(dir); err != nil {
+	if err := fsync.Dir(dir); err != nil {
 		fmt.Fprintf(a.stderr, "articles: backup: %s is complete, but syncing its directory failed: %v\n", path, err)
 	}
 	_, err = fmt.Fprintf(a.stdout, "%s: revision %d, %d bytes\n", path, rev, size)
 	return err
-}
-
-// syncDir fsyncs a directory, making a rename in it durable. Systems that
-// cannot sync a directory (Windows) are not an error.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return err
-	}
-	return nil
 }
