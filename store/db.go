@@ -191,7 +191,7 @@ func recoverMeta(path string, log *slog.Logger) (*walFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := restoreMeta(path, w.meta); err != nil {
+	if err := restoreMeta(path, w.meta, w.rootSum); err != nil {
 		return nil, fmt.Errorf("restore the write-ahead log's checkpoint: %w", err)
 	}
 	return w, nil

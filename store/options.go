@@ -62,7 +62,7 @@ func WithOpenTimeout(d time.Duration) Option {
 	})
 }
 
-// DefaultInitialMmapSize is WithInitialMmapSize's default: 1 GiB on
+// DefaultInitialMmapSize is WithInitialMmapSize's default: 16 GiB on
 // 64-bit platforms other than Windows, 0 (bbolt's default) elsewhere
 // (mmap_windows.go, mmap_other.go).
 const DefaultInitialMmapSize = defaultMmapSize
@@ -72,9 +72,12 @@ const DefaultInitialMmapSize = defaultMmapSize
 // waits for every read transaction to end, and makes the write
 // transaction copy every node it has touched out of the old mapping.
 // Mapping more at once reserves address space, not memory, so files up to
-// that size are never mapped twice. Zero or less leaves bbolt's default
-// (32 KiB, doubling as the file grows). On Windows a mapping grows the file
-// to its size: keep it small there.
+// that size are never mapped twice. While the file is under half the
+// initial mapping, a commit syncs only the write-ahead log (wal.go);
+// past it, every commit also syncs the file. Zero or less leaves bbolt's
+// default (32 KiB, doubling as the file grows, so every commit syncs the
+// file). On Windows a mapping grows the file to its size: keep it small
+// there.
 func WithInitialMmapSize(n int) Option {
 	return optionFunc(func(c *config) { c.mmapSize = max(n, 0) })
 }

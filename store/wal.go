@@ -67,11 +67,13 @@ var (
 )
 
 // Offsets in a bbolt meta page (go.etcd.io/bbolt/internal/common: a
-// 16-byte page header, then the meta fields): the page id, the magic and
-// the transaction id.
+// 16-byte page header, then the meta fields): the page id, the magic, the
+// root bucket's page, the high-water mark and the transaction id.
 const (
 	metaPageIDOff = 0
 	metaMagicOff  = 16
+	metaRootOff   = 32
+	metaPgidOff   = 56
 	metaTxidOff   = 64
 	boltMagic     = 0xED0CDAED
 )
@@ -216,7 +218,12 @@ func (w *wal) checkpoint(bdb *bbolt.DB, keepPin bool) error {
 		_ = pin.Rollback()
 		return errors.New("store: the meta page does not hold the current transaction")
 	}
-	f, err := writeWALHeader(w.path, meta)
+	root := make([]byte, w.page)
+	if _, err := w.dbFile.ReadAt(root, int64(binary.LittleEndian.Uint64(meta[metaRootOff:]))*int64(w.page)); err != nil {
+		_ = pin.Rollback()
+		return fmt.Errorf("store: read root page: %w", err)
+	}
+	f, err := writeWALHeader(w.path, meta, crc32.Checksum(root, castagnoli))
 	if err != nil {
 		_ = pin.Rollback()
 		return err
@@ -262,22 +269,28 @@ func (w *wal) close(clean bool) error {
 
 // The log file: a header, then records.
 //
-//	header  magic (16 bytes) | page size (u32) | meta page (page size bytes) | crc32c of what precedes (u32)
+//	header  magic (16 bytes) | page size (u32) | meta page (page size bytes) |
+//	        crc32c of the root bucket's page (u32) | crc32c of what precedes (u32)
 //	record  length n (u32) | crc32c of the payload (u32) | payload (n bytes)
 //	payload op...; op = kind ('p' or 'd') | uvarint len | bucket | uvarint len | key [| uvarint len | value]
 //
 // Integers are little-endian. A new log is written beside the old one and
-// renamed over it, so the header is never torn.
+// renamed over it, so the header is never torn. The root page's checksum
+// ties the log to its file: that page is part of the checkpoint's tree,
+// so it is on the disk unchanged until the next checkpoint, and a file
+// put in the database's place (a restored backup) has other contents.
 
-func walHeaderSize(page int) int { return 16 + 4 + page + 4 }
+func walHeaderSize(page int) int { return 16 + 4 + page + 4 + 4 }
 
-// writeWALHeader makes a new log at path holding only a header with meta,
-// durable (file and directory synced), and returns it open for appending.
-func writeWALHeader(path string, meta []byte) (*os.File, error) {
+// writeWALHeader makes a new log at path holding only a header with meta
+// and rootSum, durable (file and directory synced), and returns it open
+// for appending.
+func writeWALHeader(path string, meta []byte, rootSum uint32) (*os.File, error) {
 	hdr := make([]byte, 0, walHeaderSize(len(meta)))
 	hdr = append(hdr, walMagic[:]...)
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(meta)))
 	hdr = append(hdr, meta...)
+	hdr = binary.LittleEndian.AppendUint32(hdr, rootSum)
 	hdr = binary.LittleEndian.AppendUint32(hdr, crc32.Checksum(hdr, castagnoli))
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
@@ -308,6 +321,7 @@ func writeWALHeader(path string, meta []byte) (*os.File, error) {
 // walFile is a log read back at Open.
 type walFile struct {
 	meta    []byte   // the checkpoint's meta page
+	rootSum uint32   // the crc32c of its root bucket's page
 	records [][]byte // the payloads of the complete records, in order
 }
 
@@ -328,7 +342,7 @@ func readWAL(data []byte) (*walFile, error) {
 	if crc32.Checksum(data[:n-4], castagnoli) != binary.LittleEndian.Uint32(data[n-4:]) {
 		return nil, errWALHeader
 	}
-	w := &walFile{meta: data[20 : 20+page]}
+	w := &walFile{meta: data[20 : 20+page], rootSum: binary.LittleEndian.Uint32(data[20+page:])}
 	for rest := data[n:]; len(rest) >= 8; {
 		size := int(binary.LittleEndian.Uint32(rest))
 		if size > len(rest)-8 {
@@ -381,11 +395,14 @@ func replay(tx *bbolt.Tx, payload []byte) error {
 	return nil
 }
 
+// errWALForeign marks a log beside a database file it was not written for.
+var errWALForeign = errors.New("the write-ahead log beside the database was written for another file (restored from a backup?): move the .wal file away to open the database as it is")
+
 // restoreMeta writes the checkpoint's meta page into both meta slots of
 // the database file at path and syncs it, so that bbolt opens the file at
-// the checkpoint's transaction. It refuses a file too short to hold that
-// transaction's pages (a log beside a file it does not belong to).
-func restoreMeta(path string, meta []byte) error {
+// the checkpoint's transaction. It refuses a file that is not the one the
+// log was written for.
+func restoreMeta(path string, meta []byte, rootSum uint32) error {
 	page := int64(len(meta))
 	if binary.LittleEndian.Uint32(meta[metaMagicOff:]) != boltMagic {
 		return errWALHeader
@@ -399,11 +416,16 @@ func restoreMeta(path string, meta []byte) error {
 	if err != nil {
 		return err
 	}
-	// The high-water mark (meta's pgid field, after the root bucket and
-	// freelist ids) bounds the pages the checkpoint's tree uses.
-	hw := int64(binary.LittleEndian.Uint64(meta[56:])) * page
-	if fi.Size() < hw {
-		return errors.New("the write-ahead log does not belong to this database file (it is shorter than the log's checkpoint)")
+	// The high-water mark bounds the pages the checkpoint's tree uses.
+	if fi.Size() < int64(binary.LittleEndian.Uint64(meta[metaPgidOff:]))*page {
+		return errWALForeign
+	}
+	root := make([]byte, page)
+	if _, err := f.ReadAt(root, int64(binary.LittleEndian.Uint64(meta[metaRootOff:]))*page); err != nil {
+		return err
+	}
+	if crc32.Checksum(root, castagnoli) != rootSum {
+		return errWALForeign
 	}
 	slot := make([]byte, page)
 	for id := range int64(2) {

@@ -260,3 +260,35 @@ func TestWALDamagedHeader(t *testing.T) {
 		t.Fatal("Open succeeded with a damaged log header")
 	}
 }
+
+// TestWALBesideRestoredBackup: a log left by a crash beside a database
+// file that was then replaced (here by a backup of another store) stops
+// Open, and the file is left as it was.
+func TestWALBesideRestoredBackup(t *testing.T) {
+	store.HoldCheckpoints(t)
+	dir := t.TempDir()
+	path, other := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	for _, p := range []string{path, other} {
+		db, err := store.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, db, art("x-"+filepath.Base(p)))
+		if p == path {
+			db.Crash()
+		} else {
+			db.Close()
+		}
+	}
+	if err := os.Rename(other, path); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	if db, err := store.Open(path); err == nil {
+		db.Close()
+		t.Fatal("Open applied a log to a file it was not written for")
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("the refused Open changed the file")
+	}
+}

@@ -131,7 +131,7 @@ on the command line wins.`,
 	f.Var(newSizeFlag(&cfg.maxRecvBytes, 4<<20), "max-recv-bytes", "largest gRPC message accepted (a `size`: bytes, or with a unit: 64KiB, 4MiB, 1MB)")
 	f.Var(newSizeFlag(&cfg.maxBodyBytes, server.DefaultMaxBodyBytes), "max-body-bytes", "largest article body accepted (a `size`)")
 	f.Int64Var(&cfg.history, "history", 100_000, "how many recent `revisions` the change log keeps for WatchArticles")
-	f.Var(newSizeFlag(&cfg.mmapSize, store.DefaultInitialMmapSize), "initial-mmap-size", "`size` of the database file mapped at start: below it the file grows without remapping, which waits for reads (0: bbolt's default, doubling from 32 KiB)")
+	f.Var(newSizeFlag(&cfg.mmapSize, store.DefaultInitialMmapSize), "initial-mmap-size", "`size` of the database file mapped at start (address space, not memory): below it the file grows without remapping, which waits for reads, and below half of it a commit syncs only the write-ahead log (0: bbolt's default, doubling from 32 KiB)")
 	f.DurationVar(&cfg.progressInterval, "progress-interval", server.DefaultProgressInterval, "how often idle watch streams get a PROGRESS event")
 	f.Var(newSizeFlag(&cfg.watchRate, 0), "watch-rate", "cap on the bytes per second (a `size`) all watch streams together send (0: no cap); slower watchers catch up from the log")
 	f.DurationVar(&cfg.gracePeriod, "grace-period", 10*time.Second, "how long in-flight calls may run on at shutdown")
