@@ -86,9 +86,22 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 )
 
+// defaultGCPercent is the garbage collector's target (GOGC) unless the
+// environment sets GOGC. Almost everything a write allocates (its
+// request, the transaction's pages and nodes, the indexer's batch) is
+// garbage once the write is done, and the live heap is small, so at Go's
+// default of 100 the collector runs often and takes a large share of the
+// CPU a write costs; BENCHMARKS.md has the measure. The price is a larger
+// heap between collections.
+const defaultGCPercent = 200
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
 	if err == nil {
 		return
