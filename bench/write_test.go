@@ -91,12 +91,20 @@ var value5K = []byte(zipfCorpus("v", 1)[0].GetBody())
 // rate runs op from callers goroutines (op gets its caller's number) for
 // writeSlice and returns successful ops per second.
 func rate(b *testing.B, callers int, op func(caller, i int) error) float64 {
+	r, _ := rateCPU(b, callers, op, nil)
+	return r
+}
+
+// rateCPU is rate that also returns the process's CPU time per op, counted
+// until settled (if not nil) returns: background work an op leaves
+// behind (the articlesd side's indexing) is part of its cost.
+func rateCPU(b *testing.B, callers int, op func(caller, i int) error, settled func()) (float64, time.Duration) {
 	b.Helper()
 	var n atomic.Int64
 	var failed atomic.Value
 	deadline := time.Now().Add(writeSlice)
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for c := range callers {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
@@ -111,7 +119,11 @@ func rate(b *testing.B, callers int, op func(caller, i int) error) float64 {
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}
-	return float64(n.Load()) / time.Since(start).Seconds()
+	r := float64(n.Load()) / time.Since(start).Seconds()
+	if settled != nil {
+		settled()
+	}
+	return r, (processCPU() - cpu) / time.Duration(max(n.Load(), 1))
 }
 
 // rawEtcd starts a one-member etcd that fsyncs, and returns n clients.
@@ -148,7 +160,9 @@ func rawBolt(b *testing.B) *bbolt.DB {
 
 // BenchmarkWriteVsBaselines measures CreateArticle with 1 and 16 callers
 // against raw etcd Puts and bbolt Updates, alternating the three sides in
-// rounds, and reports each rate and the ratios to etcd and bbolt.
+// rounds, and reports each rate and the ratios to etcd and bbolt, and the
+// process's CPU time per create and per etcd Put (clients included) and
+// their ratio.
 func BenchmarkWriteVsBaselines(b *testing.B) {
 	for _, callers := range []int{1, 16} {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
@@ -174,17 +188,28 @@ func BenchmarkWriteVsBaselines(b *testing.B) {
 					return tx.Bucket([]byte("kv")).Put(fmt.Appendf(nil, "%d-%d", round.Load(), i), value5K)
 				})
 			}
+			// The process's CPU per op, clients included; the articlesd
+			// side's counts until a search has waited for the indexer.
+			settled := func() { settle(b, rpcs[0]) }
 			var s, e, o float64
+			var sCPU, eCPU time.Duration
 			for b.Loop() {
-				s, e, o = 0, 0, 0
+				s, e, o, sCPU, eCPU = 0, 0, 0, 0, 0
 				for range writeRounds {
 					round.Add(1)
-					s += rate(b, callers, create)
-					e += rate(b, callers, put)
+					r, c := rateCPU(b, callers, create, settled)
+					s, sCPU = s+r, sCPU+c
+					r, c = rateCPU(b, callers, put, nil)
+					e, eCPU = e+r, eCPU+c
 					o += rate(b, callers, update)
 				}
 			}
 			s, e, o = s/writeRounds, e/writeRounds, o/writeRounds
+			if eCPU > 0 {
+				b.ReportMetric(float64(sCPU.Microseconds())/writeRounds, "articlesd-cpu-us/create")
+				b.ReportMetric(float64(eCPU.Microseconds())/writeRounds, "etcd-cpu-us/put")
+				b.ReportMetric(float64(sCPU)/float64(eCPU), "cpu-x-etcd")
+			}
 			b.ReportMetric(s, "articlesd-creates/s")
 			b.ReportMetric(e, "etcd-puts/s")
 			b.ReportMetric(o, "bbolt-updates/s")
