@@ -28,9 +28,12 @@ import (
 // comes first; the number adapts (between indexBatchMin and
 // indexBatchMax) so that one transaction takes about indexTxTarget.
 //
-// After a small batch it lingers (up to linger) for more events before the
-// next, unless a search is waiting for the index, so that a stream of
-// single writes makes batches of many. When idle it waits for the feed's
+// After a batch of fewer than lingerBatch events it lingers (up to linger)
+// for more events before the next, unless a search is waiting for the
+// index, so that a stream of writes makes batches of hundreds: every
+// batch is a transaction and a segment, and every segment is rewritten
+// by the merges of each tier it passes through, so larger first segments
+// skip the smaller tiers' merges. When idle it waits for the feed's
 // next revision, and checkpoints the file (engine.go) once cfg.checkpoint
 // has passed since the last one.
 
@@ -51,11 +54,18 @@ const (
 	// failuresBeforeRebuild is how many consecutive failures of the
 	// index's own transactions make the indexer rebuild the index.
 	failuresBeforeRebuild = 3
-	// linger is how long after a small batch the indexer waits for more
-	// events before the next, unless a search waits for the index: under
-	// a stream of single writes, batches then hold many writes rather
-	// than one each, and make fewer segments to merge.
-	linger = 50 * time.Millisecond
+	// linger is how long after a batch of fewer than lingerBatch events
+	// the indexer waits for more events before the next, unless a search
+	// waits for the index: under a stream of writes, batches then hold
+	// hundreds of writes rather than the few that came while the last was
+	// applied, and make fewer, larger segments to merge. A search that
+	// waits for the index cuts it short, so it delays only what is not
+	// yet asked for.
+	linger = 200 * time.Millisecond
+	// lingerBatch is the batch size from which the indexer does not
+	// linger: the size from which a batch's segment skips the two lowest
+	// merge tiers (see tier).
+	lingerBatch = mergeTierBase * mergeFactor * mergeFactor
 )
 
 // errRebuild is returned by prepareBatch when the feed no longer holds
@@ -172,7 +182,7 @@ func (e *Engine) run(rebuild bool) {
 			continue
 		}
 		failures = 0
-		if pb.count < indexBatchMin && !pb.more {
+		if pb.count < lingerBatch && !pb.more {
 			small = time.Now()
 		}
 		if pb.count > 0 && took > 0 {
