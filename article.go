@@ -27,6 +27,14 @@ func ClearOutputOnly(a *articlesv1.Article) {
 	a.WordCount = 0
 }
 
+// hasOutputOnly reports whether a has any field ClearOutputOnly clears.
+// A create's article has none (the server clears them), so hashing it
+// needs no copy.
+func hasOutputOnly(a *articlesv1.Article) bool {
+	return a.GetId() != "" || a.GetCreateTime() != nil || a.GetUpdateTime() != nil ||
+		a.GetRevision() != 0 || a.GetEtag() != "" || a.GetWordCount() != 0
+}
+
 // Settable returns a copy of a without its output-only fields: what a
 // client controls. Backends compare it to tell an unchanged import from an
 // update, and hash it to tell a retried create from a reused request id.
@@ -48,7 +56,10 @@ var deterministic = proto.MarshalOptions{Deterministic: true}
 // with the request id, so that a retry with the same article is told from
 // a reuse of the id with another one (ErrRequestIDReused).
 func RequestHash(a *articlesv1.Article) ([]byte, error) {
-	b, err := deterministic.Marshal(Settable(a))
+	if hasOutputOnly(a) {
+		a = Settable(a)
+	}
+	b, err := deterministic.Marshal(a)
 	if err != nil {
 		return nil, err
 	}
