@@ -112,8 +112,8 @@ func (db *DB) submit(ctx context.Context, run func(b *batch) error) error {
 	return o.err
 }
 
-// commitLoop is the committer goroutine. Between batches it checkpoints
-// the write-ahead log when one is due.
+// commitLoop is the committer goroutine. Between batches it begins and
+// finishes checkpoints of the write-ahead log.
 func (db *DB) commitLoop() {
 	defer db.wg.Done()
 	tick := time.NewTicker(walInterval)
@@ -122,10 +122,11 @@ func (db *DB) commitLoop() {
 		var first *op
 		select {
 		case first = <-db.ops:
+		case err := <-db.wal.syncedC():
+			db.finishCheckpoint(err)
+			continue
 		case <-tick.C:
-			if db.wal.dirty && time.Since(db.wal.last) >= walInterval {
-				db.checkpoint()
-			}
+			db.maybeCheckpoint()
 			continue
 		case <-db.quit:
 			// Close has made sure nothing more is enqueued; ops already
@@ -140,23 +141,49 @@ func (db *DB) commitLoop() {
 			}
 		}
 		db.commitBatch(db.collect(first))
-		if w := db.wal; w.dirty && (w.pin == nil || w.size >= walMaxBytes || time.Since(w.last) >= walInterval) {
-			db.checkpoint()
-		}
+		db.maybeCheckpoint()
 	}
 }
 
-// checkpoint checkpoints the write-ahead log, pinned while the file's
-// high-water mark allows. A failure is logged; the log goes on growing
-// and the next batch tries again (a failed sync fails every write).
-func (db *DB) checkpoint() {
-	keep := db.wal.pinned(db.highWater)
-	if !keep && !db.wal.warned {
-		db.wal.warned = true
-		db.log.Warn("store: the database file is past half its initial mapping: every commit now syncs the file; raise --initial-mmap-size",
-			"size", db.highWater, "initial_mmap_size", db.cfg.mmapSize)
+// maybeCheckpoint checkpoints the write-ahead log when one is due: after
+// every commit while unpinned (on the committer), and otherwise every
+// walInterval or walMaxBytes of log (with the sync in the background). A
+// failure is logged; the log goes on growing and a later batch tries
+// again (a failed sync fails every write).
+func (db *DB) maybeCheckpoint() {
+	w := db.wal
+	if !w.dirty || w.pending != nil {
+		return
 	}
-	if err := db.wal.checkpoint(db.bolt, keep); err != nil {
+	if !w.pinned(db.highWater) {
+		if !w.warned {
+			w.warned = true
+			db.log.Warn("store: the database file is past half its initial mapping: every commit now syncs the file; raise --initial-mmap-size",
+				"size", db.highWater, "initial_mmap_size", db.cfg.mmapSize)
+		}
+		if err := w.checkpoint(db.bolt, false); err != nil {
+			db.log.Error("store: write-ahead log checkpoint failed", "err", err)
+		}
+		return
+	}
+	if w.pin != nil && w.size < walMaxBytes && time.Since(w.last) < walInterval {
+		return
+	}
+	cp, err := w.checkpointAsync(db.bolt)
+	if err != nil {
+		db.log.Error("store: write-ahead log checkpoint failed", "err", err)
+		return
+	}
+	w.pending = cp
+}
+
+// finishCheckpoint finishes the pending checkpoint, whose sync returned
+// err.
+func (db *DB) finishCheckpoint(err error) {
+	w := db.wal
+	cp := w.pending
+	w.pending = nil
+	if err := w.finish(cp, err, w.pinned(db.highWater)); err != nil {
 		db.log.Error("store: write-ahead log checkpoint failed", "err", err)
 	}
 }
@@ -180,11 +207,16 @@ func (db *DB) collect(first *op) []*op {
 func (db *DB) commitBatch(ops []*op) {
 	start := db.rev.value()
 	w := db.wal
-	if w.pin != nil && !w.pinned(db.highWater) {
+	if !w.pinned(db.highWater) {
 		// This commit may remap the file; one commit after a checkpoint
 		// leaves the checkpoint's pages alone without a pin (wal.go).
-		_ = w.pin.Rollback()
-		w.pin = nil
+		if w.pending != nil {
+			db.finishCheckpoint(<-w.pending.synced)
+		}
+		if w.pin != nil {
+			_ = w.pin.Rollback()
+			w.pin = nil
+		}
 	}
 	logSize, logged := w.size, false
 

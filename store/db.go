@@ -162,6 +162,9 @@ func (db *DB) Close() error {
 	close(db.quit)
 	db.wg.Wait()
 	// A last checkpoint makes the file whole; the log is then removed.
+	if db.wal.pending != nil {
+		db.finishCheckpoint(<-db.wal.pending.synced)
+	}
 	err := db.wal.checkpoint(db.bolt, false)
 	if err != nil {
 		db.log.Error("store: final write-ahead log checkpoint failed", "err", err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -79,3 +80,32 @@ func (db *DB) Crash() {
 	_ = db.wal.close(false)
 	_ = db.bolt.Close()
 }
+
+// CheckpointEvery makes the write-ahead log checkpoint every d while
+// records arrive, until the test ends.
+func CheckpointEvery(t *testing.T, d time.Duration) {
+	interval := walInterval
+	walInterval = d
+	t.Cleanup(func() { walInterval = interval })
+}
+
+// HoldFirstSync makes the first background sync of a checkpoint wait: it
+// sends on began, then waits for release to be closed. Later syncs run at
+// once.
+func HoldFirstSync(t *testing.T) (began <-chan struct{}, release chan<- struct{}) {
+	b, r := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	hook := syncHook
+	syncHook = func() {
+		once.Do(func() {
+			b <- struct{}{}
+			<-r
+		})
+	}
+	t.Cleanup(func() { syncHook = hook })
+	return b, r
+}
+
+// Checkpoints returns how many checkpoints of the write-ahead log have
+// finished since Open (Open's own included).
+func (db *DB) Checkpoints() int64 { return db.wal.checkpoints.Load() }

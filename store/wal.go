@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -140,6 +141,10 @@ type wal struct {
 	last     time.Time // of the last checkpoint
 	dirty    bool      // records appended since the last checkpoint
 	warned   bool      // the unpinned warning was logged
+	// pending is the checkpoint whose sync is running, or nil.
+	pending *pendingCheckpoint
+	// checkpoints counts the finished checkpoints, for tests.
+	checkpoints atomic.Int64
 	// err is a failed sync: from then on every write fails, since the
 	// kernel may have dropped the pages it could not write.
 	err error
@@ -191,63 +196,146 @@ func (w *wal) undo(size int64) {
 // keep the pin.
 func (w *wal) pinned(hw int64) bool { return hw < w.pinLimit }
 
-// checkpoint syncs the database file, pins its current transaction and
-// starts a new log whose header holds that transaction's meta page.
-// keepPin false releases the pin at once: the caller checkpoints again
-// after its next commit.
-func (w *wal) checkpoint(bdb *bbolt.DB, keepPin bool) error {
+// A checkpoint happens in three steps. begin, on the committer between
+// batches, pins the current transaction T and reads its meta page and root
+// page (in the page cache, so as T left them). The database file is then
+// synced, which also writes whatever later commits have put in the page
+// cache: harmless, as recovery uses T's meta page and T's tree is pinned.
+// finish, on the committer again, writes a new log holding T's meta page
+// and the records appended since begin (the writes after T), renames it
+// over the old one and moves the pin to T. The sync runs off the
+// committer (checkpointAsync) so that writes go on meanwhile.
+
+// pendingCheckpoint is a begun checkpoint.
+type pendingCheckpoint struct {
+	pin     *bbolt.Tx
+	meta    []byte
+	rootSum uint32
+	from    int64 // the log's size at begin: the records after T follow
+	synced  chan error
+}
+
+// begin starts a checkpoint at the current transaction.
+func (w *wal) begin(bdb *bbolt.DB) (*pendingCheckpoint, error) {
 	if w.err != nil {
-		return w.err
-	}
-	if err := bdb.Sync(); err != nil {
-		w.err = fmt.Errorf("store: syncing the database failed, writes are refused until a restart: %w", err)
-		return w.err
+		return nil, w.err
 	}
 	pin, err := bdb.Begin(false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	meta := make([]byte, w.page)
 	slot := int64(pin.ID() % 2)
 	if _, err := w.dbFile.ReadAt(meta, slot*int64(w.page)); err != nil {
 		_ = pin.Rollback()
-		return fmt.Errorf("store: read meta page: %w", err)
+		return nil, fmt.Errorf("store: read meta page: %w", err)
 	}
 	if binary.LittleEndian.Uint32(meta[metaMagicOff:]) != boltMagic ||
 		binary.LittleEndian.Uint64(meta[metaTxidOff:]) != uint64(pin.ID()) {
 		_ = pin.Rollback()
-		return errors.New("store: the meta page does not hold the current transaction")
+		return nil, errors.New("store: the meta page does not hold the current transaction")
 	}
 	root := make([]byte, w.page)
 	if _, err := w.dbFile.ReadAt(root, int64(binary.LittleEndian.Uint64(meta[metaRootOff:]))*int64(w.page)); err != nil {
 		_ = pin.Rollback()
-		return fmt.Errorf("store: read root page: %w", err)
+		return nil, fmt.Errorf("store: read root page: %w", err)
 	}
-	f, err := writeWALHeader(w.path, meta, crc32.Checksum(root, castagnoli))
+	return &pendingCheckpoint{pin: pin, meta: meta, rootSum: crc32.Checksum(root, castagnoli), from: w.size}, nil
+}
+
+// syncFile syncs the database file, or fails the log for good.
+func (w *wal) syncFile(bdb *bbolt.DB) error {
+	if err := bdb.Sync(); err != nil {
+		return fmt.Errorf("store: syncing the database failed, writes are refused until a restart: %w", err)
+	}
+	return nil
+}
+
+// finish completes cp once its sync has returned syncErr. keepPin false
+// releases the pin at once: the caller checkpoints again after its next
+// commit.
+func (w *wal) finish(cp *pendingCheckpoint, syncErr error, keepPin bool) error {
+	if syncErr != nil && w.err == nil {
+		w.err = syncErr
+	}
+	if w.err != nil {
+		_ = cp.pin.Rollback()
+		return w.err
+	}
+	tail := make([]byte, w.size-cp.from)
+	if len(tail) > 0 {
+		if _, err := w.f.ReadAt(tail, cp.from); err != nil {
+			_ = cp.pin.Rollback()
+			return fmt.Errorf("store: read write-ahead log: %w", err)
+		}
+	}
+	f, err := writeWAL(w.path, cp.meta, cp.rootSum, tail)
 	if err != nil {
-		_ = pin.Rollback()
+		_ = cp.pin.Rollback()
 		return err
 	}
 	if w.f != nil {
 		_ = w.f.Close()
 	}
-	w.f, w.size = f, int64(walHeaderSize(w.page))
+	w.f, w.size = f, int64(walHeaderSize(w.page)+len(tail))
 	if w.pin != nil {
 		_ = w.pin.Rollback()
 		w.pin = nil
 	}
 	if keepPin {
-		w.pin = pin
+		w.pin = cp.pin
 	} else {
-		_ = pin.Rollback()
+		_ = cp.pin.Rollback()
 	}
-	w.last, w.dirty = time.Now(), false
+	w.last, w.dirty = time.Now(), len(tail) > 0
+	w.checkpoints.Add(1)
 	return nil
 }
+
+// checkpoint checkpoints on the calling goroutine (at Open, at Close, and
+// while unpinned).
+func (w *wal) checkpoint(bdb *bbolt.DB, keepPin bool) error {
+	cp, err := w.begin(bdb)
+	if err != nil {
+		return err
+	}
+	return w.finish(cp, w.syncFile(bdb), keepPin)
+}
+
+// checkpointAsync begins a checkpoint whose sync runs on a goroutine of
+// its own; the committer finishes it when cp.synced delivers.
+func (w *wal) checkpointAsync(bdb *bbolt.DB) (*pendingCheckpoint, error) {
+	cp, err := w.begin(bdb)
+	if err != nil {
+		return nil, err
+	}
+	cp.synced = make(chan error, 1)
+	go func() {
+		syncHook()
+		cp.synced <- w.syncFile(bdb)
+	}()
+	return cp, nil
+}
+
+// syncedC is the channel the pending checkpoint's sync reports on, or nil.
+func (w *wal) syncedC() <-chan error {
+	if w.pending == nil {
+		return nil
+	}
+	return w.pending.synced
+}
+
+// syncHook runs before a background sync; tests hold syncs with it.
+var syncHook = func() {}
 
 // close releases the pin and the files and, when the database was
 // checkpointed at its last transaction (clean), removes the log.
 func (w *wal) close(clean bool) error {
+	if cp := w.pending; cp != nil {
+		<-cp.synced
+		_ = cp.pin.Rollback()
+		w.pending = nil
+	}
 	if w.pin != nil {
 		_ = w.pin.Rollback()
 		w.pin = nil
@@ -282,18 +370,19 @@ func (w *wal) close(clean bool) error {
 
 func walHeaderSize(page int) int { return 16 + 4 + page + 4 + 4 }
 
-// writeWALHeader makes a new log at path holding only a header with meta
-// and rootSum, durable (file and directory synced), and returns it open
-// for appending.
-func writeWALHeader(path string, meta []byte, rootSum uint32) (*os.File, error) {
+// writeWAL makes a new log at path holding a header with meta and
+// rootSum, then records (whole frames), durable (file and directory
+// synced), and returns it open for appending.
+func writeWAL(path string, meta []byte, rootSum uint32, records []byte) (*os.File, error) {
 	hdr := make([]byte, 0, walHeaderSize(len(meta)))
 	hdr = append(hdr, walMagic[:]...)
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(meta)))
 	hdr = append(hdr, meta...)
 	hdr = binary.LittleEndian.AppendUint32(hdr, rootSum)
 	hdr = binary.LittleEndian.AppendUint32(hdr, crc32.Checksum(hdr, castagnoli))
+	hdr = append(hdr, records...)
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: create write-ahead log: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/store"
@@ -291,4 +292,45 @@ func TestWALBesideRestoredBackup(t *testing.T) {
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Error("the refused Open changed the file")
 	}
+}
+
+// TestWALCheckpointDuringWrites: writes acknowledged while a checkpoint's
+// sync runs are carried into the new log, so a crash right after the
+// checkpoint loses none of them.
+func TestWALCheckpointDuringWrites(t *testing.T) {
+	store.CheckpointEvery(t, 10*time.Millisecond)
+	began, release := store.HoldFirstSync(t)
+	path := filepath.Join(t.TempDir(), "a.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := walWrites(t, db, "before", 5)
+	select {
+	case <-began:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no checkpoint began")
+	}
+	done := db.Checkpoints()
+	for id, a := range walWrites(t, db, "during", 20) {
+		want[id] = a
+	}
+	rev := db.Stats().Revision
+	close(release)
+	for deadline := time.Now().Add(10 * time.Second); db.Checkpoints() == done; {
+		if time.Now().After(deadline) {
+			t.Fatal("the checkpoint did not finish")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	db.Crash()
+	db, err = store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWrites(t, db, want, rev)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, path)
 }
