@@ -213,21 +213,28 @@ func TestWALRecovery(t *testing.T) {
 	}
 }
 
-// TestWALBesideMissingDatabase: a log whose database file was removed is
-// dropped, and a new database is made.
-func TestWALBesideMissingDatabase(t *testing.T) {
-	store.HoldCheckpoints(t)
-	path := filepath.Join(t.TempDir(), "a.db")
+// crashed makes a store at path holding one article with the given slug,
+// crashes it with the write in its log, and returns path.
+func crashed(t *testing.T, path, slug string) string {
+	t.Helper()
 	db, err := store.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustCreate(t, db, art("x"))
+	mustCreate(t, db, art(slug))
 	db.Crash()
+	return path
+}
+
+// TestWALBesideMissingDatabase: a log whose database file was removed is
+// dropped, and a new database is made.
+func TestWALBesideMissingDatabase(t *testing.T) {
+	store.HoldCheckpoints(t)
+	path := crashed(t, filepath.Join(t.TempDir(), "a.db"), "x")
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	db, err = store.Open(path)
+	db, err := store.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,13 +248,7 @@ func TestWALBesideMissingDatabase(t *testing.T) {
 // rather than leaving the file as the crash left it.
 func TestWALDamagedHeader(t *testing.T) {
 	store.HoldCheckpoints(t)
-	path := filepath.Join(t.TempDir(), "a.db")
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustCreate(t, db, art("x"))
-	db.Crash()
+	path := crashed(t, filepath.Join(t.TempDir(), "a.db"), "x")
 	f, err := os.OpenFile(path+".wal", os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
