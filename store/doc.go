@@ -22,7 +22,9 @@
 // Writes go through group commit (commit.go): one committer goroutine runs
 // every write that is queued when it gets to them in one transaction and one
 // fsync. A lone writer does not wait for company; concurrent writers share
-// fsyncs. Every acknowledged write has been fsynced.
+// fsyncs. That fsync is of the write-ahead log (wal.go), one record per
+// transaction, and bbolt commits without syncing; checkpoints sync the
+// file in the background. Every acknowledged write is in a synced record.
 //
 // Reads unmarshal values inside their transaction; what they return belongs
 // to the caller. List walks an order index in read transactions of at most
