@@ -66,6 +66,8 @@ var summaryInputs = []string{
 	"x \u00a0 y\u2003z\n\u2028\nw",
 	"Première — phrase, à la fin; – « citée » : ok.",
 	"- -- — 42 ... a-b ½ ٣",
+	"(hello) -- 'x' ... - . ,a b, \t-\n\v\f\r!?",
+	"...\n-x\x00 \x7f1",
 	"bad \xff utf8 \xe2\x82 here\n\nlater",
 	strings.Repeat("lorem ipsum ", 40),
 	strings.Repeat("word, ", 60) + "\n\nrest",
@@ -113,5 +115,13 @@ func BenchmarkNormalize(b *testing.B) {
 		if vs := v.normalize(a, "article"); len(vs) > 0 {
 			b.Fatal(vs)
 		}
+	}
+}
+
+func BenchmarkWordCount(b *testing.B) {
+	body := strings.Repeat("The quick brown fox jumps over the lazy dog, again. ", 100)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		wordCount(body)
 	}
 }
