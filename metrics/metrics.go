@@ -9,8 +9,8 @@
 //
 // New builds a Metrics with its own registry holding:
 //
-//   - gRPC server metrics from go-grpc-middleware's prometheus provider,
-//     recorded by the interceptors of ServerOptions (or
+//   - gRPC server metrics as go-grpc-middleware's prometheus provider
+//     defines them, recorded by the interceptors of ServerOptions (or
 //     UnaryServerInterceptor and StreamServerInterceptor):
 //     grpc_server_started_total, grpc_server_handled_total (by grpc_code),
 //     grpc_server_msg_received_total, grpc_server_msg_sent_total and the
@@ -61,7 +61,6 @@ import (
 	"net/http/pprof"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -148,7 +147,7 @@ var (
 // use.
 type Metrics struct {
 	reg   *prometheus.Registry
-	grpc  *grpcprom.ServerMetrics
+	grpc  *grpcMetrics
 	batch prometheus.Histogram
 	fsync prometheus.Histogram
 	log   *slog.Logger
@@ -165,9 +164,8 @@ func New(opts ...Option) *Metrics {
 		}
 	}
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		grpc: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
-			grpcprom.WithHistogramBuckets(handlingBuckets))),
+		reg:  prometheus.NewRegistry(),
+		grpc: newGRPCMetrics(handlingBuckets),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "articles_store_commit_batch_ops",
 			Help:    "Write operations committed together in one bbolt transaction (group commit).",
@@ -211,12 +209,12 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // UnaryServerInterceptor records the gRPC metrics of unary calls.
 func (m *Metrics) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
-	return m.grpc.UnaryServerInterceptor()
+	return m.grpc.unaryInterceptor()
 }
 
 // StreamServerInterceptor records the gRPC metrics of streaming calls.
 func (m *Metrics) StreamServerInterceptor() grpc.StreamServerInterceptor {
-	return m.grpc.StreamServerInterceptor()
+	return m.grpc.streamInterceptor()
 }
 
 // ServerOptions returns the grpc.ServerOptions that chain both
@@ -233,7 +231,7 @@ func (m *Metrics) ServerOptions() []grpc.ServerOption {
 // InitializeMetrics creates the zero series of every method gs serves, so
 // that rates and alerts see a method before its first call. Call it after
 // the services are registered.
-func (m *Metrics) InitializeMetrics(gs *grpc.Server) { m.grpc.InitializeMetrics(gs) }
+func (m *Metrics) InitializeMetrics(gs *grpc.Server) { m.grpc.initialize(gs) }
 
 // ObserveCommit records one group commit: ops writes in one transaction
 // whose disk write took fsync. Its signature is store.WithCommitObserver's.
