@@ -3,6 +3,7 @@ package search
 import (
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -27,15 +28,16 @@ func Snippet(body string, q *Query, maxLen int) string {
 	}
 	m := newMatcher(q)
 	// Every word counts for the passage's bounds, stop words included;
-	// only indexed words can match. The words are kept as offsets only:
-	// a body has hundreds of them, and this runs for every search result.
-	type span struct {
-		start, end         int // byte offsets
-		runeStart, runeEnd int // rune offsets
-		match              int // index of the matched term or prefix, or -1
-	}
-	words := make([]span, 0, len(body)/6+1) // about one word per 6 bytes of English
-	var matches []int                       // indexes of matched words
+	// only indexed words can match. The words are kept as offsets only,
+	// in a pooled slice: a body has hundreds of them, and this runs for
+	// every search result.
+	wp := spanPool.Get().(*[]span)
+	words := (*wp)[:0]
+	defer func() {
+		*wp = words[:0]
+		spanPool.Put(wp)
+	}()
+	var matches []int // indexes of matched words
 	r, last := 0, 0
 	scan(body, false, func(w word) {
 		r += utf8.RuneCountInString(body[last:w.start])
@@ -127,6 +129,16 @@ func Snippet(body string, q *Query, maxLen int) string {
 	}
 	return b.String()
 }
+
+// span is a word of a body Snippet looks at.
+type span struct {
+	start, end         int // byte offsets
+	runeStart, runeEnd int // rune offsets
+	match              int // index of the matched term or prefix, or -1
+}
+
+// spanPool holds the word slices of Snippet calls.
+var spanPool = sync.Pool{New: func() any { return new([]span) }}
 
 // matcher finds the words of a text that the included clauses of a query
 // match.
