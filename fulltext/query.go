@@ -403,25 +403,7 @@ func (ix *searchIndex) phrasePostings(ctx context.Context, c search.Clause, out 
 					}
 					pos[k] = [2][]int{t, b}
 				}
-				for field := range 2 {
-					// Positions are ascending, so one pointer per list
-					// walks forward with p: a merge, not a search per
-					// position.
-					clear(next)
-					for _, p := range pos[0][field] {
-						ok := true
-						for k := 1; k < len(keys) && ok; k++ {
-							ps, want := pos[k][field], p+c.Pos[k]
-							for next[k] < len(ps) && ps[next[k]] < want {
-								next[k]++
-							}
-							ok = next[k] < len(ps) && ps[next[k]] == want
-						}
-						if ok {
-							counts[field]++
-						}
-					}
-				}
+				counts = phraseCounts(pos, c.Pos, next)
 			}
 			if counts[0]+counts[1] == 0 {
 				continue
@@ -1387,31 +1369,14 @@ func (ix *searchIndex) rankPhrase(ctx context.Context, c search.Clause, scorer s
 			}
 			return pairs.count(ents[0], ents[1], int32(c.Pos[1]))
 		}
-		var counts [2]uint32
 		for k := range keys {
 			t, b, err := decodePositions(ents[k], pos[k][0], pos[k][1])
 			if err != nil {
-				return counts, err
+				return [2]uint32{}, err
 			}
 			pos[k] = [2][]int{t, b}
 		}
-		for field := range 2 {
-			clear(next)
-			for _, p := range pos[0][field] {
-				ok := true
-				for k := 1; k < len(keys) && ok; k++ {
-					ps, want := pos[k][field], p+c.Pos[k]
-					for next[k] < len(ps) && ps[next[k]] < want {
-						next[k]++
-					}
-					ok = next[k] < len(ps) && ps[next[k]] == want
-				}
-				if ok {
-					counts[field]++
-				}
-			}
-		}
-		return counts, nil
+		return phraseCounts(pos, c.Pos, next), nil
 	}
 
 	// First walk: the documents holding the phrase, each with its bound.
@@ -1622,3 +1587,29 @@ func skipUvarints(v []byte, n uint32) ([]byte, bool) {
 }
 
 var DbgWalk, DbgBound, DbgScored, DbgFull int
+
+// phraseCounts counts, in each field (title, body), the places where the
+// words of a phrase stand at their offsets from its first word (offs),
+// given each word's positions in the field. Positions are ascending, so
+// one pointer per list (next, scratch of one int per word) walks forward
+// with the first word's position: a merge, not a search per position.
+func phraseCounts(pos [][2][]int, offs []int, next []int) [2]uint32 {
+	var counts [2]uint32
+	for field := range 2 {
+		clear(next)
+		for _, p := range pos[0][field] {
+			ok := true
+			for k := 1; k < len(pos) && ok; k++ {
+				ps, want := pos[k][field], p+offs[k]
+				for next[k] < len(ps) && ps[next[k]] < want {
+					next[k]++
+				}
+				ok = next[k] < len(ps) && ps[next[k]] == want
+			}
+			if ok {
+				counts[field]++
+			}
+		}
+	}
+	return counts
+}
