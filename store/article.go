@@ -44,41 +44,48 @@ func putArticle(b *batch, a *articlesv1.Article, rev int64) ([]byte, error) {
 // Get returns the article with the given id.
 // Returns articles.ErrNotFound if there is none.
 func (db *DB) Get(ctx context.Context, id string) (*articlesv1.Article, error) {
-	var a *articlesv1.Article
-	err := db.view(ctx, func(tx *bbolt.Tx) error {
-		var err error
-		a, err = getArticle(tx, id)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if a == nil {
-		return nil, fmt.Errorf("%w: id %q", articles.ErrNotFound, id)
-	}
-	return a, nil
+	return readArticle(db, ctx, "id", id, decodedArticle)
 }
 
 // GetBySlug returns the article with the given slug.
 // Returns articles.ErrNotFound if there is none.
 func (db *DB) GetBySlug(ctx context.Context, slug string) (*articlesv1.Article, error) {
-	var a *articlesv1.Article
+	return readArticle(db, ctx, "slug", slug, decodedArticle)
+}
+
+// decodedArticle reads the article with the given id for readArticle.
+func decodedArticle(tx *bbolt.Tx, id string) (*articlesv1.Article, bool, error) {
+	a, err := getArticle(tx, id)
+	return a, a != nil, err
+}
+
+// readArticle returns what read makes of the article named by key, an id
+// or (field "slug") a slug, in one read transaction; read reports whether
+// the article exists. Returns articles.ErrNotFound if it does not.
+func readArticle[T any](db *DB, ctx context.Context, field, key string, read func(tx *bbolt.Tx, id string) (T, bool, error)) (T, error) {
+	var (
+		out   T
+		found bool
+	)
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
-		id := slugOwner(tx, slug)
-		if id == "" {
-			return nil
+		id := key
+		if field == "slug" {
+			if id = slugOwner(tx, key); id == "" {
+				return nil
+			}
 		}
 		var err error
-		a, err = getArticle(tx, id)
+		out, found, err = read(tx, id)
 		return err
 	})
+	if err == nil && !found {
+		err = fmt.Errorf("%w: %s %q", articles.ErrNotFound, field, key)
+	}
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	if a == nil {
-		return nil, fmt.Errorf("%w: slug %q", articles.ErrNotFound, slug)
-	}
-	return a, nil
+	return out, nil
 }
 
 // BatchGet returns the articles with the given ids, in the same order, read

@@ -36,45 +36,23 @@ func articleBytes(tx *bbolt.Tx, id string) ([]byte, error) {
 // GetRaw returns the encoding of the article with the given id.
 // Returns articles.ErrNotFound if there is none.
 func (db *DB) GetRaw(ctx context.Context, id string) ([]byte, error) {
-	var out []byte
-	err := db.view(ctx, func(tx *bbolt.Tx) error {
-		v, err := articleBytes(tx, id)
-		if v != nil {
-			out = append([]byte(nil), v...)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if out == nil {
-		return nil, fmt.Errorf("%w: id %q", articles.ErrNotFound, id)
-	}
-	return out, nil
+	return readArticle(db, ctx, "id", id, copiedBytes)
 }
 
 // GetRawBySlug returns the encoding of the article with the given slug.
 // Returns articles.ErrNotFound if there is none.
 func (db *DB) GetRawBySlug(ctx context.Context, slug string) ([]byte, error) {
-	var out []byte
-	err := db.view(ctx, func(tx *bbolt.Tx) error {
-		id := slugOwner(tx, slug)
-		if id == "" {
-			return nil
-		}
-		v, err := articleBytes(tx, id)
-		if v != nil {
-			out = append([]byte(nil), v...)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
+	return readArticle(db, ctx, "slug", slug, copiedBytes)
+}
+
+// copiedBytes reads a copy of the encoding of the article with the given
+// id for readArticle.
+func copiedBytes(tx *bbolt.Tx, id string) ([]byte, bool, error) {
+	v, err := articleBytes(tx, id)
+	if v == nil {
+		return nil, false, err
 	}
-	if out == nil {
-		return nil, fmt.Errorf("%w: slug %q", articles.ErrNotFound, slug)
-	}
-	return out, nil
+	return append([]byte(nil), v...), true, err
 }
 
 // ListRaw is List with each article passed as its encoding and its
