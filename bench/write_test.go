@@ -20,6 +20,7 @@ import (
 
 	"github.com/seed9c1868aa/articles"
 	"github.com/seed9c1868aa/articles/etcdstore/etcdtest"
+	"github.com/seed9c1868aa/articles/internal/corpus"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/store"
 )
@@ -40,20 +41,6 @@ const (
 
 var fileSizeDocs = flag.Int("filesize.docs", 100_000, "articles BenchmarkFileSize imports")
 
-// zipfWord returns the pseudo-word of rank n: syllables spelling n in base
-// 20, so that words differ from their first letters as real ones do (the
-// corpus of the store's and the engine's benchmarks).
-func zipfWord(n uint64) string {
-	const syll = "bakomirusetavonelipadogefuzihajawoqexuyi"
-	var b []byte
-	for i := 0; i < 2 || n > 0; i++ {
-		d := n % 20
-		b = append(b, syll[2*d], syll[2*d+1])
-		n /= 20
-	}
-	return string(b)
-}
-
 // zipfCorpus returns n articles of about 5 KB of Zipf-distributed words
 // from a 50,000-word vocabulary (some 400 distinct words per article, as in
 // real text), with slugs prefix-i. Every article holds the word "zyzzyva"
@@ -65,7 +52,7 @@ func zipfCorpus(prefix string, n int) []*articlesv1.Article {
 	for i := range arts {
 		var b strings.Builder
 		for b.Len() < 5000 {
-			b.WriteString(zipfWord(zipf.Uint64()))
+			b.WriteString(corpus.Word(zipf.Uint64()))
 			b.WriteByte(' ')
 			if r.IntN(100) == 0 {
 				b.WriteString(".\n\n")
@@ -74,7 +61,7 @@ func zipfCorpus(prefix string, n int) []*articlesv1.Article {
 		b.WriteString("zyzzyva")
 		arts[i] = &articlesv1.Article{
 			Slug:        fmt.Sprintf("%s-%d", prefix, i),
-			Title:       zipfWord(zipf.Uint64()) + " " + zipfWord(zipf.Uint64()),
+			Title:       corpus.Word(zipf.Uint64()) + " " + corpus.Word(zipf.Uint64()),
 			Body:        b.String(),
 			Authors:     []string{fmt.Sprintf("Author %d", i%17)},
 			Source:      "BENCH",

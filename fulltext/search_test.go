@@ -16,6 +16,7 @@ import (
 
 	"github.com/seed9c1868aa/articles"
 	"github.com/seed9c1868aa/articles/fulltext"
+	"github.com/seed9c1868aa/articles/internal/corpus"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 	"github.com/seed9c1868aa/articles/search"
 	"github.com/seed9c1868aa/articles/seeds"
@@ -574,22 +575,9 @@ var (
 	benchDBPath = flag.String("search.db", "", "BenchmarkSearch keeps its store in this file, and reuses it when it exists (building a 100,000-article corpus takes minutes)")
 )
 
-// benchWord returns the pseudo-word of rank n: syllables spelling n in
-// base 20, so that words differ from their first letters as real ones do.
-func benchWord(n uint64) string {
-	const syll = "bakomirusetavonelipadogefuzihajawoqexuyi"
-	var b []byte
-	for i := 0; i < 2 || n > 0; i++ {
-		d := n % 20
-		b = append(b, syll[2*d], syll[2*d+1])
-		n /= 20
-	}
-	return string(b)
-}
-
 // benchCorpus returns n articles of about 5 KB of Zipf-distributed words,
-// where "zyzzyva" occurs in 5 of them (a rare term), benchWord(1) in most
-// (a common one), and benchWord(3) is mostly followed by benchWord(4) (a
+// where "zyzzyva" occurs in 5 of them (a rare term), corpus.Word(1) in most
+// (a common one), and corpus.Word(3) is mostly followed by corpus.Word(4) (a
 // frequent phrase).
 func benchCorpus(n int) []*articlesv1.Article {
 	r := rand.New(rand.NewPCG(7, 7))
@@ -599,10 +587,10 @@ func benchCorpus(n int) []*articlesv1.Article {
 		var b strings.Builder
 		for b.Len() < 5000 {
 			w := zipf.Uint64()
-			b.WriteString(benchWord(w))
+			b.WriteString(corpus.Word(w))
 			b.WriteByte(' ')
 			if w == 3 {
-				b.WriteString(benchWord(4) + " ")
+				b.WriteString(corpus.Word(4) + " ")
 			}
 			if r.IntN(100) == 0 {
 				b.WriteString(".\n\n")
@@ -611,7 +599,7 @@ func benchCorpus(n int) []*articlesv1.Article {
 		if i%(n/5+1) == 0 {
 			b.WriteString("zyzzyva")
 		}
-		title := benchWord(zipf.Uint64()) + " " + benchWord(zipf.Uint64())
+		title := corpus.Word(zipf.Uint64()) + " " + corpus.Word(zipf.Uint64())
 		arts[i] = searchArt(fmt.Sprintf("bench-%d", i), title, b.String())
 		arts[i].PublishTime = timestamppb.New(time.Unix(int64(i)*3600, 0))
 	}
@@ -681,10 +669,10 @@ func BenchmarkSearch(b *testing.B) {
 		sizes["search_segments"], sizes["search_index"], segs, dead)
 	for _, bc := range []struct{ name, query string }{
 		{"rare", "zyzzyva"},
-		{"common", benchWord(1)},
-		{"phrase", `"` + benchWord(3) + " " + benchWord(4) + `"`},
-		{"two-words", benchWord(2) + " " + benchWord(5)},
-		{"prefix", benchWord(12)[:3] + "*"},
+		{"common", corpus.Word(1)},
+		{"phrase", `"` + corpus.Word(3) + " " + corpus.Word(4) + `"`},
+		{"two-words", corpus.Word(2) + " " + corpus.Word(5)},
+		{"prefix", corpus.Word(12)[:3] + "*"},
 	} {
 		q, err := search.Parse(bc.query)
 		if err != nil {

@@ -8,22 +8,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/seed9c1868aa/articles/internal/corpus"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
-
-// benchWord returns the pseudo-word of rank n: syllables spelling n in
-// base 20, so that words differ from their first letters as real ones do.
-// (The same corpus as package fulltext's benchmarks.)
-func benchWord(n uint64) string {
-	const syll = "bakomirusetavonelipadogefuzihajawoqexuyi"
-	var b []byte
-	for i := 0; i < 2 || n > 0; i++ {
-		d := n % 20
-		b = append(b, syll[2*d], syll[2*d+1])
-		n /= 20
-	}
-	return string(b)
-}
 
 // benchCorpus returns n articles of about 5 KB of Zipf-distributed words
 // from a 50,000-word vocabulary, some 400 distinct words per article,
@@ -36,10 +23,10 @@ func benchCorpus(n int) []*articlesv1.Article {
 		var b strings.Builder
 		for b.Len() < 5000 {
 			w := zipf.Uint64()
-			b.WriteString(benchWord(w))
+			b.WriteString(corpus.Word(w))
 			b.WriteByte(' ')
 			if w == 3 {
-				b.WriteString(benchWord(4) + " ")
+				b.WriteString(corpus.Word(4) + " ")
 			}
 			if r.IntN(100) == 0 {
 				b.WriteString(".\n\n")
@@ -49,7 +36,7 @@ func benchCorpus(n int) []*articlesv1.Article {
 			b.WriteString("zyzzyva")
 		}
 		a := art(fmt.Sprintf("bench-%d", i))
-		a.Title = benchWord(zipf.Uint64()) + " " + benchWord(zipf.Uint64())
+		a.Title = corpus.Word(zipf.Uint64()) + " " + corpus.Word(zipf.Uint64())
 		a.Body = b.String()
 		a.Summary, a.Labels = "", nil
 		a.PublishTime = timestamppb.New(time.Unix(int64(i)*3600, 0))
