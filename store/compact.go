@@ -9,15 +9,15 @@ import (
 )
 
 // Compaction keeps the change log to the most recent cfg.history revisions.
-// The committer nudges the compactor when the log has passed its limit; the
-// compactor walks the oldest retained events in ops of at most
-// compactChunk events, which it submits to the committer like any write
-// (so the write-ahead log records them), deletes those that no longer hold a current version
-// (superseded, or a delete), keeps those that do (they are the articles'
-// content, see events.go), and records the newest revision it has passed
-// in meta (compacted) in the same transaction. It waits for no reader of
-// the log: a watcher or a full-text engine that falls behind gets
-// ErrCompacted and starts over from the articles.
+// The committer nudges the compactor when the log has passed its limit.
+// The compactor submits ops to the committer like any write (so the
+// write-ahead log records them), each walking at most compactChunk of the
+// oldest retained events: it deletes those that no longer hold a current
+// version (superseded, or a delete), keeps those that do (they are the
+// articles' content, see events.go), and records the newest revision it
+// has passed in meta (compacted) in the same transaction. It waits for no
+// reader of the log: a watcher or a full-text engine that falls behind
+// gets ErrCompacted and starts over from the articles.
 
 // compactChunk bounds the events one compaction transaction walks. It is
 // a variable only so that tests can exercise several chunks cheaply.
