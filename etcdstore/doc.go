@@ -35,7 +35,9 @@
 // in which the member confirms with the leader that it has applied every
 // committed write (etcd shares that confirmation among concurrent reads).
 // So a read through any server sees every write acknowledged before it
-// began, whichever server took it. Serializable reads would save that
+// began, whichever server took it. Get, GetBySlug and BatchGet answer
+// from a read cache fed by the watch when it holds the articles, after a
+// shared linearizable read of the revision (cache.go). Serializable reads would save that
 // confirmation but could miss a write made through another server until
 // this server's member had applied it, and no server can know how far
 // behind its member is without asking the leader.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +72,7 @@ func (s *Store) startView(ctx context.Context) (int64, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.recent, v.floor = nil, max(srev, v.rev)
+	s.cache.reset(srev)
 	v.advanceLocked(srev)
 	return rev, nil
 }
@@ -130,6 +132,7 @@ func (s *Store) followFrom(ctx context.Context, rev *int64) error {
 		// A response holds every event of each of its etcd revisions;
 		// one revision's events are sorted by slot.
 		evs := make([]*articlesv1.ArticleEvent, 0, len(wr.Events))
+		var dropped []string // ids whose events did not decode
 		top := int64(0)
 		for _, ev := range wr.Events {
 			if ev.Kv.ModRevision <= *rev {
@@ -139,6 +142,7 @@ func (s *Store) followFrom(ctx context.Context, rev *int64) error {
 			e, err := s.event(ev)
 			if err != nil {
 				// A corrupt value: Get and Changes report it.
+				dropped = append(dropped, strings.TrimPrefix(string(ev.Kv.Key), s.prefix+articlePart))
 				continue
 			}
 			evs = append(evs, e)
@@ -147,10 +151,15 @@ func (s *Store) followFrom(ctx context.Context, rev *int64) error {
 		for _, ev := range wr.Events {
 			*rev = max(*rev, ev.Kv.ModRevision)
 		}
+		for _, e := range evs {
+			top = max(top, e.GetRevision())
+		}
+		// The cache first: a read that sees the view advanced finds the
+		// cache there too.
+		s.cache.apply(evs, dropped, top)
 		v := s.view
 		v.mu.Lock()
 		for _, e := range evs {
-			top = max(top, e.GetRevision())
 			v.recent = append(v.recent, e)
 			if n := len(v.recent); n > recentEvents {
 				v.floor = v.recent[n-recentEvents-1].GetRevision()

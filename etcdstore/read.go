@@ -2,10 +2,13 @@ package etcdstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/seed9c1868aa/articles"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
@@ -20,6 +23,11 @@ func (s *Store) Get(ctx context.Context, id string) (*articlesv1.Article, error)
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	if s.cache.has(id) {
+		if a, ok, err := s.cached(ctx, id); ok || err != nil {
+			return a, err
+		}
+	}
 	resp, err := s.cli.Get(ctx, s.articleKey(id))
 	if err != nil {
 		return nil, etcdErr(ctx, "get", err)
@@ -27,7 +35,59 @@ func (s *Store) Get(ctx context.Context, id string) (*articlesv1.Article, error)
 	if len(resp.Kvs) == 0 {
 		return nil, fmt.Errorf("%w: id %q", articles.ErrNotFound, id)
 	}
-	return decodeArticle(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+	return s.decodeRead(resp.Kvs[0].Value, resp.Kvs[0].ModRevision, resp.Header.Revision)
+}
+
+// decodeRead decodes an article read from etcd at etcd revision readRev
+// and caches a copy.
+func (s *Store) decodeRead(v []byte, modRev, readRev int64) (*articlesv1.Article, error) {
+	a, err := decodeArticle(v, modRev)
+	if err != nil {
+		return nil, err
+	}
+	if s.cache != nil {
+		s.cache.fill(proto.Clone(a).(*articlesv1.Article), storeRevision(readRev, maxSlots-1))
+	}
+	return a, nil
+}
+
+// cached returns the article with id from the cache, after every write
+// acknowledged before the call (cache.go). It reports false, and no
+// error, when the cache does not hold id after all, or when this server's
+// watch does not reach the cluster's revision within viewWait: the caller
+// then reads etcd.
+func (s *Store) cached(ctx context.Context, id string) (*articlesv1.Article, bool, error) {
+	if ok, err := s.fresh(ctx); !ok || err != nil {
+		return nil, false, err
+	}
+	a, ok := s.cache.get(id)
+	return a, ok, nil
+}
+
+// viewWait bounds how long a cached read waits for this server's watch
+// before it reads etcd instead: a watch that lags (a member slow to apply,
+// a watch being re-established) slows reads by at most this much.
+const viewWait = 250 * time.Millisecond
+
+// fresh waits until the view holds every write acknowledged before the
+// call, and reports whether it does (false: not within viewWait).
+func (s *Store) fresh(ctx context.Context) (bool, error) {
+	rev, err := s.fence.revision(ctx)
+	if err != nil {
+		return false, err
+	}
+	if cur, _ := s.view.revision(); cur >= rev {
+		return true, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, viewWait)
+	defer cancel()
+	if err := s.WaitRevision(wctx, rev); err != nil {
+		if ctx.Err() != nil || errors.Is(err, articles.ErrClosed) {
+			return false, err
+		}
+		return false, nil
+	}
+	return true, nil
 }
 
 // GetBySlug returns the article with the given slug.
@@ -45,6 +105,17 @@ func (s *Store) GetBySlug(ctx context.Context, slug string) (*articlesv1.Article
 	sk := s.slugKey(slug)
 	ops := []clientv3.Op{clientv3.OpGet(sk)}
 	guess, guessed := s.slugs.get(slug)
+	if guessed && s.cache.has(guess) {
+		// The view is the state of one revision: the article it holds
+		// with this slug holds the slug's claim there.
+		a, ok, err := s.cached(ctx, guess)
+		if err != nil {
+			return nil, err
+		}
+		if ok && a.GetSlug() == slug {
+			return a, nil
+		}
+	}
 	if guessed {
 		ops = append(ops, clientv3.OpGet(s.articleKey(guess)))
 	}
@@ -60,7 +131,7 @@ func (s *Store) GetBySlug(ctx context.Context, slug string) (*articlesv1.Article
 	id := string(claim[0].Value)
 	if guessed && id == guess {
 		if kvs := resp.Responses[1].GetResponseRange().GetKvs(); len(kvs) > 0 {
-			return decodeArticle(kvs[0].Value, kvs[0].ModRevision)
+			return s.decodeRead(kvs[0].Value, kvs[0].ModRevision, resp.Header.Revision)
 		}
 	}
 	// Claim and article are written together, so they agree at the
@@ -73,7 +144,8 @@ func (s *Store) GetBySlug(ctx context.Context, slug string) (*articlesv1.Article
 		return nil, fmt.Errorf("etcdstore: slug %q names missing article %q", slug, id)
 	}
 	s.slugs.put(slug, id)
-	return decodeArticle(ar.Kvs[0].Value, ar.Kvs[0].ModRevision)
+	// ar's header names the current revision; its data is of the claim's.
+	return s.decodeRead(ar.Kvs[0].Value, ar.Kvs[0].ModRevision, resp.Header.Revision)
 }
 
 // slugCacheSize bounds the slug cache; it is emptied when full.
@@ -177,11 +249,14 @@ func (s *Store) BatchGet(ctx context.Context, ids []string) ([]*articlesv1.Artic
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	if out, ok, err := s.batchCached(ctx, ids); ok || err != nil {
+		return out, err
+	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = s.articleKey(id)
 	}
-	vals, mods, _, err := s.getMany(ctx, keys, 0)
+	vals, mods, rev, err := s.getMany(ctx, keys, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -190,11 +265,33 @@ func (s *Store) BatchGet(ctx context.Context, ids []string) ([]*articlesv1.Artic
 		if v == nil {
 			return nil, fmt.Errorf("%w: id %q", articles.ErrNotFound, ids[i])
 		}
-		if out[i], err = decodeArticle(v, mods[i]); err != nil {
+		if out[i], err = s.decodeRead(v, mods[i], rev); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// batchCached is BatchGet from the cache, when it holds every id; it
+// reports false, and no error, when the caller must read etcd.
+func (s *Store) batchCached(ctx context.Context, ids []string) ([]*articlesv1.Article, bool, error) {
+	for _, id := range ids {
+		if !s.cache.has(id) {
+			return nil, false, nil
+		}
+	}
+	if ok, err := s.fresh(ctx); !ok || err != nil {
+		return nil, false, err
+	}
+	out := make([]*articlesv1.Article, len(ids))
+	for i, id := range ids {
+		a, ok := s.cache.get(id)
+		if !ok {
+			return nil, false, nil
+		}
+		out[i] = a
+	}
+	return out, true, nil
 }
 
 // List calls fn for each article matching q, in q's order, starting just

@@ -43,6 +43,7 @@ type config struct {
 	maxRequestBytes int
 	maxTxnOps       int
 	requestIDTTL    time.Duration
+	cacheBytes      int
 }
 
 type optionFunc func(*config)
@@ -93,6 +94,12 @@ type Store struct {
 	// view is what this server's watch has delivered (follow.go).
 	view *localView
 
+	// cache holds articles the view has delivered or reads have read, nil
+	// when turned off; fence orders reads from it after every write
+	// acknowledged before them (cache.go).
+	cache *articleCache
+	fence fence
+
 	closeOnce sync.Once
 	quit      chan struct{}
 	done      chan struct{} // closed when the follower has returned
@@ -108,7 +115,7 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Opti
 	if prefix == "" || strings.ContainsRune(prefix, 0) {
 		return nil, errors.New("etcdstore: prefix must be non-empty and free of NUL bytes")
 	}
-	cfg := config{maxRequestBytes: DefaultMaxRequestBytes, maxTxnOps: DefaultMaxTxnOps, requestIDTTL: DefaultRequestIDTTL}
+	cfg := config{maxRequestBytes: DefaultMaxRequestBytes, maxTxnOps: DefaultMaxTxnOps, requestIDTTL: DefaultRequestIDTTL, cacheBytes: DefaultCacheBytes}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
@@ -126,6 +133,8 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Opti
 	}
 	s.key = key
 	s.view = newLocalView()
+	s.cache = newArticleCache(cfg.cacheBytes)
+	s.fence.read = s.Revision
 	rev, err := s.startView(ctx)
 	if err != nil {
 		return nil, err

@@ -42,6 +42,7 @@ type etcdConfig struct {
 	dialTimeout     time.Duration
 	maxRequestBytes int
 	maxTxnOps       int
+	cacheBytes      int
 }
 
 // addEtcdFlags adds --store and the --etcd-* flags to f.
@@ -57,6 +58,7 @@ func addEtcdFlags(f *pflag.FlagSet, c *etcdConfig) {
 	f.DurationVar(&c.dialTimeout, "etcd-dial-timeout", 5*time.Second, "how long to wait for etcd at startup")
 	f.IntVar(&c.maxRequestBytes, "etcd-max-request-bytes", etcdstore.DefaultMaxRequestBytes, "the cluster's --max-request-bytes: larger articles are refused")
 	f.IntVar(&c.maxTxnOps, "etcd-max-txn-ops", etcdstore.DefaultMaxTxnOps, "the cluster's --max-txn-ops: how many operations one grouped write may hold")
+	f.IntVar(&c.cacheBytes, "etcd-cache-bytes", etcdstore.DefaultCacheBytes, "`bytes` of articles each server keeps in memory to answer reads (still linearizable); 0 reads every article from etcd")
 }
 
 // check validates the backend flags.
@@ -82,6 +84,9 @@ func (c etcdConfig) check() error {
 	}
 	if c.maxRequestBytes <= 0 || c.dialTimeout <= 0 {
 		return usageError{errors.New("--etcd-max-request-bytes and --etcd-dial-timeout must be positive")}
+	}
+	if c.cacheBytes < 0 {
+		return usageError{fmt.Errorf("--etcd-cache-bytes must not be negative, got %d", c.cacheBytes)}
 	}
 	if c.maxTxnOps < 16 {
 		return usageError{fmt.Errorf("--etcd-max-txn-ops must be at least 16, got %d", c.maxTxnOps)}
@@ -113,7 +118,7 @@ func openEtcdStore(ctx context.Context, c etcdConfig, log *slog.Logger) (*etcdst
 	}
 	octx, cancel := context.WithTimeout(ctx, c.dialTimeout)
 	defer cancel()
-	st, err := etcdstore.Open(octx, cli, c.prefix, etcdstore.WithMaxRequestBytes(c.maxRequestBytes), etcdstore.WithMaxTxnOps(c.maxTxnOps))
+	st, err := etcdstore.Open(octx, cli, c.prefix, etcdstore.WithMaxRequestBytes(c.maxRequestBytes), etcdstore.WithMaxTxnOps(c.maxTxnOps), etcdstore.WithCacheBytes(c.cacheBytes))
 	if err != nil {
 		cli.Close()
 		return nil, nil, fmt.Errorf("opening the etcd store at %s: %w", strings.Join(c.endpoints, ","), err)
