@@ -55,6 +55,20 @@ func TestReadsSeeOtherServersWrites(t *testing.T) {
 						return got[1], nil
 					},
 				}
+				// A floor instead of linearizability: wait for the write,
+				// then read what this server has seen.
+				reads["GetLocal"] = func() (*articlesv1.Article, error) {
+					if err := r.WaitRevision(ctx, up.GetRevision()); err != nil {
+						return nil, err
+					}
+					return r.GetLocal(ctx, a.GetId())
+				}
+				reads["GetBySlugLocal"] = func() (*articlesv1.Article, error) {
+					if err := r.WaitRevision(ctx, up.GetRevision()); err != nil {
+						return nil, err
+					}
+					return r.GetBySlugLocal(ctx, "seen")
+				}
 				for name, read := range reads {
 					got, err := read()
 					if err != nil || !proto.Equal(got, up) {
@@ -70,6 +84,16 @@ func TestReadsSeeOtherServersWrites(t *testing.T) {
 			}
 			if _, err := r.GetBySlug(ctx, "seen"); !errors.Is(err, articles.ErrNotFound) {
 				t.Fatalf("GetBySlug after a delete through the other server: err = %v, want ErrNotFound", err)
+			}
+			rev, err := w.Revision(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.WaitRevision(ctx, rev); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.GetLocal(ctx, a.GetId()); !errors.Is(err, articles.ErrNotFound) {
+				t.Fatalf("GetLocal after a delete through the other server: err = %v, want ErrNotFound", err)
 			}
 			if n := etcdstore.CacheLen(r); tc.name == "no cache" && n != 0 {
 				t.Fatalf("a store without a cache caches %d articles", n)

@@ -18,7 +18,10 @@ import (
 	"github.com/seed9c1868aa/articles/server"
 )
 
-var _ server.Store = (*etcdstore.Store)(nil)
+var (
+	_ server.Store       = (*etcdstore.Store)(nil)
+	_ server.LocalReader = (*etcdstore.Store)(nil)
+)
 
 // shared is one single-member cluster for the tests of this binary that do
 // not stop members; each test uses its own key prefix.

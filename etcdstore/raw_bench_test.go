@@ -96,15 +96,24 @@ func rawValue(b *testing.B) string {
 // "store") or through a server.Server and the client package over
 // loopback gRPC (via "server", as articlesd serves it).
 type side struct {
-	get    func(ctx context.Context, id string) error
-	create func(ctx context.Context, a *articlesv1.Article) error
-	stream func(ctx context.Context) (bytes int, err error)
-	imp    func(ctx context.Context, batch []*articlesv1.Article) (created int64, err error)
+	get func(ctx context.Context, id string) error
+	// getAtLeast is get with a revision floor (read-your-writes).
+	getAtLeast func(ctx context.Context, id string, floor int64) error
+	create     func(ctx context.Context, a *articlesv1.Article) error
+	stream     func(ctx context.Context) (bytes int, err error)
+	imp        func(ctx context.Context, batch []*articlesv1.Article) (created int64, err error)
 }
 
 func storeSide(st *etcdstore.Store) side {
 	return side{
 		get: func(ctx context.Context, id string) error { _, err := st.Get(ctx, id); return err },
+		getAtLeast: func(ctx context.Context, id string, floor int64) error {
+			if err := st.WaitRevision(ctx, floor); err != nil {
+				return err
+			}
+			_, err := st.GetLocal(ctx, id)
+			return err
+		},
 		create: func(ctx context.Context, a *articlesv1.Article) error {
 			_, err := st.Create(ctx, a, "")
 			return err
@@ -135,6 +144,10 @@ func serverSide(b *testing.B, st *etcdstore.Store) side {
 	b.Cleanup(func() { c.Close() })
 	return side{
 		get: func(ctx context.Context, id string) error { _, err := c.Get(ctx, id); return err },
+		getAtLeast: func(ctx context.Context, id string, floor int64) error {
+			_, err := c.Get(ctx, id, client.MinRevision(floor))
+			return err
+		},
 		create: func(ctx context.Context, a *articlesv1.Article) error {
 			_, err := c.Create(ctx, a, "")
 			return err
@@ -189,6 +202,17 @@ func benchVsRaw(b *testing.B, via string) {
 		}
 		for _, callers := range []int{1, 50} {
 			b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) { vsTimed(b, callers, get, rawGet) })
+		}
+		// Read-your-writes: a floor at the seeding's last write instead
+		// of a linearizable read, the guarantee raw etcd's serializable
+		// Get gives a client of one member.
+		floor, err := st.Revision(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		getAtLeast := func(i int) error { return sd.getAtLeast(ctx, ids[i%len(ids)], floor) }
+		for _, callers := range []int{1, 50} {
+			b.Run(fmt.Sprintf("min_revision/callers=%d", callers), func(b *testing.B) { vsTimed(b, callers, getAtLeast, rawGet) })
 		}
 	})
 	b.Run("Create", func(b *testing.B) {

@@ -148,6 +148,51 @@ func (s *Store) GetBySlug(ctx context.Context, slug string) (*articlesv1.Article
 	return s.decodeRead(ar.Kvs[0].Value, ar.Kvs[0].ModRevision, resp.Header.Revision)
 }
 
+// GetLocal is Get from what this server has already seen: the cache, or
+// etcd's nearest member when it has applied as much as this server's
+// view (a serializable read), else a linearizable read. It sees every
+// write up to the view's revision, which is what a caller asking for a
+// revision floor waits for first (server.LocalReader).
+func (s *Store) GetLocal(ctx context.Context, id string) (*articlesv1.Article, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if s.cache != nil {
+		if a, ok := s.cache.get(id); ok {
+			return a, nil
+		}
+	}
+	seen, _ := s.view.revision()
+	resp, err := s.cli.Get(ctx, s.articleKey(id), clientv3.WithSerializable())
+	if err != nil {
+		return nil, etcdErr(ctx, "get", err)
+	}
+	if storeRevision(resp.Header.Revision, maxSlots-1) < seen {
+		return s.Get(ctx, id) // the member is behind this server's watch
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, fmt.Errorf("%w: id %q", articles.ErrNotFound, id)
+	}
+	return s.decodeRead(resp.Kvs[0].Value, resp.Kvs[0].ModRevision, resp.Header.Revision)
+}
+
+// GetBySlugLocal is GetBySlug from what this server has already seen
+// when the cache holds the article the slug last named here, else
+// GetBySlug (server.LocalReader).
+func (s *Store) GetBySlugLocal(ctx context.Context, slug string) (*articlesv1.Article, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if id, ok := s.slugs.get(slug); ok && s.cache != nil {
+		// The cache is the view's state: an article it holds with this
+		// slug holds the slug's claim there.
+		if a, ok := s.cache.get(id); ok && a.GetSlug() == slug {
+			return a, nil
+		}
+	}
+	return s.GetBySlug(ctx, slug)
+}
+
 // slugCacheSize bounds the slug cache; it is emptied when full.
 const slugCacheSize = 1 << 16
 

@@ -48,10 +48,19 @@ func (s *Server) GetArticle(ctx context.Context, req *articlesv1.GetArticleReque
 	if err != nil {
 		return nil, err
 	}
+	if err := s.waitRevision(ctx, req.GetMinRevision()); err != nil {
+		return nil, err
+	}
 	var a *articlesv1.Article
-	if slug != "" {
+	lr, local := s.store.(LocalReader)
+	switch {
+	case local && req.GetMinRevision() > 0 && slug != "":
+		a, err = lr.GetBySlugLocal(ctx, slug)
+	case local && req.GetMinRevision() > 0:
+		a, err = lr.GetLocal(ctx, id)
+	case slug != "":
 		a, err = s.store.GetBySlug(ctx, slug)
-	} else {
+	default:
 		a, err = s.store.Get(ctx, id)
 	}
 	if err != nil {
@@ -70,6 +79,9 @@ func (s *Server) getArticleReply(ctx context.Context, req *articlesv1.GetArticle
 	}
 	view, id, slug, err := checkGetArticle(req)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.waitRevision(ctx, req.GetMinRevision()); err != nil {
 		return nil, err
 	}
 	var raw []byte

@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -59,6 +61,8 @@ func TestCreateAndGet(t *testing.T) {
 		{"ByIDDefaultFull", &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: created.GetId()}}, body},
 		{"BySlug", &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Slug{Slug: created.GetSlug()}}, body},
 		{"Basic", &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: created.GetId()}, View: articlesv1.ArticleView_ARTICLE_VIEW_BASIC}, ""},
+		{"MinRevision", &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: created.GetId()}, MinRevision: created.GetRevision()}, body},
+		{"MinRevisionBySlug", &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Slug{Slug: created.GetSlug()}, MinRevision: created.GetRevision()}, body},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +90,9 @@ func TestCreateAndGet(t *testing.T) {
 		{"NoKey", &articlesv1.GetArticleRequest{}, codes.InvalidArgument, "id"},
 		{"EmptySlug", &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Slug{}}, codes.InvalidArgument, "slug"},
 		{"BadView", &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: created.GetId()}, View: 7}, codes.InvalidArgument, "view"},
+		{"NegativeMinRevision", &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: created.GetId()}, MinRevision: -1}, codes.InvalidArgument, "min_revision"},
+		{"UnknownIDMinRevision", &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: "01HZZZZZZZZZZZZZZZZZZZZZZZ"}, MinRevision: 1}, codes.NotFound, ""},
+		{"UnknownSlugMinRevision", &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Slug{Slug: "nope"}, MinRevision: 1}, codes.NotFound, ""},
 	}
 	for _, tt := range errTests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +104,12 @@ func TestCreateAndGet(t *testing.T) {
 			wantCode(t, err, tt.code)
 		})
 	}
+	t.Run("FutureMinRevision", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		_, err := e.client.GetArticle(ctx, &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: created.GetId()}, MinRevision: created.GetRevision() << 20})
+		wantCode(t, err, codes.DeadlineExceeded)
+	})
 }
 
 func TestCreateValidation(t *testing.T) {

@@ -86,6 +86,19 @@ type Store interface {
 	TokenKey(ctx context.Context) ([]byte, error)
 }
 
+// LocalReader is optionally implemented by a Store whose reads confirm
+// with other servers that they see every acknowledged write (etcd's).
+// Its methods answer from what this server has already seen instead; the
+// server calls them for a GetArticle with min_revision once WaitRevision
+// has reached it, so the answer still holds every write up to it.
+type LocalReader interface {
+	// GetLocal is Get from what this server has seen.
+	GetLocal(ctx context.Context, id string) (*articlesv1.Article, error)
+
+	// GetBySlugLocal is GetBySlug from what this server has seen.
+	GetBySlugLocal(ctx context.Context, slug string) (*articlesv1.Article, error)
+}
+
 // RawStore is optionally implemented by a Store that keeps each article in
 // its wire encoding (the protobuf encoding of the article Get returns) and
 // can hand those bytes out without decoding them. GetArticle and

@@ -87,6 +87,17 @@ func TestGet(t *testing.T) {
 			t.Errorf("get --view basic = %q, want no body", r.stdout)
 		}
 	})
+	t.Run("MinRevision", func(t *testing.T) {
+		rev := fmt.Sprint(a["revision"])
+		r := mustCLI(t, addr, "", "get", id, "--min-revision", rev, "-o", "jsonl")
+		if got := jsonLines(t, r.stdout)[0]["id"]; got != id {
+			t.Errorf("get --min-revision %s = article %v, want %s", rev, got, id)
+		}
+		r = cli(t, addr, "", "get", id, "--min-revision", "-1")
+		if r.code != exitUsage {
+			t.Errorf("get --min-revision -1 = exit %d, stderr %q; want a usage error", r.code, r.stderr)
+		}
+	})
 	t.Run("Table", func(t *testing.T) {
 		r := mustCLI(t, addr, "", "get", id, "-o", "table")
 		lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")

@@ -13,6 +13,7 @@ import (
 
 func (a *app) getCommand() *cobra.Command {
 	var slug, view string
+	var minRev int64
 	cmd := &cobra.Command{
 		Use:   "get ID|SLUG",
 		Short: "Print one article, by id or by slug",
@@ -23,10 +24,16 @@ slug that happens to have the form of an id is found too: when no
 article has it as id, it is looked up as a slug. --slug SLUG asks by slug
 only.
 
-The view is full (every field, body included) unless --view basic.`,
+The view is full (every field, body included) unless --view basic.
+
+A read is linearizable: it sees every write acknowledged before it.
+--min-revision N asks only for every write up to store revision N (the
+revision a write of yours printed, say): on etcd the server then answers
+from what it has already seen, without asking the cluster.`,
 		Example: `  articles get 01JD3ZK6Q9W1T0M4B6N8P2R5S7
   articles get the-new-silk-road -o text
-  articles get --slug the-new-silk-road --view basic -o json`,
+  articles get --slug the-new-silk-road --view basic -o json
+  articles get the-new-silk-road --min-revision 41984`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) > 1:
@@ -37,6 +44,8 @@ The view is full (every field, body included) unless --view basic.`,
 				return usagef("give an ID or a SLUG")
 			case len(args) == 1 && strings.TrimSpace(args[0]) == "":
 				return usagef("the ID or SLUG must not be empty")
+			case minRev < 0:
+				return usagef("--min-revision must not be negative, got %d", minRev)
 			}
 			return nil
 		},
@@ -57,11 +66,11 @@ The view is full (every field, body included) unless --view basic.`,
 				return err
 			}
 			defer c.Close()
-			bySlug := &articlesv1.GetArticleRequest{View: v, Key: &articlesv1.GetArticleRequest_Slug{Slug: key}}
+			bySlug := &articlesv1.GetArticleRequest{View: v, Key: &articlesv1.GetArticleRequest_Slug{Slug: key}, MinRevision: minRev}
 			req := bySlug
 			if slug == "" && looksLikeID(key) {
 				// Ids are stored in upper case; ULIDs are read in either.
-				req = &articlesv1.GetArticleRequest{View: v, Key: &articlesv1.GetArticleRequest_Id{Id: strings.ToUpper(key)}}
+				req = &articlesv1.GetArticleRequest{View: v, Key: &articlesv1.GetArticleRequest_Id{Id: strings.ToUpper(key)}, MinRevision: minRev}
 			}
 			art, err := c.Service().GetArticle(cmd.Context(), req)
 			if req != bySlug && status.Code(err) == codes.NotFound && looksLikeSlug(key) {
@@ -81,6 +90,7 @@ The view is full (every field, body included) unless --view basic.`,
 	}
 	cmd.Flags().StringVar(&slug, "slug", "", "find the article by this slug only")
 	cmd.Flags().StringVar(&view, "view", "", "basic (no body or author bio) or full (default)")
+	cmd.Flags().Int64Var(&minRev, "min-revision", 0, "read your writes up to this store `revision` instead of linearizably")
 	return cmd
 }
 

@@ -348,7 +348,15 @@ type GetArticleRequest struct {
 	//	*GetArticleRequest_Slug
 	Key isGetArticleRequest_Key `protobuf_oneof:"key"`
 	// Defaults to ARTICLE_VIEW_FULL.
-	View          ArticleView `protobuf:"varint,3,opt,name=view,proto3,enum=articles.v1.ArticleView" json:"view,omitempty"`
+	View ArticleView `protobuf:"varint,3,opt,name=view,proto3,enum=articles.v1.ArticleView" json:"view,omitempty"`
+	// Read-your-writes instead of linearizable. When set, the server may
+	// answer from the writes it has already seen once they reach this
+	// store revision (the revision of the caller's own last write, say),
+	// without first asking the cluster for its latest one: the answer
+	// reflects every write up to min_revision and may miss later ones made
+	// through other servers. 0, the default, reads linearizably. A single
+	// bbolt server sees every write either way.
+	MinRevision   int64 `protobuf:"varint,4,opt,name=min_revision,json=minRevision,proto3" json:"min_revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -413,6 +421,13 @@ func (x *GetArticleRequest) GetView() ArticleView {
 		return x.View
 	}
 	return ArticleView_ARTICLE_VIEW_UNSPECIFIED
+}
+
+func (x *GetArticleRequest) GetMinRevision() int64 {
+	if x != nil {
+		return x.MinRevision
+	}
+	return 0
 }
 
 type isGetArticleRequest_Key interface {
@@ -1793,11 +1808,12 @@ const file_articles_v1_articles_proto_rawDesc = "" +
 	"word_count\x18\x10 \x01(\x05R\twordCount\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"p\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x93\x01\n" +
 	"\x11GetArticleRequest\x12\x10\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x12\x14\n" +
 	"\x04slug\x18\x02 \x01(\tH\x00R\x04slug\x12,\n" +
-	"\x04view\x18\x03 \x01(\x0e2\x18.articles.v1.ArticleViewR\x04viewB\x05\n" +
+	"\x04view\x18\x03 \x01(\x0e2\x18.articles.v1.ArticleViewR\x04view\x12!\n" +
+	"\fmin_revision\x18\x04 \x01(\x03R\vminRevisionB\x05\n" +
 	"\x03key\"Y\n" +
 	"\x17BatchGetArticlesRequest\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\tR\x03ids\x12,\n" +
