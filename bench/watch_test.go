@@ -319,10 +319,17 @@ func BenchmarkWatchLatency(b *testing.B) {
 //   - process=nice19: in a process of their own at the lowest CPU priority
 //     (watchproc_test.go), standing in for watchers on other machines;
 //     view=basic: watching in the BASIC view (no body, no author bio).
+//   - process=idle: the same under Linux's SCHED_IDLE policy as well,
+//     which runs the process only when no other wants the CPU: at nice 19
+//     it still takes a share, and a server thread that wakes may wait for
+//     it to finish its slice.
 //
 // rate=100MiB runs the server with WithWatchRate(100 MiB/s). cpu-µs/create
 // is the CPU time of this process (server and writers, and in-process
-// watchers) per create while the creates run.
+// watchers) per create while the creates run; watcher-cpu-µs/create is
+// the watcher process's, from its start to its end (it drains after the
+// creates), per create; idle-% is the share of the machine's CPU time
+// idle while the creates run (Linux only).
 func BenchmarkWatchWriteThroughput(b *testing.B) {
 	const (
 		callers = 16
@@ -336,6 +343,7 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 		rate    int  // server.WithWatchRate
 		none    bool // filtered by a tag no article has: they receive nothing
 		basic   bool // in the BASIC view (process only)
+		idle    bool // the watcher process also under SCHED_IDLE (Linux)
 	}{
 		{name: "watchers=0", n: 0},
 		{name: "watchers=1000/uncapped/in-process/filter=none", n: 1000, none: true},
@@ -343,6 +351,8 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 		{name: "watchers=1000/uncapped/in-process/decode=headers", n: 1000, headers: true},
 		{name: "watchers=1000/uncapped/process=nice19", n: 1000, process: true},
 		{name: "watchers=1000/uncapped/process=nice19/view=basic", n: 1000, process: true, basic: true},
+		{name: "watchers=1000/uncapped/process=idle", n: 1000, process: true, idle: true},
+		{name: "watchers=1000/uncapped/process=idle/view=basic", n: 1000, process: true, idle: true, basic: true},
 		{name: "watchers=1000/rate=100MiB/in-process/decode=full", n: 1000, rate: capped},
 		{name: "watchers=1000/rate=100MiB/process=nice19", n: 1000, process: true, rate: capped},
 	} {
@@ -354,7 +364,7 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 			var (
 				base     int64
 				errs     = make([]error, 1)
-				other    func() error
+				other    func() (time.Duration, error)
 				stopNone = func() {}
 			)
 			switch {
@@ -363,7 +373,7 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 				if c.basic {
 					view = articlesv1.ArticleView_ARTICLE_VIEW_BASIC
 				}
-				base, other = startWatcherProcess(b, listen(b, srv), c.n, b.N, view)
+				base, other = startWatcherProcess(b, listen(b, srv), c.n, b.N, view, c.idle)
 			case c.none:
 				var sctx context.Context
 				sctx, stopNone = context.WithCancel(ctx)
@@ -389,6 +399,7 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 			var writers sync.WaitGroup
 			b.ResetTimer()
 			cpu0 := processCPU()
+			idle0, total0 := machineIdle()
 			for range callers {
 				writers.Go(func() {
 					for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
@@ -408,10 +419,12 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 			b.StopTimer()
 			written := b.Elapsed()
 			cpu := processCPU() - cpu0
+			idle1, total1 := machineIdle()
 			stopNone()
 			wg.Wait()
+			var otherCPU time.Duration
 			if other != nil {
-				errs[0] = other()
+				otherCPU, errs[0] = other()
 			}
 			drain := time.Since(acked)
 			for w, err := range errs {
@@ -422,6 +435,12 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 			b.ReportMetric(float64(b.N)/written.Seconds(), "creates/s")
 			b.ReportMetric(float64(drain)/1e6, "drain-ms")
 			b.ReportMetric(float64(cpu)/float64(b.N)/1e3, "cpu-µs/create")
+			if other != nil {
+				b.ReportMetric(float64(otherCPU)/float64(b.N)/1e3, "watcher-cpu-µs/create")
+			}
+			if total1 > total0 {
+				b.ReportMetric(100*float64(idle1-idle0)/float64(total1-total0), "idle-%")
+			}
 		})
 	}
 }

@@ -10,10 +10,13 @@ import (
 )
 
 // startWatcherProcess needs setpriority, which only Unix systems have.
-func startWatcherProcess(b *testing.B, _ string, _, _ int, _ articlesv1.ArticleView) (int64, func() error) {
+func startWatcherProcess(b *testing.B, _ string, _, _ int, _ articlesv1.ArticleView, _ bool) (int64, func() (time.Duration, error)) {
 	b.Skip("a watcher process at nice 19 needs a Unix system")
 	return 0, nil
 }
 
 // processCPU is not measured here.
 func processCPU() time.Duration { return 0 }
+
+// machineIdle is not measured here.
+func machineIdle() (idle, total time.Duration) { return 0, 0 }

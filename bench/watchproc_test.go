@@ -21,12 +21,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -118,8 +120,9 @@ func watcherProcess(addr string) error {
 // startWatcherProcess starts a watcher process with n streams to addr in
 // view, each to receive events events, and waits until they are open. It returns
 // the revision they start after and a function that waits for the process
-// to end and reports its failure.
-func startWatcherProcess(b *testing.B, addr string, n, events int, view articlesv1.ArticleView) (base int64, wait func() error) {
+// to end and reports its failure and the CPU time it used. With idle, on
+// Linux, the process also runs under SCHED_IDLE (startNiced).
+func startWatcherProcess(b *testing.B, addr string, n, events int, view articlesv1.ArticleView, idle bool) (base int64, wait func() (time.Duration, error)) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(),
@@ -133,7 +136,10 @@ func startWatcherProcess(b *testing.B, addr string, n, events int, view articles
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if idle && runtime.GOOS != "linux" {
+		b.Skip("SCHED_IDLE is Linux's")
+	}
+	if err := startNiced(cmd, idle); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
@@ -145,12 +151,76 @@ func startWatcherProcess(b *testing.B, addr string, n, events int, view articles
 	if _, err := fmt.Sscanf(line, "ready %d", &base); err != nil {
 		b.Fatalf("watcher process said %q: %v", line, err)
 	}
-	return base, func() error {
+	return base, func() (time.Duration, error) {
 		if err := cmd.Wait(); err != nil {
-			return fmt.Errorf("%w: %s", err, stderr.String())
+			return 0, fmt.Errorf("%w: %s", err, stderr.String())
 		}
-		return nil
+		return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 	}
+}
+
+// startNiced starts cmd with every thread of its process at nice 19. On
+// Linux a nice value belongs to a thread, not to a process: the watcher
+// process setting its own would lower only the thread that asks, while
+// the Go runtime's other threads, already running, stay at 0 and take
+// the CPU from the server. A new process inherits the nice value of the
+// thread that starts it, and its threads that of their creator; so on
+// Linux cmd starts from a thread of its own at nice 19, which exits with
+// its goroutine. Elsewhere the watcher process's own setpriority is for
+// the whole process. With idle, the thread also takes the SCHED_IDLE
+// policy, which cmd's threads inherit the same way.
+func startNiced(cmd *exec.Cmd, idle bool) error {
+	if runtime.GOOS != "linux" {
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with this goroutine rather
+		// than run other goroutines at nice 19.
+		runtime.LockOSThread()
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, 0, 19); err != nil {
+			errc <- fmt.Errorf("setpriority: %w", err)
+			return
+		}
+		if idle {
+			const schedIdle = 5 // SCHED_IDLE in linux/sched.h
+			var param struct{ priority int32 }
+			if _, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, 0, schedIdle, uintptr(unsafe.Pointer(&param))); errno != 0 {
+				errc <- fmt.Errorf("sched_setscheduler: %w", errno)
+				return
+			}
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
+}
+
+// machineIdle returns the idle and total time of every CPU of the machine
+// since boot, from /proc/stat, or zeros where that file does not exist.
+func machineIdle() (idle, total time.Duration) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, 0
+	}
+	// Fields: user nice system idle iowait irq softirq steal, in ticks of
+	// (almost always) 1/100 s.
+	const tick = 10 * time.Millisecond
+	for i, v := range f[1:min(len(f), 9)] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, 0
+		}
+		total += time.Duration(n) * tick
+		if i == 3 || i == 4 {
+			idle += time.Duration(n) * tick
+		}
+	}
+	return idle, total
 }
 
 // processCPU returns the CPU time (user and system) this process has used.
