@@ -40,3 +40,11 @@ func ParseListQuery(req *articlesv1.ListArticlesRequest) (articles.Query, int) {
 	q, vs := parseQuery(req, req.GetOrderBy())
 	return q, len(vs)
 }
+
+// WatchBatches returns the batched messages of the change feed so far:
+// shared batches made and sent, and batches streams made for themselves.
+// A stream adds its sends when it ends.
+func (s *Server) WatchBatches() (built, shared, own int64) {
+	st := &s.hub.stats
+	return st.built.Load(), st.shared.Load(), st.own.Load()
+}

@@ -14,8 +14,10 @@ package server
 // empty, starting after it: the events are read once someone watches. Each event in
 // the ring is encoded for the wire at most once per view (FULL, BASIC), on
 // first send, and the encoded form is shared by every watch stream that
-// sends it (see entry). Appending wakes the waiting watchers with a
-// broadcast: the hub closes a channel and replaces it.
+// sends it (see entry). The events of one append form a group, cut into
+// batches whose messages are also made once and shared by every stream
+// that sends them whole (see group). Appending wakes the waiting watchers
+// with a broadcast: the hub closes a channel and replaces it.
 //
 // Each watch stream runs in its own handler goroutine and keeps its own next
 // revision. When the ring holds that revision it takes events from the
@@ -51,9 +53,11 @@ package server
 //     ring still holds.
 //   - Then the events with revision >= start, in order, filtered, in the
 //     request's view. A stream that asked for batches gets the events the
-//     watcher takes together (from the ring or a read of the log) in one
-//     message, in its events field, up to maxBatchBytes; an event alone
-//     and every PROGRESS event go in messages of their own.
+//     watcher takes together (from the ring or a read of the log) in
+//     messages of up to maxBatchBytes of events, in their events field:
+//     the batches of their group where it sends a batch whole, batches of
+//     its own elsewhere. An event alone and every PROGRESS event go in
+//     messages of their own.
 //   - Whenever the stream has sent nothing for cfg.progressInterval, a
 //     PROGRESS event with revision R: the stream has delivered (or filtered
 //     out) every event up to R, so a client that resumes from R+1 misses
@@ -138,9 +142,17 @@ type entry struct {
 	always bool
 	// full and basic are the encoded sizes of the event in each view.
 	full, basic int
-	// size is what the entry counts against maxRingBytes: the message and
-	// both encoded forms, plus overhead.
+	// size is what the entry counts against maxRingBytes: the message,
+	// both encoded forms and its share of its group's batches, plus
+	// overhead.
 	size int
+
+	// grp is the group the entry belongs to (a ring append or a catch-up
+	// span), or nil. batch[i] is 1 + the index in grp.batches[i] of the
+	// batch the entry starts in view i (wireFull, wireBasic), or 0 when it
+	// starts none. Both are set before the entry is published.
+	grp   *group
+	batch [2]int32
 
 	// wire holds the event encoded for each view (wireFull, wireBasic),
 	// each made on first send and shared by every stream that sends it.
@@ -161,10 +173,7 @@ const (
 // shared by every stream. utf8Codec sends the bytes as they are, and grpc
 // compresses them per stream when the stream asks for it.
 func (e *entry) encoded(view articlesv1.ArticleView) (*encoded, error) {
-	i := wireFull
-	if view == articlesv1.ArticleView_ARTICLE_VIEW_BASIC {
-		i = wireBasic
-	}
+	i := wireIndex(view)
 	w := &e.wire[i]
 	w.once.Do(func() {
 		var b []byte
@@ -237,8 +246,112 @@ func eventEntry(ev *articlesv1.ArticleEvent) *entry {
 	e.full = proto.Size(e.ev)
 	a := e.ev.GetArticle()
 	e.basic = max(e.full-len(a.GetBody())-len(a.GetAuthorBio()), 0)
-	e.size = 2*e.full + e.basic + 64
+	e.size = 3*e.full + 2*e.basic + 64
 	return e
+}
+
+// wireIndex returns the index of view in entry.wire and group.batches.
+func wireIndex(view articlesv1.ArticleView) int {
+	if view == articlesv1.ArticleView_ARTICLE_VIEW_BASIC {
+		return wireBasic
+	}
+	return wireFull
+}
+
+// group is the entries of one ring append or one catch-up span:
+// consecutive events of the log, none missing between them. In each view
+// it cuts them into batches of up to maxBatchBytes, as a stream that sends
+// them all would. The message of a batch is made on first use and shared
+// by every stream that sends the batch whole: streams that are caught up
+// wake on the same append at the same revision, and without a filter each
+// would build the same bytes.
+//
+// A group holds every entry it has, so an entry evicted from the ring
+// stays in memory while a later entry of its group is in the ring.
+type group struct {
+	entries []*entry
+	batches [2][]groupBatch
+	// built counts the batch messages made (for tests).
+	built *atomic.Int64
+}
+
+// groupBatch is entries[first:first+n] of its group, with last the
+// revision of its last event and msg their batched message once made.
+type groupBatch struct {
+	first, n int
+	last     int64
+	once     sync.Once
+	msg      *encoded
+	err      error
+}
+
+// newGroup makes entries a group, setting each entry's grp and batch. A
+// single entry makes no group: its own encoding is already shared.
+func newGroup(entries []*entry, built *atomic.Int64) {
+	if len(entries) < 2 {
+		return
+	}
+	g := &group{entries: entries, built: built}
+	for i, view := range [2]articlesv1.ArticleView{wireFull: articlesv1.ArticleView_ARTICLE_VIEW_FULL, wireBasic: articlesv1.ArticleView_ARTICLE_VIEW_BASIC} {
+		var cur *groupBatch
+		n := 0
+		for j, e := range entries {
+			size := e.sizeIn(view)
+			if cur == nil || (cur.n > 0 && n+size > maxBatchBytes) {
+				g.batches[i] = append(g.batches[i], groupBatch{first: j})
+				cur = &g.batches[i][len(g.batches[i])-1]
+				e.batch[i] = int32(len(g.batches[i]))
+				n = 0
+			}
+			cur.n++
+			cur.last = e.ev.GetRevision()
+			n += size
+		}
+	}
+	for _, e := range entries {
+		e.grp = g
+	}
+}
+
+// message returns batch b of view index i as one message: its events'
+// shared encodings in the events field, in one buffer made once for
+// every stream. utf8Codec sends it as it is, and the transport keeps a
+// reference until it has written it, so it is plain memory for the
+// garbage collector, not a pooled buffer that would need every stream's
+// release.
+func (g *group) message(i int, b *groupBatch) (*encoded, error) {
+	b.once.Do(func() {
+		view := articlesv1.ArticleView_ARTICLE_VIEW_FULL
+		if i == wireBasic {
+			view = articlesv1.ArticleView_ARTICLE_VIEW_BASIC
+		}
+		entries := g.entries[b.first : b.first+b.n]
+		var bufs []mem.BufferSlice
+		n := 0
+		for _, e := range entries {
+			msg, err := e.encoded(view)
+			if err != nil {
+				b.err = err
+				return
+			}
+			bufs = append(bufs, msg.bufs)
+			l := msg.bufs.Len()
+			n += protowire.SizeTag(eventEvents) + protowire.SizeBytes(l)
+		}
+		out := make([]byte, 0, n)
+		for _, parts := range bufs {
+			out = protowire.AppendTag(out, eventEvents, protowire.BytesType)
+			out = protowire.AppendVarint(out, uint64(parts.Len()))
+			for _, part := range parts {
+				out = append(out, part.ReadOnlyData()...)
+			}
+		}
+		b.msg = &encoded{bufs: mem.BufferSlice{mem.SliceBuffer(out)}}
+		if g.built != nil {
+			g.built.Add(1)
+		}
+	})
+	return b.msg, b.err
 }
 
 // sizeIn returns the bytes of e's event in view, near enough for pacing.
@@ -290,6 +403,13 @@ type hub struct {
 	// watchers counts the open WatchArticles streams (Server.Watchers).
 	watchers atomic.Int64
 
+	// stats counts batched messages, for tests: shared batches made
+	// (built) and sent (shared), and batches a stream made for itself
+	// (own). Streams add theirs when they end.
+	stats struct {
+		built, shared, own atomic.Int64
+	}
+
 	// spans is shared by the watchers catching up from the log
 	// (watchcache.go).
 	spans *spanCache
@@ -307,16 +427,16 @@ func newHub(st Store, log *slog.Logger, cfg config) *hub {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &hub{
-		st:    st,
-		log:   log,
-		cfg:   cfg,
-		ctx:   ctx,
-		stop:  cancel,
-		done:  make(chan struct{}),
-		ring:  make([]*entry, size),
-		wake:  make(chan struct{}),
-		spans: newSpanCache(cacheMaxBytes),
+		st:   st,
+		log:  log,
+		cfg:  cfg,
+		ctx:  ctx,
+		stop: cancel,
+		done: make(chan struct{}),
+		ring: make([]*entry, size),
+		wake: make(chan struct{}),
 	}
+	h.spans = newSpanCache(cacheMaxBytes, &h.stats.built)
 	if cfg.watchRate > 0 {
 		// A burst of a tenth of a second's bytes, or of minBurst.
 		h.rate = rate.NewLimiter(rate.Limit(cfg.watchRate), max(cfg.watchRate/10, minBurst))
@@ -527,6 +647,7 @@ func (h *hub) append(evs []*articlesv1.ArticleEvent, newTail int64) {
 	for _, ev := range evs {
 		entries = append(entries, eventEntry(ev))
 	}
+	newGroup(entries, &h.stats.built)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, e := range entries {

@@ -9,7 +9,8 @@ package server
 // times. Instead the log is cut into fixed spans of catchUpChunk revisions,
 // [k*catchUpChunk+1, (k+1)*catchUpChunk], and the entries of a span, read
 // once, are kept in a small cache shared by every watcher. The entries are
-// the same immutable *entry values the ring holds, so an event is also
+// the same kind of immutable *entry values the ring holds, and a span's
+// entries form a group (watch.go), so an event and a batch of events are
 // encoded for the wire once per span read, however many watchers send it.
 //
 // Invariants:
@@ -40,6 +41,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/seed9c1868aa/articles"
 )
@@ -72,10 +74,12 @@ type spanCache struct {
 	lru   *list.List      // of *span, most recently used at the front
 	bytes int
 	max   int
+	// built counts the shared batch messages made (group.built).
+	built *atomic.Int64
 }
 
-func newSpanCache(maxBytes int) *spanCache {
-	return &spanCache{spans: make(map[int64]*span), lru: list.New(), max: maxBytes}
+func newSpanCache(maxBytes int, built *atomic.Int64) *spanCache {
+	return &spanCache{spans: make(map[int64]*span), lru: list.New(), max: maxBytes, built: built}
 }
 
 // spanOf returns the bounds of the span holding revision rev >= 1.
@@ -152,6 +156,7 @@ func (c *spanCache) fill(ctx context.Context, st Store, sp *span) {
 			sp.entries = append(sp.entries, e)
 			sp.size += e.size
 		}
+		newGroup(sp.entries, c.built)
 	}
 	sp.err = err
 	c.mu.Lock()

@@ -40,6 +40,7 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 		next:     req.GetStartRevision(),
 		interval: s.cfg.progressInterval,
 		view:     view,
+		wire:     wireIndex(view),
 		batched:  req.GetBatch(),
 		batch:    make([]*entry, 0, ringBatch),
 	}
@@ -60,6 +61,10 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 	}
 	s.hub.watchers.Add(1)
 	defer s.hub.watchers.Add(-1)
+	defer func() {
+		s.hub.stats.shared.Add(w.shared)
+		s.hub.stats.own.Add(w.own)
+	}()
 	defer func() {
 		if w.timer != nil {
 			w.timer.Stop()
@@ -95,14 +100,19 @@ type watcher struct {
 	lastSend time.Time
 	// batch is reused for the entries taken from the ring per lock.
 	batch []*entry
-	// view is how much of each article the stream sends (FULL or BASIC).
+	// view is how much of each article the stream sends (FULL or BASIC),
+	// and wire its index in entry.wire and group.batches.
 	view articlesv1.ArticleView
+	wire int
 	// batched is set when the client asked for batches: events taken
 	// together (from the ring or the log) go out as one message, pending
 	// until flush, up to maxBatchBytes.
 	batched      bool
 	pending      []*entry
 	pendingBytes int
+	// shared and own count the batched messages sent: a group's shared
+	// batches, and batches of the stream's own (hub.stats).
+	shared, own int64
 	// timer fires at armed, the time the stream is due a PROGRESS event
 	// (wait); nil until the first wait. It is stopped when run returns.
 	timer *time.Timer
@@ -222,6 +232,19 @@ func (w *watcher) sendEntries(ctx context.Context, entries []*entry) error {
 			if rev < w.next {
 				continue
 			}
+			if b := w.shareable(e); b != nil {
+				// Every event before e is sent or pending: send the
+				// pending ones, then the group's batch from e on, which
+				// may reach past entries (its group follows on).
+				if err := w.flush(); err != nil {
+					return err
+				}
+				if err := w.sendShared(e.grp, b); err != nil {
+					return err
+				}
+				w.next = b.last + 1
+				continue
+			}
 			if w.wants(e) {
 				if err := w.queue(e); err != nil {
 					return err
@@ -237,6 +260,42 @@ func (w *watcher) sendEntries(ctx context.Context, entries []*entry) error {
 	if time.Since(w.lastSend) >= w.interval {
 		return w.progress()
 	}
+	return nil
+}
+
+// shareable returns the batch of e's group that e starts in the stream's
+// view, if the stream asked for batches and sends every event of that
+// batch (it has no filter, or its filter passes them all); else nil.
+func (w *watcher) shareable(e *entry) *groupBatch {
+	if !w.batched || e.grp == nil || e.batch[w.wire] == 0 {
+		return nil
+	}
+	b := &e.grp.batches[w.wire][e.batch[w.wire]-1]
+	if !w.filter.IsZero() {
+		for _, x := range e.grp.entries[b.first : b.first+b.n] {
+			if !w.wants(x) {
+				return nil
+			}
+		}
+	}
+	return b
+}
+
+// sendShared sends batch b of g: one event alone, several as the batch's
+// message shared by every stream.
+func (w *watcher) sendShared(g *group, b *groupBatch) error {
+	if b.n == 1 {
+		return w.sendEntry(g.entries[b.first])
+	}
+	msg, err := g.message(w.wire, b)
+	if err != nil {
+		return err
+	}
+	if err := w.stream.SendMsg(msg); err != nil {
+		return err
+	}
+	w.shared++
+	w.lastSend = time.Now()
 	return nil
 }
 
@@ -368,6 +427,7 @@ func (w *watcher) flush() error {
 	if err := w.stream.SendMsg(&encoded{bufs: mem.BufferSlice{mem.NewBuffer(buf, pool)}}); err != nil {
 		return err
 	}
+	w.own++
 	w.lastSend = time.Now()
 	return nil
 }
