@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/seed9c1868aa/articles/client"
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
@@ -45,6 +46,26 @@ func ExampleClient_Get() {
 	// Trade routes are back.
 	// 8 words
 	// true
+}
+
+func ExampleMinRevision() {
+	c, cleanup := exampleEnv()
+	defer cleanup()
+	ctx := context.Background()
+
+	created, err := c.Create(ctx, &articlesv1.Article{Title: "Read your writes", Body: "Through any server."}, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Any server of the cluster answers once it has seen this write,
+	// without asking etcd for its latest revision first.
+	a, err := c.GetBySlug(ctx, created.GetSlug(), client.MinRevision(created.GetRevision()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(a.GetTitle())
+	// Output:
+	// Read your writes
 }
 
 func ExampleClient_Stream() {
