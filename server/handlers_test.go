@@ -360,6 +360,8 @@ func TestImport(t *testing.T) {
 			a = &articlesv1.Article{Title: "Existing", Body: "Same."}
 		case 1:
 			a = &articlesv1.Article{Title: "Changed", Body: "After."}
+		case 2, 600: // one slug in two batches: the later one wins
+			a = &articlesv1.Article{Title: "Twice", Body: fmt.Sprintf("Import %d.", i)}
 		case 7, 501:
 			a.Title = ""
 			wantFail[int64(i)] = "article.title"
@@ -378,7 +380,7 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CloseAndRecv: %v", err)
 	}
-	if got, want := []int32{resp.GetCreated(), resp.GetUpdated(), resp.GetUnchanged()}, []int32{n - 2 - 4, 1, 1}; !slices.Equal(got, want) {
+	if got, want := []int32{resp.GetCreated(), resp.GetUpdated(), resp.GetUnchanged()}, []int32{n - 2 - 4 - 1, 2, 1}; !slices.Equal(got, want) {
 		t.Errorf("created/updated/unchanged = %v, want %v", got, want)
 	}
 	var idx []int64
@@ -390,6 +392,9 @@ func TestImport(t *testing.T) {
 	}
 	if want := []int64{7, 501, 1000, 1202}; !slices.Equal(idx, want) {
 		t.Errorf("failure indexes = %v, want %v", idx, want)
+	}
+	if got, err := e.client.GetArticle(ctx, &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Slug{Slug: "twice"}}); err != nil || got.GetBody() != "Import 600." {
+		t.Errorf("after import, the slug imported twice = %v, %v; want the later body", got, err)
 	}
 	for _, c := range []struct {
 		id, body string
