@@ -272,12 +272,13 @@ type lockedError struct{ error }
 func (e lockedError) Unwrap() error { return e.error }
 
 // openBolt opens the bbolt file: commits skip fsync (checkpoints make the
-// file durable).
+// file durable), and the file is mapped large from the start (mmapSize).
 func (e *Engine) openBolt() (*bbolt.DB, error) {
 	bdb, err := bbolt.Open(e.path, 0o600, &bbolt.Options{
-		Timeout:      e.cfg.openTimeout,
-		NoSync:       true,
-		FreelistType: bbolt.FreelistMapType,
+		Timeout:         e.cfg.openTimeout,
+		NoSync:          true,
+		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: mmapSize,
 	})
 	if errors.Is(err, bberrors.ErrTimeout) {
 		return nil, lockedError{fmt.Errorf("fulltext: open %s: index file is locked by another process (waited %v)", e.path, e.cfg.openTimeout)}
