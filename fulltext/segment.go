@@ -353,31 +353,75 @@ func buildSegment(docs []segmentDoc, target int) (keys, vals [][]byte, nterms in
 	return keys, vals, len(order)
 }
 
-// sortTerms sorts the term numbers ids by their terms. It compares the
-// terms' first 8 bytes as one integer, and only terms that agree on them
-// in full: sorting a batch's tens of thousands of terms with string
-// comparisons alone took a good part of building its segment.
+// sortTerms sorts the term numbers ids by their terms. It sorts by the
+// terms' first 8 bytes as one integer, with a radix sort (a byte at a
+// time from the last, skipping the bytes all terms share), and compares
+// strings only within runs of terms that agree on those 8 bytes: sorting
+// a batch's thousands of terms with comparisons took a good part of
+// building its segment.
 func sortTerms(ids []int32, terms []string) {
 	type keyed struct {
 		prefix uint64 // the term's first 8 bytes, big-endian, 0-padded
 		id     int32
 	}
-	ks := make([]keyed, len(ids))
+	n := len(ids)
+	ks := make([]keyed, n)
 	for i, id := range ids {
 		var b [8]byte
 		copy(b[:], terms[id])
 		ks[i] = keyed{binary.BigEndian.Uint64(b[:]), id}
 	}
-	slices.SortFunc(ks, func(a, b keyed) int {
-		if a.prefix != b.prefix {
-			return cmp.Compare(a.prefix, b.prefix)
+	if n < radixSortMin {
+		slices.SortFunc(ks, func(a, b keyed) int {
+			if a.prefix != b.prefix {
+				return cmp.Compare(a.prefix, b.prefix)
+			}
+			return strings.Compare(terms[a.id], terms[b.id])
+		})
+	} else {
+		var counts [8][256]int
+		for _, k := range ks {
+			for d := range 8 {
+				counts[d][byte(k.prefix>>(8*d))]++
+			}
 		}
-		return strings.Compare(terms[a.id], terms[b.id])
-	})
+		tmp := make([]keyed, n)
+		for d := range 8 {
+			c := &counts[d]
+			if c[byte(ks[0].prefix>>(8*d))] == n {
+				continue // every term has this byte
+			}
+			sum := 0
+			for b := range c {
+				c[b], sum = sum, sum+c[b]
+			}
+			for _, k := range ks {
+				b := byte(k.prefix >> (8 * d))
+				tmp[c[b]] = k
+				c[b]++
+			}
+			ks, tmp = tmp, ks
+		}
+		for i := 0; i < n; {
+			j := i + 1
+			for j < n && ks[j].prefix == ks[i].prefix {
+				j++
+			}
+			if j-i > 1 {
+				slices.SortFunc(ks[i:j], func(a, b keyed) int { return strings.Compare(terms[a.id], terms[b.id]) })
+			}
+			i = j
+		}
+	}
 	for i := range ks {
 		ids[i] = ks[i].id
 	}
 }
+
+// radixSortMin is the number of terms from which sortTerms sorts by
+// radix: below it, a comparison sort does less work than the radix sort's
+// tables.
+const radixSortMin = 256
 
 // segmentTermNumbers returns the number of each term of each of docs
 // (idx[d][i] for docs[d].an.ids[i]), all less than n: the numbers of

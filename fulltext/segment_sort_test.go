@@ -1,6 +1,7 @@
 package fulltext
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -16,18 +17,36 @@ func TestSortTerms(t *testing.T) {
 		"abcdefgh\x00", "abcdefgg", "zz", "\xff\xfe", "pelican", "pelicans", "2024", "ä",
 		"internationalisation", "internationalised", "internationa",
 	}
-	ids := make([]int32, len(terms))
-	for i := range ids {
-		ids[len(ids)-1-i] = int32(i)
+	// Enough terms for the radix sort too: the words above with
+	// suffixes, and generated ones.
+	r := rand.New(rand.NewPCG(1, 2))
+	many := slices.Clone(terms)
+	for i := 0; len(many) < 3*radixSortMin; i++ {
+		b := []byte(terms[i%len(terms)])
+		for range r.IntN(12) {
+			b = append(b, "ab\x00z\xff0"[r.IntN(6)])
+		}
+		many = append(many, string(b))
 	}
-	sortTerms(ids, terms)
-	got := make([]string, len(ids))
-	for i, id := range ids {
-		got[i] = terms[id]
-	}
-	want := slices.Clone(terms)
-	slices.SortFunc(want, strings.Compare)
-	if !slices.Equal(got, want) {
-		t.Errorf("sortTerms gives %q, want %q", got, want)
+	for _, tc := range []struct {
+		name  string
+		terms []string
+	}{{"Comparisons", terms}, {"Radix", many}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ids := make([]int32, len(tc.terms))
+			for i := range ids {
+				ids[len(ids)-1-i] = int32(i)
+			}
+			sortTerms(ids, tc.terms)
+			got := make([]string, len(ids))
+			for i, id := range ids {
+				got[i] = tc.terms[id]
+			}
+			want := slices.Clone(tc.terms)
+			slices.SortFunc(want, strings.Compare)
+			if !slices.Equal(got, want) {
+				t.Errorf("sortTerms gives %q, want %q", got, want)
+			}
+		})
 	}
 }
