@@ -95,8 +95,10 @@ func BenchmarkAnalyze(b *testing.B) {
 	}
 	b.ReportAllocs()
 	i := 0
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		fulltext.AnalyzeSize(arts[i%len(arts)])
 		i++
 	}
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(i), "cpu-ns/op")
 }

@@ -823,14 +823,22 @@ func TestSearchRareAndCommonWords(t *testing.T) {
 }
 
 // BenchmarkBuildSegment builds the segment of a batch of 64 articles, as
-// the indexer does under a stream of single writes, after the process's
-// dictionary has met the vocabulary of 2,000 others.
+// the indexer does under a stream of single writes, and of 1,000, as
+// under an import, after the process's dictionary has met the vocabulary
+// of 2,000 others.
 func BenchmarkBuildSegment(b *testing.B) {
-	arts := benchCorpus(2064)
+	arts := benchCorpus(3000)
 	fulltext.SegmentBuilder(arts[:2000])
-	build := fulltext.SegmentBuilder(arts[2000:])
-	b.ReportAllocs()
-	for b.Loop() {
-		build()
+	for _, n := range []int{64, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			build := fulltext.SegmentBuilder(arts[2000 : 2000+n])
+			b.ReportAllocs()
+			runs, cpu0 := 0, cpuTime(b)
+			for b.Loop() {
+				build()
+				runs++
+			}
+			b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(runs*n), "cpu-ns/article")
+		})
 	}
 }
