@@ -13,14 +13,26 @@ import (
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
-// A GetOption changes how Get and GetBySlug read.
+// A GetOption changes how Get, GetBySlug and BatchGet read.
 type GetOption interface {
-	applyGet(*articlesv1.GetArticleRequest)
+	applyGet(*getOptions)
 }
 
-type getOptionFunc func(*articlesv1.GetArticleRequest)
+type getOptions struct {
+	minRevision int64
+}
 
-func (f getOptionFunc) applyGet(r *articlesv1.GetArticleRequest) { f(r) }
+type getOptionFunc func(*getOptions)
+
+func (f getOptionFunc) applyGet(o *getOptions) { f(o) }
+
+func newGetOptions(opts []GetOption) getOptions {
+	var o getOptions
+	for _, opt := range opts {
+		opt.applyGet(&o)
+	}
+	return o
+}
 
 // MinRevision reads your writes instead of linearizably: the server may
 // answer from what it has already seen once that reaches rev (the
@@ -29,7 +41,7 @@ func (f getOptionFunc) applyGet(r *articlesv1.GetArticleRequest) { f(r) }
 // On etcd this saves the server a round trip to the cluster; a single
 // bbolt server sees every write either way. rev 0 changes nothing.
 func MinRevision(rev int64) GetOption {
-	return getOptionFunc(func(r *articlesv1.GetArticleRequest) { r.MinRevision = rev })
+	return getOptionFunc(func(o *getOptions) { o.minRevision = rev })
 }
 
 // Get returns the article with the given id, with every field.
@@ -46,19 +58,18 @@ func (c *Client) GetBySlug(ctx context.Context, slug string, opts ...GetOption) 
 
 func (c *Client) get(ctx context.Context, req *articlesv1.GetArticleRequest, opts []GetOption) (*articlesv1.Article, error) {
 	req.View = articlesv1.ArticleView_ARTICLE_VIEW_FULL
-	for _, o := range opts {
-		o.applyGet(req)
-	}
+	req.MinRevision = newGetOptions(opts).minRevision
 	return c.rpc.GetArticle(ctx, req)
 }
 
 // BatchGet returns the articles with the given ids (at most 1000), in the
 // same order, with every field. If any id is unknown the whole call fails
 // with NOT_FOUND naming it.
-func (c *Client) BatchGet(ctx context.Context, ids []string) ([]*articlesv1.Article, error) {
+func (c *Client) BatchGet(ctx context.Context, ids []string, opts ...GetOption) ([]*articlesv1.Article, error) {
 	resp, err := c.rpc.BatchGetArticles(ctx, &articlesv1.BatchGetArticlesRequest{
-		Ids:  ids,
-		View: articlesv1.ArticleView_ARTICLE_VIEW_FULL,
+		Ids:         ids,
+		View:        articlesv1.ArticleView_ARTICLE_VIEW_FULL,
+		MinRevision: newGetOptions(opts).minRevision,
 	})
 	if err != nil {
 		return nil, err

@@ -64,8 +64,14 @@ func ExampleMinRevision() {
 		log.Fatal(err)
 	}
 	fmt.Println(a.GetTitle())
+	as, err := c.BatchGet(ctx, []string{created.GetId()}, client.MinRevision(created.GetRevision()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(as), "article")
 	// Output:
 	// Read your writes
+	// 1 article
 }
 
 func ExampleClient_Stream() {

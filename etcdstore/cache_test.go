@@ -69,6 +69,16 @@ func TestReadsSeeOtherServersWrites(t *testing.T) {
 					}
 					return r.GetBySlugLocal(ctx, "seen")
 				}
+				reads["BatchGetLocal"] = func() (*articlesv1.Article, error) {
+					if err := r.WaitRevision(ctx, up.GetRevision()); err != nil {
+						return nil, err
+					}
+					got, err := r.BatchGetLocal(ctx, []string{other.GetId(), a.GetId()})
+					if err != nil {
+						return nil, err
+					}
+					return got[1], nil
+				}
 				for name, read := range reads {
 					got, err := read()
 					if err != nil || !proto.Equal(got, up) {

@@ -193,6 +193,26 @@ func (s *Store) GetBySlugLocal(ctx context.Context, slug string) (*articlesv1.Ar
 	return s.GetBySlug(ctx, slug)
 }
 
+// BatchGetLocal is BatchGet from what this server has already seen when
+// the cache holds every id, else BatchGet (server.LocalReader).
+func (s *Store) BatchGetLocal(ctx context.Context, ids []string) ([]*articlesv1.Article, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if s.cache != nil {
+		out := make([]*articlesv1.Article, len(ids))
+		for i, id := range ids {
+			a, ok := s.cache.get(id)
+			if !ok {
+				return s.BatchGet(ctx, ids)
+			}
+			out[i] = a
+		}
+		return out, nil
+	}
+	return s.BatchGet(ctx, ids)
+}
+
 // slugCacheSize bounds the slug cache; it is emptied when full.
 const slugCacheSize = 1 << 16
 

@@ -137,10 +137,18 @@ func (s *Server) BatchGetArticles(ctx context.Context, req *articlesv1.BatchGetA
 	if len(vs) > 0 {
 		return nil, invalidArgument(vs...)
 	}
+	if err := s.waitRevision(ctx, req.GetMinRevision()); err != nil {
+		return nil, err
+	}
 	if len(ids) == 0 {
 		return &articlesv1.BatchGetArticlesResponse{}, nil
 	}
-	as, err := s.store.BatchGet(ctx, ids)
+	var as []*articlesv1.Article
+	if lr, ok := s.store.(LocalReader); ok && req.GetMinRevision() > 0 {
+		as, err = lr.BatchGetLocal(ctx, ids)
+	} else {
+		as, err = s.store.BatchGet(ctx, ids)
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -226,6 +226,17 @@ func TestBatchGet(t *testing.T) {
 		_, err := e.client.BatchGetArticles(ctx, &articlesv1.BatchGetArticlesRequest{Ids: []string{a.GetId(), ""}})
 		wantViolation(t, err, "ids[1]")
 	})
+	t.Run("MinRevision", func(t *testing.T) {
+		resp, err := e.client.BatchGetArticles(ctx, &articlesv1.BatchGetArticlesRequest{Ids: []string{b.GetId(), a.GetId()}, MinRevision: b.GetRevision()})
+		if err != nil || len(resp.GetArticles()) != 2 || !proto.Equal(resp.GetArticles()[0], b) || !proto.Equal(resp.GetArticles()[1], a) {
+			t.Fatalf("BatchGetArticles with min_revision = %v, %v; want %v and %v", resp, err, b, a)
+		}
+		missing := "01J00000000000000000000000"
+		_, err = e.client.BatchGetArticles(ctx, &articlesv1.BatchGetArticlesRequest{Ids: []string{a.GetId(), missing}, MinRevision: 1})
+		wantCode(t, err, codes.NotFound)
+		_, err = e.client.BatchGetArticles(ctx, &articlesv1.BatchGetArticlesRequest{Ids: []string{a.GetId()}, MinRevision: -1})
+		wantViolation(t, err, "min_revision")
+	})
 }
 
 func TestUpdate(t *testing.T) {

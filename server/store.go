@@ -89,7 +89,7 @@ type Store interface {
 // LocalReader is optionally implemented by a Store whose reads confirm
 // with other servers that they see every acknowledged write (etcd's).
 // Its methods answer from what this server has already seen instead; the
-// server calls them for a GetArticle with min_revision once WaitRevision
+// server calls them for a read with min_revision once WaitRevision
 // has reached it, so the answer still holds every write up to it.
 type LocalReader interface {
 	// GetLocal is Get from what this server has seen.
@@ -97,6 +97,9 @@ type LocalReader interface {
 
 	// GetBySlugLocal is GetBySlug from what this server has seen.
 	GetBySlugLocal(ctx context.Context, slug string) (*articlesv1.Article, error)
+
+	// BatchGetLocal is BatchGet from what this server has seen.
+	BatchGetLocal(ctx context.Context, ids []string) ([]*articlesv1.Article, error)
 }
 
 // RawStore is optionally implemented by a Store that keeps each article in

@@ -454,7 +454,9 @@ type BatchGetArticlesRequest struct {
 	// The ids, at most 1000. Duplicates are allowed and answered twice.
 	Ids []string `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
 	// Defaults to ARTICLE_VIEW_FULL.
-	View          ArticleView `protobuf:"varint,2,opt,name=view,proto3,enum=articles.v1.ArticleView" json:"view,omitempty"`
+	View ArticleView `protobuf:"varint,2,opt,name=view,proto3,enum=articles.v1.ArticleView" json:"view,omitempty"`
+	// Read-your-writes instead of linearizable, as in GetArticleRequest.
+	MinRevision   int64 `protobuf:"varint,3,opt,name=min_revision,json=minRevision,proto3" json:"min_revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -501,6 +503,13 @@ func (x *BatchGetArticlesRequest) GetView() ArticleView {
 		return x.View
 	}
 	return ArticleView_ARTICLE_VIEW_UNSPECIFIED
+}
+
+func (x *BatchGetArticlesRequest) GetMinRevision() int64 {
+	if x != nil {
+		return x.MinRevision
+	}
+	return 0
 }
 
 // BatchGetArticlesResponse holds the articles in the order they were asked.
@@ -1814,10 +1823,11 @@ const file_articles_v1_articles_proto_rawDesc = "" +
 	"\x04slug\x18\x02 \x01(\tH\x00R\x04slug\x12,\n" +
 	"\x04view\x18\x03 \x01(\x0e2\x18.articles.v1.ArticleViewR\x04view\x12!\n" +
 	"\fmin_revision\x18\x04 \x01(\x03R\vminRevisionB\x05\n" +
-	"\x03key\"Y\n" +
+	"\x03key\"|\n" +
 	"\x17BatchGetArticlesRequest\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\tR\x03ids\x12,\n" +
-	"\x04view\x18\x02 \x01(\x0e2\x18.articles.v1.ArticleViewR\x04view\"L\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x18.articles.v1.ArticleViewR\x04view\x12!\n" +
+	"\fmin_revision\x18\x03 \x01(\x03R\vminRevision\"L\n" +
 	"\x18BatchGetArticlesResponse\x120\n" +
 	"\barticles\x18\x01 \x03(\v2\x14.articles.v1.ArticleR\barticles\"\xe8\x02\n" +
 	"\x13ListArticlesRequest\x12\x1b\n" +
