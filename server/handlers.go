@@ -51,17 +51,15 @@ func (s *Server) GetArticle(ctx context.Context, req *articlesv1.GetArticleReque
 	if err := s.waitRevision(ctx, req.GetMinRevision()); err != nil {
 		return nil, err
 	}
+	get, bySlug := s.store.Get, s.store.GetBySlug
+	if lr, ok := s.store.(LocalReader); ok && req.GetMinRevision() > 0 {
+		get, bySlug = lr.GetLocal, lr.GetBySlugLocal
+	}
 	var a *articlesv1.Article
-	lr, local := s.store.(LocalReader)
-	switch {
-	case local && req.GetMinRevision() > 0 && slug != "":
-		a, err = lr.GetBySlugLocal(ctx, slug)
-	case local && req.GetMinRevision() > 0:
-		a, err = lr.GetLocal(ctx, id)
-	case slug != "":
-		a, err = s.store.GetBySlug(ctx, slug)
-	default:
-		a, err = s.store.Get(ctx, id)
+	if slug != "" {
+		a, err = bySlug(ctx, slug)
+	} else {
+		a, err = get(ctx, id)
 	}
 	if err != nil {
 		return nil, toStatus(err)
@@ -143,12 +141,11 @@ func (s *Server) BatchGetArticles(ctx context.Context, req *articlesv1.BatchGetA
 	if len(ids) == 0 {
 		return &articlesv1.BatchGetArticlesResponse{}, nil
 	}
-	var as []*articlesv1.Article
+	batchGet := s.store.BatchGet
 	if lr, ok := s.store.(LocalReader); ok && req.GetMinRevision() > 0 {
-		as, err = lr.BatchGetLocal(ctx, ids)
-	} else {
-		as, err = s.store.BatchGet(ctx, ids)
+		batchGet = lr.BatchGetLocal
 	}
+	as, err := batchGet(ctx, ids)
 	if err != nil {
 		return nil, toStatus(err)
 	}
