@@ -326,7 +326,9 @@ func BenchmarkWatchLatency(b *testing.B) {
 //
 // rate=100MiB runs the server with WithWatchRate(100 MiB/s). cpu-µs/create
 // is the CPU time of this process (server and writers, and in-process
-// watchers) per create while the creates run; watcher-cpu-µs/create is
+// watchers) per create while the creates run, and drained-cpu-µs/create
+// the same until every watcher has every event (the server's whole cost
+// of feeding them, however far behind they were); watcher-cpu-µs/create is
 // the watcher process's, from its start to its end (it drains after the
 // creates), per create; idle-% is the share of the machine's CPU time
 // idle while the creates run (Linux only).
@@ -427,6 +429,7 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 				otherCPU, errs[0] = other()
 			}
 			drain := time.Since(acked)
+			drained := processCPU() - cpu0
 			for w, err := range errs {
 				if err != nil {
 					b.Fatalf("watcher %d: %v", w, err)
@@ -435,6 +438,7 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 			b.ReportMetric(float64(b.N)/written.Seconds(), "creates/s")
 			b.ReportMetric(float64(drain)/1e6, "drain-ms")
 			b.ReportMetric(float64(cpu)/float64(b.N)/1e3, "cpu-µs/create")
+			b.ReportMetric(float64(drained)/float64(b.N)/1e3, "drained-cpu-µs/create")
 			if other != nil {
 				b.ReportMetric(float64(otherCPU)/float64(b.N)/1e3, "watcher-cpu-µs/create")
 			}
