@@ -118,6 +118,7 @@ func (db *testDB) IndexedRevision() int64 { return db.eng.Revision() }
 func (db *testDB) PauseIndexer() func()                { return db.eng.PauseIndexer() }
 func (db *testDB) MergeAll(ctx context.Context) error  { return db.eng.MergeAll(ctx) }
 func (db *testDB) MergeStep() (bool, error)            { return db.eng.MergeStep() }
+func (db *testDB) CheckListsCanonical() (int, error)   { return db.eng.CheckListsCanonical() }
 func (db *testDB) SegmentStats() (int, int, error)     { return db.eng.SegmentStats() }
 func (db *testDB) RebuildPending() (bool, error)       { return db.eng.RebuildPending() }
 func (db *testDB) MergesPending() (bool, error)        { return db.eng.MergesPending() }

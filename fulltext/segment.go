@@ -567,56 +567,6 @@ func (ix *searchIndex) loadDead(lo, hi uint32) ([]uint64, error) {
 	return seqs, nil
 }
 
-// postingEntry is one document of a posting list.
-type postingEntry struct {
-	doc     uint32
-	posting []byte
-	raw     []byte // the whole entry as stored, delta included
-}
-
-// postingIter walks an encoded posting list.
-type postingIter struct {
-	v    []byte
-	left int
-	doc  uint32
-	err  error
-}
-
-func newPostingIter(v []byte) postingIter {
-	n, _, entries, err := parseListHeader(v, nil)
-	if err != nil {
-		return postingIter{err: err}
-	}
-	return postingIter{v: entries, left: n}
-}
-
-// next returns the next entry; ok is false at the end or on error (in
-// it.err).
-func (it *postingIter) next() (e postingEntry, ok bool) {
-	if it.left == 0 || it.err != nil {
-		return e, false
-	}
-	start := it.v
-	delta, k := binary.Uvarint(it.v)
-	if k <= 0 || uint64(it.doc)+delta > math.MaxUint32 {
-		it.err = errCorruptPost
-		return e, false
-	}
-	it.v = it.v[k:]
-	n, k := binary.Uvarint(it.v)
-	if k <= 0 || n > uint64(len(it.v)-k) {
-		it.err = errCorruptPost
-		return e, false
-	}
-	it.v = it.v[k:]
-	it.doc += uint32(delta)
-	e = postingEntry{doc: it.doc, posting: it.v[:n:n]}
-	it.v = it.v[n:]
-	e.raw = start[:len(start)-len(it.v)]
-	it.left--
-	return e, true
-}
-
 // mergeState is a merge in progress, kept in search_index under "merge"
 // so that it continues across transactions and restarts.
 type mergeState struct {
@@ -870,33 +820,42 @@ func mergeStep(tx *bbolt.Tx, all bool) (bool, error) {
 				continue
 			}
 			read += len(s.list)
-			it := newPostingIter(s.list)
+			// An entry whose delta counts from the entry written before
+			// it (the source's entry before it was not dropped) is
+			// copied as it is stored; only the others are encoded again.
+			r := newListReader(s.list)
+			dead := deadWalk{d: ix.dead}
+			var e entry
 			for {
-				e, ok := it.next()
-				if !ok {
+				before, stored := r.doc, r.v
+				if !r.next(&e) {
 					break
 				}
-				if ix.dead.has(e.doc) {
+				if dead.has(e.doc) {
 					continue
-				}
-				title, body, _, err := postingHeader(e.posting)
-				if err != nil {
-					return false, fmt.Errorf("%w: term %q", err, term)
 				}
 				dl, ok := srcs[i].docLen(e.doc)
 				if !ok {
 					return false, fmt.Errorf("%w: term %q", errCorruptPost, term)
 				}
+				raw := stored[:len(stored)-len(r.v)]
 				n := len(buf)
-				buf = binary.AppendUvarint(buf, uint64(e.doc-prev))
-				buf = binary.AppendUvarint(buf, uint64(len(e.posting)))
-				buf = append(buf, e.posting...)
-				blocks.add(e.doc, len(buf)-n, weighted(uint32(title), uint32(body)), dl)
+				if prev == before {
+					buf = append(buf, raw...)
+				} else {
+					_, k := uvarint(raw)
+					_, k2 := uvarint(raw[k:])
+					posting := raw[k+k2:]
+					buf = binary.AppendUvarint(buf, uint64(e.doc-prev))
+					buf = binary.AppendUvarint(buf, uint64(len(posting)))
+					buf = append(buf, posting...)
+				}
+				blocks.add(e.doc, len(buf)-n, weighted(e.title, e.body), dl)
 				prev = e.doc
 				count++
 			}
-			if it.err != nil {
-				return false, fmt.Errorf("%w: term %q", it.err, term)
+			if r.err != nil {
+				return false, fmt.Errorf("%w: term %q", r.err, term)
 			}
 			s.term, s.list, _ = s.it.next()
 			if s.it.err != nil {

@@ -132,6 +132,7 @@ func TestSegmentsMergeLikeReindex(t *testing.T) {
 		t.Fatalf("%d segments, %d dead documents: the test needs several segments and dead postings", segs, dead)
 	}
 	want := searchState(t, db)
+	checkCanonical(t, db)
 
 	if err := db.MergeAll(ctx); err != nil {
 		t.Fatalf("MergeAll: %v", err)
@@ -139,6 +140,7 @@ func TestSegmentsMergeLikeReindex(t *testing.T) {
 	if segs, dead := segmentStats(t, db); segs != 1 || dead != 0 {
 		t.Errorf("after MergeAll: %d segments, %d dead documents; want 1, 0", segs, dead)
 	}
+	checkCanonical(t, db)
 	if got := searchState(t, db); !slices.Equal(got, want) {
 		t.Errorf("after MergeAll:\n%q\nwant\n%q", got, want)
 	}
@@ -148,6 +150,21 @@ func TestSegmentsMergeLikeReindex(t *testing.T) {
 	}
 	if got := searchState(t, db); !slices.Equal(got, want) {
 		t.Errorf("after Reindex:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// checkCanonical fails t unless every posting list of db's segments is
+// encoded as encoding its entries afresh would: a merge copies most
+// entries as they are stored, and must leave lists as building them in
+// one segment does.
+func checkCanonical(t *testing.T, db *testDB) {
+	t.Helper()
+	n, err := db.CheckListsCanonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no posting lists to check")
 	}
 }
 
