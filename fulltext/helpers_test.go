@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/seed9c1868aa/articles"
 	"github.com/seed9c1868aa/articles/fulltext"
@@ -172,4 +173,22 @@ func openTestDB(path string, opts ...store.Option) (*testDB, error) {
 		return nil, err
 	}
 	return &testDB{DB: db, eng: eng, path: path}, nil
+}
+
+// waitMerges polls db every poll until no segment merge is pending,
+// failing tb after timeout.
+func waitMerges(tb testing.TB, db *testDB, timeout, poll time.Duration) {
+	tb.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(poll) {
+		pending, err := db.MergesPending()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if !pending {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal("segment merges did not end")
+		}
+	}
 }

@@ -51,18 +51,7 @@ func BenchmarkIndexFeed(b *testing.B) {
 		}
 		wall += time.Since(start)
 		searchable += cpuTime(b) - cpu0
-		for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(time.Millisecond) {
-			pending, err := db.MergesPending()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if !pending {
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatal("merges did not end")
-			}
-		}
+		waitMerges(b, db, 5*time.Minute, time.Millisecond)
 		merged += cpuTime(b) - cpu0
 		b.StopTimer()
 		if err := db.Close(); err != nil {

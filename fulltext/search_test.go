@@ -637,18 +637,7 @@ func BenchmarkSearch(b *testing.B) {
 	if err := db.WaitIndexed(ctx); err != nil {
 		b.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		pending, err := db.MergesPending()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if !pending {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("segment merges did not end")
-		}
-	}
+	waitMerges(b, db, 30*time.Minute, 100*time.Millisecond)
 	sizes, err := db.eng.BucketSizes()
 	if err != nil {
 		b.Fatal(err)
