@@ -239,6 +239,28 @@ func skipLarge(t *testing.T, in []byte) {
 	}
 }
 
+// future calls method with in when minRev is a revision the store has
+// not reached, and reports whether it did. Such a request waits for its
+// deadline: it gets a short one, and may let it expire.
+func (fe *fuzzEnv) future(t *testing.T, method string, in []byte, minRev int64) bool {
+	if minRev <= 0 {
+		return false
+	}
+	rev, err := fe.db.Revision(fuzzCtx(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if minRev <= rev {
+		return false
+	}
+	var out []byte
+	err = fe.conn.Invoke(fuzzCtx(t, 20*time.Millisecond), svcPrefix+method, &in, &out, grpc.ForceCodecV2(rawCodec{}))
+	if status.Code(err) != codes.DeadlineExceeded {
+		fe.check(t, method, in, err)
+	}
+	return true
+}
+
 func FuzzGetArticle(f *testing.F) {
 	fe := newFuzzEnv(f)
 	a := fe.seeded[0]
@@ -247,9 +269,15 @@ func FuzzGetArticle(f *testing.F) {
 		&articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Slug{Slug: a.GetSlug()}, View: articlesv1.ArticleView_ARTICLE_VIEW_BASIC},
 		&articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Slug{Slug: "../etc/passwd"}, View: 7},
 		&articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: ""}},
+		&articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: a.GetId()}, MinRevision: 1},
+		&articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: a.GetId()}, MinRevision: 1 << 40},
 	)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		skipLarge(t, in)
+		var req articlesv1.GetArticleRequest
+		if proto.Unmarshal(in, &req) == nil && fe.future(t, "GetArticle", in, req.GetMinRevision()) {
+			return
+		}
 		var got articlesv1.Article
 		if fe.unary(t, fuzzCtx(t, 10*time.Second), "GetArticle", in, &got) == nil && !fe.keep[got.GetId()] {
 			t.Fatalf("GetArticle(%q) = %s, not a stored article", in, got.GetId())
@@ -263,14 +291,19 @@ func FuzzBatchGetArticles(f *testing.F) {
 		&articlesv1.BatchGetArticlesRequest{Ids: []string{fe.seeded[1].GetId(), fe.seeded[0].GetId(), fe.seeded[1].GetId()}},
 		&articlesv1.BatchGetArticlesRequest{Ids: []string{fe.seeded[2].GetId(), "nope", ""}, View: articlesv1.ArticleView_ARTICLE_VIEW_FULL},
 		&articlesv1.BatchGetArticlesRequest{View: -1},
+		&articlesv1.BatchGetArticlesRequest{Ids: []string{fe.seeded[0].GetId()}, MinRevision: 1 << 40},
+		&articlesv1.BatchGetArticlesRequest{Ids: []string{fe.seeded[0].GetId()}, MinRevision: -1},
 	)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		skipLarge(t, in)
+		var req articlesv1.BatchGetArticlesRequest
+		if proto.Unmarshal(in, &req) == nil && fe.future(t, "BatchGetArticles", in, req.GetMinRevision()) {
+			return
+		}
 		var got articlesv1.BatchGetArticlesResponse
 		if fe.unary(t, fuzzCtx(t, 10*time.Second), "BatchGetArticles", in, &got) != nil {
 			return
 		}
-		var req articlesv1.BatchGetArticlesRequest
 		if err := proto.Unmarshal(in, &req); err != nil {
 			t.Fatalf("BatchGetArticles(%q) is OK but the request does not decode: %v", in, err)
 		}
@@ -396,6 +429,10 @@ func FuzzUpdateArticle(f *testing.F) {
 	)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		skipLarge(t, in)
+		var req articlesv1.GetArticleRequest
+		if proto.Unmarshal(in, &req) == nil && fe.future(t, "GetArticle", in, req.GetMinRevision()) {
+			return
+		}
 		var got articlesv1.Article
 		if fe.unary(t, fuzzCtx(t, 10*time.Second), "UpdateArticle", in, &got) == nil && !fe.keep[got.GetId()] {
 			t.Fatalf("UpdateArticle(%q) = %s, not a stored article", in, got.GetId())
@@ -469,23 +506,9 @@ func FuzzSearchArticles(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		skipLarge(t, in)
 		ctx := fuzzCtx(t, 10*time.Second)
-		// A min_revision the store has not reached waits for the request's
-		// deadline: give such a request a short one, and let it expire.
 		var req articlesv1.SearchArticlesRequest
-		if proto.Unmarshal(in, &req) == nil && req.GetMinRevision() > 0 {
-			rev, err := fe.db.Revision(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if req.GetMinRevision() > rev {
-				ctx = fuzzCtx(t, 20*time.Millisecond)
-				var out []byte
-				err := fe.conn.Invoke(ctx, svcPrefix+"SearchArticles", &in, &out, grpc.ForceCodecV2(rawCodec{}))
-				if status.Code(err) != codes.DeadlineExceeded {
-					fe.check(t, "SearchArticles", in, err)
-				}
-				return
-			}
+		if proto.Unmarshal(in, &req) == nil && fe.future(t, "SearchArticles", in, req.GetMinRevision()) {
+			return
 		}
 		var got articlesv1.SearchArticlesResponse
 		if fe.unary(t, ctx, "SearchArticles", in, &got) != nil {
