@@ -20,6 +20,7 @@ type GetOption interface {
 
 type getOptions struct {
 	minRevision int64
+	set         bool // minRevision was given, if only as 0
 }
 
 type getOptionFunc func(*getOptions)
@@ -39,9 +40,10 @@ func newGetOptions(opts []GetOption) getOptions {
 // revision of an article this caller wrote, say), and the answer holds
 // every write up to rev but may miss later ones through other servers.
 // On etcd this saves the server a round trip to the cluster; a single
-// bbolt server sees every write either way. rev 0 changes nothing.
+// bbolt server sees every write either way. rev 0 reads linearizably,
+// also on a WithReadYourWrites Client.
 func MinRevision(rev int64) GetOption {
-	return getOptionFunc(func(o *getOptions) { o.minRevision = rev })
+	return getOptionFunc(func(o *getOptions) { o.minRevision, o.set = rev, true })
 }
 
 // Get returns the article with the given id, with every field.
@@ -58,7 +60,7 @@ func (c *Client) GetBySlug(ctx context.Context, slug string, opts ...GetOption) 
 
 func (c *Client) get(ctx context.Context, req *articlesv1.GetArticleRequest, opts []GetOption) (*articlesv1.Article, error) {
 	req.View = articlesv1.ArticleView_ARTICLE_VIEW_FULL
-	req.MinRevision = newGetOptions(opts).minRevision
+	req.MinRevision = c.floor(newGetOptions(opts))
 	return c.rpc.GetArticle(ctx, req)
 }
 
@@ -69,7 +71,7 @@ func (c *Client) BatchGet(ctx context.Context, ids []string, opts ...GetOption) 
 	resp, err := c.rpc.BatchGetArticles(ctx, &articlesv1.BatchGetArticlesRequest{
 		Ids:         ids,
 		View:        articlesv1.ArticleView_ARTICLE_VIEW_FULL,
-		MinRevision: newGetOptions(opts).minRevision,
+		MinRevision: c.floor(newGetOptions(opts)),
 	})
 	if err != nil {
 		return nil, err

@@ -48,6 +48,8 @@ type Client struct {
 	// backoff is the first pause before a Stream resume; it doubles up to
 	// maxBackoff.
 	backoff, maxBackoff time.Duration
+	// session is the revision floor of WithReadYourWrites (nil without).
+	session *session
 }
 
 // config collects what the options set, before New builds the Client.
@@ -64,6 +66,9 @@ type config struct {
 	// addresses, set by WithAddresses, are servers to balance over
 	// (balance.go).
 	addresses []string
+	// readYourWrites, set by WithReadYourWrites, gives the Client a
+	// session (session.go).
+	readYourWrites bool
 }
 
 // Option configures a Client in New.
@@ -183,6 +188,11 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 		grpc.WithDefaultServiceConfig(serviceConfig(min(cfg.maxAttempts, maxRetryAttempts))),
 	}
 	dialOpts = append(dialOpts, resolveOpts...)
+	var sess *session
+	if cfg.readYourWrites {
+		sess = &session{}
+		dialOpts = append(dialOpts, grpc.WithChainUnaryInterceptor(sess.unary), grpc.WithChainStreamInterceptor(sess.stream))
+	}
 	if cfg.token != "" {
 		if plaintext && !loopbackTargets(target, addrs) {
 			return nil, fmt.Errorf("client: refusing to send a token in plaintext to %q: use WithTLS or a loopback address", target)
@@ -202,6 +212,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Client, error) {
 		maxAttempts: cfg.maxAttempts,
 		backoff:     100 * time.Millisecond,
 		maxBackoff:  2 * time.Second,
+		session:     sess,
 	}, nil
 }
 

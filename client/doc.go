@@ -8,7 +8,9 @@
 // New creates a Client over grpc.NewClient; it does not connect until the
 // first call. Options are WithX values: WithTLS or WithTransportCredentials
 // (the default is plaintext), WithClientCertificate (mTLS), WithToken,
-// WithTimeout, WithRetry and WithDialOptions.
+// WithTimeout, WithRetry, WithAddresses, WithReadYourWrites (a session:
+// reads see this client's own writes without a linearizable read) and
+// WithDialOptions.
 //
 // Errors are the gRPC status errors the server returned, unwrapped, so
 // status.Code(err) and status.Convert(err).Details() work on them; errors

@@ -112,12 +112,12 @@ func newClientEnv(t testing.TB, serverOpts []grpc.ServerOption, clientOpts ...cl
 
 // exampleEnv starts a server for an Example function, which has no
 // testing.T; the returned function cleans up.
-func exampleEnv() (*client.Client, func()) {
+func exampleEnv(opts ...client.Option) (*client.Client, func()) {
 	dir, err := os.MkdirTemp("", "client-example-")
 	if err != nil {
 		panic(err)
 	}
-	e, err := startClientEnv(dir, nil)
+	e, err := startClientEnv(dir, nil, opts...)
 	if err != nil {
 		panic(err)
 	}

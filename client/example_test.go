@@ -74,6 +74,28 @@ func ExampleMinRevision() {
 	// 1 article
 }
 
+func ExampleWithReadYourWrites() {
+	c, cleanup := exampleEnv(client.WithReadYourWrites())
+	defer cleanup()
+	ctx := context.Background()
+
+	created, err := c.Create(ctx, &articlesv1.Article{Title: "A session", Body: "Mine to read."}, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Delete(ctx, created.GetId(), ""); err != nil {
+		log.Fatal(err)
+	}
+	// Every Get of this client now reads at least the delete's revision,
+	// through whichever server it reaches.
+	_, err = c.Get(ctx, created.GetId())
+	fmt.Println(status.Code(err))
+	fmt.Println(c.Revision() > created.GetRevision())
+	// Output:
+	// NotFound
+	// true
+}
+
 func ExampleClient_Stream() {
 	c, cleanup := exampleEnv()
 	defer cleanup()

@@ -5,11 +5,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"strconv"
 	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -28,6 +30,28 @@ const (
 )
 
 var errShuttingDown = status.Error(codes.Unavailable, "server is shutting down")
+
+// RevisionHeader is the response header of every write (Create, Update,
+// Delete, Import): the store revision that includes the write. A client
+// passes it back as min_revision to read its own writes through any
+// server; the Go client does so with client.WithReadYourWrites.
+const RevisionHeader = "articles-revision"
+
+// revisionMD is the header that reports rev.
+func revisionMD(rev int64) metadata.MD {
+	return metadata.Pairs(RevisionHeader, strconv.FormatInt(rev, 10))
+}
+
+// storeRevision returns the store's revision after a write whose reply
+// carries no article, or 0 when it cannot be read: the write has
+// happened, so a failed read only leaves the header out.
+func (s *Server) storeRevision(ctx context.Context) int64 {
+	rev, err := s.store.Revision(ctx)
+	if err != nil {
+		return 0
+	}
+	return rev
+}
 
 // checkID validates an id or slug given in a request.
 func checkID(field, id string) *errdetails.BadRequest_FieldViolation {
@@ -308,6 +332,7 @@ func (s *Server) CreateArticle(ctx context.Context, req *articlesv1.CreateArticl
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	_ = grpc.SetHeader(ctx, revisionMD(out.GetRevision()))
 	return out, nil
 }
 
@@ -345,6 +370,7 @@ func (s *Server) UpdateArticle(ctx context.Context, req *articlesv1.UpdateArticl
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	_ = grpc.SetHeader(ctx, revisionMD(out.GetRevision()))
 	return out, nil
 }
 
@@ -358,6 +384,9 @@ func (s *Server) DeleteArticle(ctx context.Context, req *articlesv1.DeleteArticl
 	}
 	if err := s.store.Delete(ctx, req.GetId(), req.GetEtag()); err != nil {
 		return nil, toStatus(err)
+	}
+	if rev := s.storeRevision(ctx); rev > 0 {
+		_ = grpc.SetHeader(ctx, revisionMD(rev))
 	}
 	return &emptypb.Empty{}, nil
 }
@@ -382,6 +411,9 @@ func (s *Server) ImportArticles(stream grpc.ClientStreamingServer[articlesv1.Imp
 	resp, err := imp.finish()
 	if err != nil {
 		return toStatus(err)
+	}
+	if rev := s.storeRevision(stream.Context()); rev > 0 {
+		_ = stream.SetHeader(revisionMD(rev))
 	}
 	return stream.SendAndClose(resp)
 }
