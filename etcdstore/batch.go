@@ -56,9 +56,8 @@ type createReq struct {
 	a         *articlesv1.Article // id and times set; revision set on success
 	requestID string
 	hash      []byte
-	value     []byte            // a's stored form, for slot 0
-	index     map[string]string // a's index keys
-	ops, size int               // operations and bytes it adds to a group
+	value     []byte // a's stored form, for slot 0
+	ops, size int    // operations and bytes it adds to a group
 	// upsert marks an import's attempt: a taken slug is reported as
 	// errSlugTaken, with the claim, instead of ErrAlreadyExists.
 	upsert bool
@@ -89,18 +88,18 @@ func (s *Store) newCreateReq(a *articlesv1.Article, requestID string, hash []byt
 	if err != nil {
 		return nil, fmt.Errorf("etcdstore: encode article: %w", err)
 	}
-	r := &createReq{a: a, requestID: requestID, hash: hash, value: v, index: s.indexKeys(a), upsert: upsert, done: make(chan createRes, 1)}
-	r.ops = 2 + len(r.index)
-	r.size = len(s.articleKey(a.GetId())) + len(v) + 2*len(s.slugKey(a.GetSlug())) + len(a.GetId()) + 3*opBytes
-	for k, id := range r.index {
-		r.size += len(k) + len(id) + opBytes
-	}
+	r := &createReq{a: a, requestID: requestID, hash: hash, value: v, upsert: upsert, done: make(chan createRes, 1)}
+	// The article and the slug claim are put; the claim is compared and,
+	// in the else branch, read.
+	sk := s.slugKey(a.GetSlug())
+	r.ops = 2
+	r.size = len(s.articleKey(a.GetId())) + len(v) + 3*len(sk) + len(a.GetId()) + 4*opBytes
 	if requestID != "" {
 		r.ops++
 		r.size += 2*len(s.requestKey(requestID)) + len(a.GetId()) + len(hash) + 3*opBytes
 	}
 	if r.size+txnOverhead > s.cfg.maxRequestBytes {
-		return nil, fmt.Errorf("%w: the article takes %d bytes with its index entries; the cluster accepts writes of at most %d", articles.ErrTooLarge, r.size, s.cfg.maxRequestBytes-txnOverhead)
+		return nil, fmt.Errorf("%w: the article takes %d bytes with its slug claim; the cluster accepts writes of at most %d", articles.ErrTooLarge, r.size, s.cfg.maxRequestBytes-txnOverhead)
 	}
 	return r, nil
 }
@@ -215,9 +214,6 @@ func (s *Store) commitGroup(ctx context.Context, batch []*createReq) {
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(sk), "=", 0))
 			els = append(els, clientv3.OpGet(sk))
 			ops = append(ops, clientv3.OpPut(s.articleKey(r.a.GetId()), string(v)), clientv3.OpPut(sk, r.a.GetId()))
-			for k, id := range r.index {
-				ops = append(ops, clientv3.OpPut(k, id))
-			}
 			if r.requestID != "" {
 				rk := s.requestKey(r.requestID)
 				cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(rk), "=", 0))

@@ -191,7 +191,9 @@ const fenceTimeout = 10 * time.Second
 // callers: each caller gets the result of a read that started after it
 // called.
 type fence struct {
-	read func(context.Context) (int64, error)
+	// read returns the store's revision and the etcd revision it was read
+	// at.
+	read func(context.Context) (rev, at int64, err error)
 
 	// mu protects running and next.
 	mu sync.Mutex
@@ -203,14 +205,14 @@ type fence struct {
 }
 
 type fenceRead struct {
-	done chan struct{}
-	rev  int64
-	err  error
+	done    chan struct{}
+	rev, at int64
+	err     error
 }
 
 // revision returns the store's revision, read linearizably after the call
-// began.
-func (f *fence) revision(ctx context.Context) (int64, error) {
+// began, and the etcd revision it was read at.
+func (f *fence) revision(ctx context.Context) (rev, at int64, err error) {
 	f.mu.Lock()
 	if f.next == nil {
 		f.next = &fenceRead{done: make(chan struct{})}
@@ -233,9 +235,9 @@ func (f *fence) revision(ctx context.Context) (int64, error) {
 	f.mu.Unlock()
 	select {
 	case <-r.done:
-		return r.rev, r.err
+		return r.rev, r.at, r.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, 0, ctx.Err()
 	}
 }
 
@@ -258,6 +260,6 @@ func (f *fence) loop() {
 }
 
 func (f *fence) do(ctx context.Context, r *fenceRead) {
-	r.rev, r.err = f.read(ctx)
+	r.rev, r.at, r.err = f.read(ctx)
 	close(r.done)
 }

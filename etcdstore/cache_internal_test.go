@@ -99,10 +99,10 @@ func TestArticleCacheBudget(t *testing.T) {
 // it called, and that concurrent callers share reads.
 func TestFenceShares(t *testing.T) {
 	var started atomic.Int64
-	f := fence{read: func(ctx context.Context) (int64, error) {
+	f := fence{read: func(ctx context.Context) (int64, int64, error) {
 		n := started.Add(1)
 		time.Sleep(time.Millisecond)
-		return n, nil
+		return n, n, nil
 	}}
 	const callers, calls = 20, 50
 	var wg sync.WaitGroup
@@ -113,7 +113,7 @@ func TestFenceShares(t *testing.T) {
 			defer wg.Done()
 			for range calls {
 				before := started.Load()
-				got, err := f.revision(context.Background())
+				got, _, err := f.revision(context.Background())
 				if err != nil {
 					errs <- err
 					return
@@ -150,21 +150,21 @@ func TestFenceShares(t *testing.T) {
 
 func TestFenceCanceled(t *testing.T) {
 	release := make(chan struct{})
-	f := fence{read: func(ctx context.Context) (int64, error) {
+	f := fence{read: func(ctx context.Context) (int64, int64, error) {
 		select {
 		case <-release:
-			return 1, nil
+			return 1, 1, nil
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, 0, ctx.Err()
 		}
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := f.revision(ctx); err == nil {
+	if _, _, err := f.revision(ctx); err == nil {
 		t.Fatal("revision with a done context: no error")
 	}
 	close(release)
-	if got, err := f.revision(context.Background()); err != nil || got != 1 {
+	if got, _, err := f.revision(context.Background()); err != nil || got != 1 {
 		t.Fatalf("revision after a canceled one = %d, %v; want 1", got, err)
 	}
 }

@@ -11,8 +11,8 @@
 // client remains the caller's to close.
 //
 // Every write of an article (create, update, delete, and each article of
-// an import) puts the article, moves its index keys and its slug claim and
-// bumps the revision marker in one etcd transaction, guarded by compares
+// an import) puts the article, moves its slug claim and bumps the revision
+// marker in one etcd transaction, guarded by compares
 // only where they guard something: the article's mod revision is the one
 // read (optimistic concurrency), the new slug's claim and the request id
 // do not exist. Two servers racing on one slug or one etag cannot both
@@ -46,10 +46,16 @@
 // a prefix with a compare on create_revision == 0; every later server
 // reads it, so tokens made by one server are accepted by all.
 //
-// Listing reads an order index (one per order; descending orders store the
-// complemented key, so every listing is an ascending range read) in ranges
-// of at most 1,024 keys, never one unbounded range, and each range's
-// articles with concurrent transactions at that range's revision.
+// The list indexes (one per order, and per author, tag and source value)
+// are not in etcd: every server derives them from the articles, in memory
+// (listindex.go), as Kubernetes' apiserver serves lists from its watch
+// cache. Open reads every article once to build them; the watch keeps
+// them current. List takes a linearizable fence of the cluster's last
+// write, waits for this server's watch to reach it, then takes pages of at
+// most 1,024 ids from the index and reads each page's articles with
+// concurrent transactions at the revision the index reflects. So etcd
+// holds two keys per article (three with a request id) and one marker
+// per transaction, and a write is as cheap as etcd makes them.
 //
 // The change feed is etcd's history: Changes reads it with a watch from a
 // revision. Revisions follow etcd's, cluster-wide: writes of other
@@ -67,10 +73,16 @@
 //
 // # Caveats
 //
-// Every article must fit in one etcd request: with its index keys, at
+// Every article must fit in one etcd request: with its slug claim, at
 // most the cluster's --max-request-bytes (1.5 MiB by default; tell the
 // store with WithMaxRequestBytes when it differs). Larger writes fail with
 // articles.ErrTooLarge, before they are sent.
+//
+// Every server holds the list index of the whole prefix in memory (each
+// article's order keys, authors, tags and source, never its body) and
+// reads every article once at Open. Open deletes the list index keys
+// that servers keeping their indexes in etcd write (keys.go): such
+// servers must not run on the same prefix at the same time as these.
 //
 // An import is not one transaction: its articles go in many, so a failure
 // part way leaves those acknowledged before it written (and reported to

@@ -16,3 +16,12 @@ func CacheLen(st *Store) int {
 	defer st.cache.mu.Unlock()
 	return len(st.cache.ids)
 }
+
+// InterruptWatch ends st's watch and runs during in st's follower before
+// the follower opens its watch again.
+func InterruptWatch(st *Store, during func()) {
+	st.beforeWatch.Store(&during)
+	if c := st.watchCancel.Load(); c != nil {
+		(*c)()
+	}
+}

@@ -58,20 +58,26 @@ func (v *localView) advanceLocked(rev int64) {
 	}
 }
 
-// startView reads the cluster's revision and restarts the view there,
-// without events (those before it are not known), and returns it.
+// startView reads the cluster's revision, builds the list index there and
+// restarts the view there, without events (those before it are not
+// known), and returns it.
 func (s *Store) startView(ctx context.Context) (int64, error) {
 	resp, err := s.cli.Get(ctx, s.prefix+revisionPart)
 	if err != nil {
 		return 0, etcdErr(ctx, "read the revision", err)
 	}
 	rev := resp.Header.Revision
+	index, err := s.buildIndex(ctx, rev)
+	if err != nil {
+		return 0, err
+	}
 	// The view holds every write up to etcd revision rev: every slot of it.
 	srev := storeRevision(rev, maxSlots-1)
 	v := s.view
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.recent, v.floor = nil, max(srev, v.rev)
+	s.index.replace(index)
 	s.cache.reset(srev)
 	v.advanceLocked(srev)
 	return rev, nil
@@ -90,6 +96,9 @@ func (s *Store) follow(rev int64) {
 	}()
 	pause := time.Duration(0)
 	for ctx.Err() == nil {
+		if h := s.beforeWatch.Swap(nil); h != nil {
+			(*h)()
+		}
 		err := s.followFrom(ctx, &rev)
 		if ctx.Err() != nil {
 			return
@@ -118,6 +127,7 @@ var errCompactedView = errors.New("etcdstore: view revision compacted")
 func (s *Store) followFrom(ctx context.Context, rev *int64) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.watchCancel.Store(&cancel)
 	// RequireLeader: a member cut off from the cluster ends the watch, and
 	// the retry finds a member that is not.
 	wch := s.cli.Watch(clientv3.WithRequireLeader(wctx), s.prefix+articlePart,
@@ -154,8 +164,9 @@ func (s *Store) followFrom(ctx context.Context, rev *int64) error {
 		for _, e := range evs {
 			top = max(top, e.GetRevision())
 		}
-		// The cache first: a read that sees the view advanced finds the
-		// cache there too.
+		// The list index and the cache first: a read that sees the view
+		// advanced finds them there too.
+		s.index.apply(evs, dropped, *rev)
 		s.cache.apply(evs, dropped, top)
 		v := s.view
 		v.mu.Lock()

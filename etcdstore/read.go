@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 
@@ -14,7 +15,8 @@ import (
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
-// listPage is how many index keys one List read returns at most.
+// listPage is how many articles one page of a List reads at most, and how
+// many one range of the list index's build reads.
 const listPage = 1024
 
 // Get returns the article with the given id.
@@ -72,7 +74,7 @@ const viewWait = 250 * time.Millisecond
 // fresh waits until the view holds every write acknowledged before the
 // call, and reports whether it does (false: not within viewWait).
 func (s *Store) fresh(ctx context.Context) (bool, error) {
-	rev, err := s.fence.revision(ctx)
+	rev, _, err := s.fence.revision(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -363,60 +365,67 @@ func (s *Store) batchCached(ctx context.Context, ids []string) ([]*articlesv1.Ar
 // after the position after, until fn returns an error, limit articles have
 // been passed (limit <= 0: no limit) or the articles run out.
 //
-// It reads the order index in ranges of at most listPage keys, and each
-// range's articles at that range's revision, so index and article agree;
-// fn runs between reads. Like the bbolt store's, a listing is not a
+// It first learns the cluster's last write (a linearizable read shared
+// with concurrent reads, cache.go) and waits until this server's view has
+// applied it, so every write acknowledged before List began, through any
+// server, is listed. Then it takes the ids of a page at a time (at most
+// listPage) from the list index (listindex.go) and reads those articles
+// from etcd at the revision the index reflects, so positions and articles
+// agree; fn runs between pages. Like the bbolt store's, a listing is not a
 // snapshot: an article that exists for the whole listing is seen exactly
 // once, one written during it in its new version or not at all.
 //
-// With an author, tag or source filter, the ids of the smallest matching
-// filter index are read first (keys only, in ranges), and only those
-// articles are loaded as the order index is walked.
+// With an author, tag or source filter, a page holds only articles with
+// all of them (from the index's smallest matching set); the time
+// conditions are checked on the articles read (Filter.Match).
 func (s *Store) List(ctx context.Context, q articles.Query, after articles.Cursor, limit int, fn func(*articlesv1.Article) error) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	members, err := s.filterMembers(ctx, q.Filter)
-	if err != nil {
+	if q.Order < 0 || int(q.Order) >= numberOfOrder {
+		return fmt.Errorf("etcdstore: list: unknown order %d", q.Order)
+	}
+	if err := s.listFence(ctx); err != nil {
 		return err
 	}
-	prefix := s.orderPrefix(q.Order)
-	start := prefix
+	start := ""
 	if !after.IsZero() {
-		start = s.orderKey(q.Order, after.Key, after.ID) + "\x00"
+		start = orderKey(q.Order, after.Key, after.ID) + "\x00"
 	}
-	end := clientv3.GetPrefixRangeEnd(prefix)
-	passed := 0
+	passed, refences := 0, 0
 	for {
 		if err := s.check(ctx); err != nil {
 			return err
 		}
-		page := int64(listPage)
-		if limit > 0 && members == nil && q.Filter.IsZero() {
-			page = int64(min(limit-passed, listPage))
+		n := listPage
+		if limit > 0 && !hasTimeFilter(q.Filter) {
+			n = min(limit-passed, listPage)
 		}
-		resp, err := s.cli.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(page))
-		if err != nil {
-			return etcdErr(ctx, "list", err)
-		}
-		if len(resp.Kvs) == 0 {
+		ids, last, more, rev := s.index.page(q, start, n)
+		if len(ids) == 0 {
 			return nil
 		}
-		var keys []string
-		for _, kv := range resp.Kvs {
-			id := string(kv.Value)
-			if members != nil && !members[id] {
-				continue
-			}
-			keys = append(keys, s.articleKey(id))
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = s.articleKey(id)
 		}
-		vals, mods, _, err := s.getMany(ctx, keys, resp.Header.Revision)
+		vals, mods, _, err := s.getMany(ctx, keys, rev)
+		if errors.Is(err, rpctypes.ErrCompacted) && refences < listRefences {
+			// A listing slower than the cluster's compaction, or an index
+			// idle since before it: learn a newer revision at which the
+			// index is etcd's state, and take the page again.
+			refences++
+			if err := s.listFence(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
 		for i, v := range vals {
 			if v == nil {
-				continue // not possible at one revision; skip rather than fail a listing
+				continue // not possible at the index's revision; skip rather than fail a listing
 			}
 			a, err := decodeArticle(v, mods[i])
 			if err != nil {
@@ -433,44 +442,28 @@ func (s *Store) List(ctx context.Context, q articles.Query, after articles.Curso
 				return nil
 			}
 		}
-		if !resp.More {
+		if !more {
 			return nil
 		}
-		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		start = last + "\x00"
 	}
 }
 
-// filterMembers returns the ids of the smallest of f's author, tag and
-// source index sets, or nil when f has none of them.
-func (s *Store) filterMembers(ctx context.Context, f articles.Filter) (map[string]bool, error) {
-	return articles.SmallestSet(ctx, f, func(ctx context.Context, c articles.Condition) (map[string]bool, error) {
-		return s.readSet(ctx, s.filterPrefix(filterPart[c.Field], c.Value))
-	})
-}
+// listRefences bounds how often one List learns a newer revision because
+// the one it read at was compacted.
+const listRefences = 3
 
-// filterPart is the key part of each indexed field's index.
-var filterPart = map[articles.IndexedField]string{
-	articles.FieldAuthor: authorPart,
-	articles.FieldTag:    tagPart,
-	articles.FieldSource: sourcePart,
-}
-
-// readSet returns the values (ids) of the keys under prefix, read in
-// ranges of listPage.
-func (s *Store) readSet(ctx context.Context, prefix string) (map[string]bool, error) {
-	set := map[string]bool{}
-	start, end := prefix, clientv3.GetPrefixRangeEnd(prefix)
-	for {
-		resp, err := s.cli.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(listPage))
-		if err != nil {
-			return nil, etcdErr(ctx, "filter", err)
-		}
-		for _, kv := range resp.Kvs {
-			set[string(kv.Value)] = true
-		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			return set, nil
-		}
-		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+// listFence waits until the list index holds every write acknowledged
+// before the call, and tells the index the etcd revision the fence read
+// at, at which the index is then etcd's state (listindex.go).
+func (s *Store) listFence(ctx context.Context) error {
+	rev, at, err := s.fence.revision(ctx)
+	if err != nil {
+		return err
 	}
+	if err := s.WaitRevision(ctx, rev); err != nil {
+		return err
+	}
+	s.index.fenced(etcdRevision(rev), at)
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -100,6 +101,14 @@ type Store struct {
 	cache *articleCache
 	fence fence
 
+	// index holds the list indexes, derived from the view (listindex.go).
+	index *listIndex
+
+	// Tests end the watch (watchCancel) and act before it is opened again
+	// (beforeWatch): export_test.go.
+	watchCancel atomic.Pointer[context.CancelFunc]
+	beforeWatch atomic.Pointer[func()]
+
 	closeOnce sync.Once
 	quit      chan struct{}
 	done      chan struct{} // closed when the follower has returned
@@ -107,7 +116,9 @@ type Store struct {
 
 // Open returns a Store keeping its keys under prefix in the cluster cli is
 // connected to. It reads (or, for the first server on this prefix, creates)
-// the token key and starts following the cluster's changes. cli stays the caller's: Close does not close it.
+// the token key, reads every article once to build its list indexes and
+// starts following the cluster's changes. cli stays the caller's: Close
+// does not close it.
 func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Option) (*Store, error) {
 	if cli == nil {
 		return nil, errors.New("etcdstore: nil client")
@@ -134,13 +145,27 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Opti
 	s.key = key
 	s.view = newLocalView()
 	s.cache = newArticleCache(cfg.cacheBytes)
-	s.fence.read = s.Revision
+	s.fence.read = s.revisionAt
+	s.index = newListIndex()
+	if err := s.dropOldIndexes(ctx); err != nil {
+		return nil, err
+	}
 	rev, err := s.startView(ctx)
 	if err != nil {
 		return nil, err
 	}
 	go s.follow(rev)
 	return s, nil
+}
+
+// dropOldIndexes deletes the keys under P o/ and P f/ (keys.go), in one
+// transaction: a prefix that held list indexes in etcd sheds them.
+func (s *Store) dropOldIndexes(ctx context.Context) error {
+	_, err := s.cli.Txn(ctx).Then(
+		clientv3.OpDelete(s.prefix+oldOrderPart, clientv3.WithPrefix()),
+		clientv3.OpDelete(s.prefix+oldFilterPart, clientv3.WithPrefix()),
+	).Commit()
+	return etcdErr(ctx, "drop old index keys", err)
 }
 
 // Close stops following the cluster. Every method afterwards returns
@@ -214,17 +239,24 @@ func (s *Store) TokenKey(ctx context.Context) ([]byte, error) {
 // Revision returns the revision of the last write under the prefix (0 if
 // none), read from the cluster (linearizable).
 func (s *Store) Revision(ctx context.Context) (int64, error) {
+	rev, _, err := s.revisionAt(ctx)
+	return rev, err
+}
+
+// revisionAt is Revision, with the etcd revision it was read at.
+func (s *Store) revisionAt(ctx context.Context) (rev, at int64, err error) {
 	if err := s.check(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	resp, err := s.cli.Get(ctx, s.prefix+revisionPart)
 	if err != nil {
-		return 0, etcdErr(ctx, "revision", err)
+		return 0, 0, etcdErr(ctx, "revision", err)
 	}
 	if len(resp.Kvs) == 0 {
-		return 0, nil
+		return 0, resp.Header.Revision, nil
 	}
-	return markerRevision(resp.Kvs[0].ModRevision, resp.Kvs[0].Value)
+	rev, err = markerRevision(resp.Kvs[0].ModRevision, resp.Kvs[0].Value)
+	return rev, resp.Header.Revision, err
 }
 
 // WaitRevision blocks until this server's local view (follow.go) has

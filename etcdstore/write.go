@@ -55,7 +55,7 @@ func (w *write) del(k string) {
 // and the transaction's revision.
 func (s *Store) commit(ctx context.Context, w *write) (*clientv3.TxnResponse, error) {
 	if w.size+txnOverhead > s.cfg.maxRequestBytes {
-		return nil, fmt.Errorf("%w: the article takes %d bytes with its index entries; the cluster accepts writes of at most %d", articles.ErrTooLarge, w.size, s.cfg.maxRequestBytes-txnOverhead)
+		return nil, fmt.Errorf("%w: the article takes %d bytes with its slug claim; the cluster accepts writes of at most %d", articles.ErrTooLarge, w.size, s.cfg.maxRequestBytes-txnOverhead)
 	}
 	resp, err := s.cli.Txn(ctx).If(w.cmps...).Then(w.ops...).Else(w.els...).Commit()
 	if errors.Is(err, rpctypes.ErrRequestTooLarge) {
@@ -68,7 +68,8 @@ func (s *Store) commit(ctx context.Context, w *write) (*clientv3.TxnResponse, er
 }
 
 // putArticle adds to w the puts of a, written alone (slot 0), and, from
-// old, the index moves and the revision marker. old is nil for a create.
+// old, the slug claim's move and the revision marker. old is nil for a
+// create.
 func (s *Store) putArticle(w *write, old, a *articlesv1.Article) error {
 	v, err := encodeArticle(a, 0)
 	if err != nil {
@@ -80,23 +81,6 @@ func (s *Store) putArticle(w *write, old, a *articlesv1.Article) error {
 			w.del(s.slugKey(old.GetSlug()))
 		}
 		w.put(s.slugKey(a.GetSlug()), []byte(a.GetId()))
-	}
-	var oldKeys map[string]string
-	if old != nil {
-		oldKeys = s.indexKeys(old)
-	}
-	newKeys := s.indexKeys(a)
-	// etcd refuses a transaction that names a key twice: move only what
-	// changed.
-	for k := range oldKeys {
-		if _, ok := newKeys[k]; !ok {
-			w.del(k)
-		}
-	}
-	for k, id := range newKeys {
-		if _, ok := oldKeys[k]; !ok {
-			w.put(k, []byte(id))
-		}
 	}
 	w.put(s.prefix+revisionPart, nil)
 	return nil
@@ -317,9 +301,6 @@ func (s *Store) Delete(ctx context.Context, id, etag string) error {
 		w.cmps = append(w.cmps, clientv3.Compare(clientv3.ModRevision(ak), "=", mod))
 		w.del(ak)
 		w.del(s.slugKey(old.GetSlug()))
-		for k := range s.indexKeys(old) {
-			w.del(k)
-		}
 		w.put(s.prefix+revisionPart, nil)
 		resp, err := s.commit(ctx, w)
 		if err != nil {
