@@ -48,3 +48,11 @@ func (s *Server) WatchBatches() (built, shared, own int64) {
 	st := &s.hub.stats
 	return st.built.Load(), st.shared.Load(), st.own.Load()
 }
+
+// WatchWakes returns how many times watch streams waiting for news were
+// woken for it. A stream adds its wake-ups when it ends.
+func (s *Server) WatchWakes() int64 { return s.hub.stats.wakes.Load() }
+
+// WatchCatchUps returns how many times watch streams read the change log
+// because they were behind the ring.
+func (s *Server) WatchCatchUps() int64 { return s.hub.stats.catchUps.Load() }

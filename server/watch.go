@@ -16,8 +16,11 @@ package server
 // first send, and the encoded form is shared by every watch stream that
 // sends it (see entry). The events of one append form a group, cut into
 // batches whose messages are also made once and shared by every stream
-// that sends them whole (see group). Appending wakes the waiting watchers
-// with a broadcast: the hub closes a channel and replaces it.
+// that sends them whole (see group). Appending wakes the waiting
+// unfiltered watchers with a broadcast: the hub closes a channel and
+// replaces it. A filtered watcher waits on one of its filter's conditions
+// instead and wakes only for an append with an event that can pass it
+// (watchwake.go).
 //
 // Each watch stream runs in its own handler goroutine and keeps its own next
 // revision. When the ring holds that revision it takes events from the
@@ -40,7 +43,8 @@ package server
 // watchers also wait for a shared token bucket before each burst-sized
 // group of events, which bounds the CPU the feed takes from writers; a
 // watcher held back falls behind like a slow one. With many watchers the
-// tailer spaces its appends (wakeGap), since each wakes every watcher.
+// tailer spaces its appends (wakeGap), since each wakes every unfiltered
+// watcher.
 //
 // # Stream protocol
 //
@@ -399,15 +403,21 @@ type hub struct {
 	// wake is closed and replaced whenever tail advances or the hub closes.
 	wake   chan struct{}
 	closed bool
+	// keys are the keys filtered watchers wait on instead of wake, and
+	// appends counts the appends that touched some (watchwake.go).
+	keys    map[articles.Condition]*keyWake
+	appends uint64
 
 	// watchers counts the open WatchArticles streams (Server.Watchers).
 	watchers atomic.Int64
 
 	// stats counts batched messages, for tests: shared batches made
 	// (built) and sent (shared), and batches a stream made for itself
-	// (own). Streams add theirs when they end.
+	// (own); the wake-ups of streams waiting for news (wakes), and their
+	// reads of the log (catchUps).
+	// Streams add theirs when they end.
 	stats struct {
-		built, shared, own atomic.Int64
+		built, shared, own, wakes, catchUps atomic.Int64
 	}
 
 	// spans is shared by the watchers catching up from the log
@@ -435,6 +445,7 @@ func newHub(st Store, log *slog.Logger, cfg config) *hub {
 		done: make(chan struct{}),
 		ring: make([]*entry, size),
 		wake: make(chan struct{}),
+		keys: map[articles.Condition]*keyWake{},
 	}
 	h.spans = newSpanCache(cacheMaxBytes, &h.stats.built)
 	if cfg.watchRate > 0 {
@@ -482,6 +493,7 @@ func (h *hub) close() {
 	if !h.closed {
 		h.closed = true
 		close(h.wake)
+		h.closeKeysLocked()
 	}
 	h.mu.Unlock()
 	h.stop()
@@ -624,6 +636,9 @@ func (h *hub) reset(rev int64) {
 	h.floor, h.tail = rev, rev
 	h.ready = true
 	h.broadcastLocked()
+	if !h.closed {
+		h.forgetLocked(rev)
+	}
 }
 
 // skip empties the ring and makes it start after revision rev, which is
@@ -638,6 +653,9 @@ func (h *hub) skip(rev int64) {
 	}
 	h.floor, h.tail = rev, rev
 	h.broadcastLocked()
+	if !h.closed {
+		h.forgetLocked(rev)
+	}
 }
 
 // append adds evs, which follow the ring's tail in order, and moves the
@@ -666,6 +684,7 @@ func (h *hub) append(evs []*articlesv1.ArticleEvent, newTail int64) {
 	// Revisions between the last event and newTail have no event, so the
 	// ring still holds every event in (floor, tail].
 	h.tail = max(h.tail, newTail)
+	h.touchLocked(entries)
 	h.broadcastLocked()
 }
 

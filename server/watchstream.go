@@ -59,11 +59,16 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 		// the answer does not depend on the ring's size or timing.
 		return toStatus(err)
 	}
+	if k, ok := watchKey(filter); ok {
+		w.key = s.hub.register(k)
+		defer s.hub.unregister(k)
+	}
 	s.hub.watchers.Add(1)
 	defer s.hub.watchers.Add(-1)
 	defer func() {
 		s.hub.stats.shared.Add(w.shared)
 		s.hub.stats.own.Add(w.own)
+		s.hub.stats.wakes.Add(w.wakes)
 	}()
 	defer func() {
 		if w.timer != nil {
@@ -89,6 +94,9 @@ type watcher struct {
 	stream   grpc.ServerStreamingServer[articlesv1.ArticleEvent]
 	filter   articles.Filter
 	interval time.Duration
+	// key is what the stream waits on when it has a filter, or nil
+	// (watchwake.go).
+	key *keyWake
 
 	// next is the first revision not yet delivered or filtered out.
 	next int64
@@ -111,8 +119,9 @@ type watcher struct {
 	pending      []*entry
 	pendingBytes int
 	// shared and own count the batched messages sent: a group's shared
-	// batches, and batches of the stream's own (hub.stats).
-	shared, own int64
+	// batches, and batches of the stream's own; wakes the news it woke
+	// for (hub.stats).
+	shared, own, wakes int64
 	// timer fires at armed, the time the stream is due a PROGRESS event
 	// (wait); nil until the first wait. It is stopped when run returns.
 	timer *time.Timer
@@ -132,9 +141,14 @@ func (w *watcher) run(ctx context.Context) error {
 			return errHubClosed
 		}
 		switch {
+		case h.ready && w.next <= h.tail && w.quietLocked():
+			// Nothing up to the tail can pass the filter.
+			w.next = h.tail + 1
+			h.mu.RUnlock()
 		case !h.ready || w.next <= h.floor:
 			// Behind the ring (or no ring yet): read the log.
 			ready, floor, tail := h.ready, h.floor, h.tail
+			wake := w.wakeLocked()
 			h.mu.RUnlock()
 			if ready && w.created && !w.behind {
 				h.log.Debug("watch: a watcher fell behind the live feed; catching up from the log", "next", w.next, "ring_floor", floor)
@@ -152,7 +166,7 @@ func (w *watcher) run(ctx context.Context) error {
 				// exists up to its floor either; without one, wait for it.
 				if ready {
 					w.next = max(w.next, floor+1)
-				} else if err := w.wait(ctx); err != nil {
+				} else if err := w.wait(ctx, wake); err != nil {
 					return err
 				}
 			}
@@ -169,8 +183,11 @@ func (w *watcher) run(ctx context.Context) error {
 			}
 			clear(w.batch) // do not pin evicted entries while waiting
 		default:
+			// Caught up. The channel is taken under the same lock as the
+			// tail, so an append after this check wakes the stream.
+			wake := w.wakeLocked()
 			h.mu.RUnlock()
-			if err := w.wait(ctx); err != nil {
+			if err := w.wait(ctx, wake); err != nil {
 				return err
 			}
 		}
@@ -183,6 +200,7 @@ func (w *watcher) run(ctx context.Context) error {
 // log returned; after a span it is at least 1, since next has moved past
 // the span even if it had no event.
 func (w *watcher) catchUp(ctx context.Context, tail int64) (int, error) {
+	w.h.stats.catchUps.Add(1)
 	sp, err := w.h.spans.get(ctx, w.h.st, w.next, tail)
 	if err != nil {
 		return 0, err
@@ -319,15 +337,12 @@ func (w *watcher) paceGroup(entries []*entry, limit int) ([]*entry, int) {
 	return entries, n
 }
 
-// wait blocks until the hub has news, ctx is done or the stream is due a
-// PROGRESS event, which it sends.
-func (w *watcher) wait(ctx context.Context) error {
+// wait blocks until wake is closed (the hub has news for the stream), ctx
+// is done or the stream is due a PROGRESS event, which it sends.
+func (w *watcher) wait(ctx context.Context, wake <-chan struct{}) error {
 	if err := w.ensureCreated(); err != nil {
 		return err
 	}
-	w.h.mu.RLock()
-	wake := w.h.wake
-	w.h.mu.RUnlock()
 	// One timer per stream, re-armed only when the PROGRESS deadline
 	// moves: with many watchers woken on every commit, a timer made per
 	// wait costs more than the rest of the wake-up.
@@ -341,11 +356,22 @@ func (w *watcher) wait(ctx context.Context) error {
 	}
 	select {
 	case <-wake:
+		w.wakes++
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-w.timer.C:
 		w.armed = time.Time{} // fired: re-arm on the next wait
+		if w.key != nil {
+			// A filtered stream is not woken for events it would not
+			// send: report the tail as delivered when nothing up to it
+			// passes the filter.
+			w.h.mu.RLock()
+			if w.h.ready && w.quietLocked() {
+				w.next = max(w.next, w.h.tail+1)
+			}
+			w.h.mu.RUnlock()
+		}
 		return w.progress()
 	}
 }
