@@ -346,6 +346,7 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 		none    bool // filtered by a tag no article has: they receive nothing
 		basic   bool // in the BASIC view (process only)
 		idle    bool // the watcher process also under SCHED_IDLE (Linux)
+		gzip    bool // the watcher process's streams ask for gzip
 	}{
 		{name: "watchers=0", n: 0},
 		{name: "watchers=1000/uncapped/in-process/filter=none", n: 1000, none: true},
@@ -353,6 +354,8 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 		{name: "watchers=1000/uncapped/in-process/decode=headers", n: 1000, headers: true},
 		{name: "watchers=1000/uncapped/process=nice19", n: 1000, process: true},
 		{name: "watchers=1000/uncapped/process=nice19/view=basic", n: 1000, process: true, basic: true},
+		{name: "watchers=1000/uncapped/process=nice19/view=basic/gzip", n: 1000, process: true, basic: true, gzip: true},
+		{name: "watchers=1000/uncapped/process=nice19/gzip", n: 1000, process: true, gzip: true},
 		{name: "watchers=1000/uncapped/process=idle", n: 1000, process: true, idle: true},
 		{name: "watchers=1000/uncapped/process=idle/view=basic", n: 1000, process: true, idle: true, basic: true},
 		{name: "watchers=1000/rate=100MiB/in-process/decode=full", n: 1000, rate: capped},
@@ -375,7 +378,7 @@ func BenchmarkWatchWriteThroughput(b *testing.B) {
 				if c.basic {
 					view = articlesv1.ArticleView_ARTICLE_VIEW_BASIC
 				}
-				base, other = startWatcherProcess(b, listen(b, srv), c.n, b.N, view, c.idle)
+				base, other = startWatcherProcess(b, listen(b, srv), c.n, b.N, view, c.idle, c.gzip)
 			case c.none:
 				var sctx context.Context
 				sctx, stopNone = context.WithCancel(ctx)

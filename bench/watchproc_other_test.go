@@ -10,7 +10,7 @@ import (
 )
 
 // startWatcherProcess needs setpriority, which only Unix systems have.
-func startWatcherProcess(b *testing.B, _ string, _, _ int, _ articlesv1.ArticleView, _ bool) (int64, func() (time.Duration, error)) {
+func startWatcherProcess(b *testing.B, _ string, _, _ int, _ articlesv1.ArticleView, _, _ bool) (int64, func() (time.Duration, error)) {
 	b.Skip("a watcher process at nice 19 needs a Unix system")
 	return 0, nil
 }

@@ -32,6 +32,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding/gzip"
 
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
@@ -43,6 +44,7 @@ const (
 	envWatchStreams = "ARTICLES_BENCH_WATCH_STREAMS"
 	envWatchEvents  = "ARTICLES_BENCH_WATCH_EVENTS"
 	envWatchView    = "ARTICLES_BENCH_WATCH_VIEW"
+	envWatchGzip    = "ARTICLES_BENCH_WATCH_GZIP"
 )
 
 func TestMain(m *testing.M) {
@@ -89,7 +91,12 @@ func watcherProcess(addr string) error {
 	open := make([]grpc.ServerStreamingClient[articlesv1.ArticleEvent], streams)
 	base := int64(-1)
 	for i := range open {
-		s, err := clients[i%len(clients)].WatchArticles(ctx, &articlesv1.WatchArticlesRequest{View: articlesv1.ArticleView(view), Batch: true})
+		var opts []grpc.CallOption
+		if os.Getenv(envWatchGzip) != "" {
+			// What client.WatchCompressed asks for.
+			opts = append(opts, grpc.UseCompressor(gzip.Name))
+		}
+		s, err := clients[i%len(clients)].WatchArticles(ctx, &articlesv1.WatchArticlesRequest{View: articlesv1.ArticleView(view), Batch: true}, opts...)
 		if err != nil {
 			return err
 		}
@@ -121,8 +128,9 @@ func watcherProcess(addr string) error {
 // view, each to receive events events, and waits until they are open. It returns
 // the revision they start after and a function that waits for the process
 // to end and reports its failure and the CPU time it used. With idle, on
-// Linux, the process also runs under SCHED_IDLE (startNiced).
-func startWatcherProcess(b *testing.B, addr string, n, events int, view articlesv1.ArticleView, idle bool) (base int64, wait func() (time.Duration, error)) {
+// Linux, the process also runs under SCHED_IDLE (startNiced); with
+// compressed, its streams ask for gzip.
+func startWatcherProcess(b *testing.B, addr string, n, events int, view articlesv1.ArticleView, idle, compressed bool) (base int64, wait func() (time.Duration, error)) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(),
@@ -130,6 +138,9 @@ func startWatcherProcess(b *testing.B, addr string, n, events int, view articles
 		envWatchStreams+"="+strconv.Itoa(n),
 		envWatchEvents+"="+strconv.Itoa(events),
 		envWatchView+"="+strconv.Itoa(int(view)))
+	if compressed {
+		cmd.Env = append(cmd.Env, envWatchGzip+"=1")
+	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

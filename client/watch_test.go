@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/seed9c1868aa/articles/client"
@@ -119,6 +120,8 @@ func TestWatch(t *testing.T) {
 		{"SourceAndTag", 1, []client.WatchOption{client.WatchSource("Test"), client.WatchTag("t2")}, []int64{3, 6, 9}, false},
 		{"Basic", 4, []client.WatchOption{client.WatchView(articlesv1.ArticleView_ARTICLE_VIEW_BASIC)}, revisionsFrom(4, 6), true},
 		{"Full", 4, []client.WatchOption{client.WatchView(articlesv1.ArticleView_ARTICLE_VIEW_FULL)}, revisionsFrom(4, 6), false},
+		{"Compressed", 1, []client.WatchOption{client.WatchCompressed()}, revisionsFrom(1, 9), false},
+		{"CompressedBasicTag", 1, []client.WatchOption{client.WatchCompressed(), client.WatchView(articlesv1.ArticleView_ARTICLE_VIEW_BASIC), client.WatchTag("t1")}, []int64{2, 5, 8}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -313,4 +316,56 @@ func ExampleClient_Watch() {
 	// 0 PROGRESS
 	// 1 CREATED first
 	// 2 DELETED first
+}
+
+// received adds up the messages a client receives: their size, and their
+// size on the wire.
+type received struct {
+	length, wire atomic.Int64
+}
+
+func (r *received) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
+func (r *received) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (r *received) HandleConn(context.Context, stats.ConnStats)                       {}
+func (r *received) HandleRPC(_ context.Context, s stats.RPCStats) {
+	if in, ok := s.(*stats.InPayload); ok {
+		r.length.Add(int64(in.Length))
+		r.wire.Add(int64(in.CompressedLength))
+	}
+}
+
+// TestWatchCompressed checks that WatchCompressed makes the events arrive
+// compressed, and that without it they do not.
+func TestWatchCompressed(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name       string
+		opts       []client.WatchOption
+		compressed bool
+	}{
+		{"Compressed", []client.WatchOption{client.WatchCompressed()}, true},
+		{"Plain", nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := &received{}
+			e := newClientEnv(t, nil, client.WithDialOptions(grpc.WithStatsHandler(r)))
+			seedArticles(t, e.client, 30)
+			ctx, cancel := context.WithCancel(watchCtx(t))
+			defer cancel()
+			r.length.Store(0)
+			r.wire.Store(0)
+			got, err := collectWatch(e.client.Watch(ctx, 1, tt.opts...), 30)
+			if err != nil {
+				t.Fatalf("Watch: %v", err)
+			}
+			if revs := eventRevisions(got); !slices.Equal(revs, revisionsFrom(1, 30)) {
+				t.Fatalf("revisions = %v", revs)
+			}
+			l, w := r.length.Load(), r.wire.Load()
+			if tt.compressed != (w < l) {
+				t.Errorf("received %d bytes in %d on the wire; want compressed = %v", l, w, tt.compressed)
+			}
+		})
+	}
 }

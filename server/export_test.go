@@ -56,3 +56,7 @@ func (s *Server) WatchWakes() int64 { return s.hub.stats.wakes.Load() }
 // WatchCatchUps returns how many times watch streams read the change log
 // because they were behind the ring.
 func (s *Server) WatchCatchUps() int64 { return s.hub.stats.catchUps.Load() }
+
+// WatchGzipped returns how many watch messages were compressed once for
+// every gzip stream.
+func (s *Server) WatchGzipped() int64 { return s.hub.stats.gzipped.Load() }

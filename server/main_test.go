@@ -46,6 +46,7 @@ type env struct {
 	db     server.Store // the store newEnv opened (of the current backend), or nil
 	client articlesv1.ArticleServiceClient
 	conn   *grpc.ClientConn
+	lis    *bufconn.Listener // what conn dials; more clients may dial it
 	logs   *syncBuffer
 	stop   func() // GracefulStop, once; also run at cleanup
 }
@@ -106,7 +107,7 @@ func newEnv(t testing.TB, st server.Store, opts ...server.Option) *env {
 	if err != nil {
 		t.Fatalf("grpc.NewClient: %v", err)
 	}
-	e.conn = conn
+	e.conn, e.lis = conn, lis
 	e.client = articlesv1.NewArticleServiceClient(conn)
 	var once sync.Once
 	e.stop = func() {

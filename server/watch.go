@@ -98,6 +98,7 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
@@ -159,12 +160,39 @@ type entry struct {
 	batch [2]int32
 
 	// wire holds the event encoded for each view (wireFull, wireBasic),
-	// each made on first send and shared by every stream that sends it.
+	// each made on first send and shared by every stream that sends it;
+	// gzip the same, compressed for the streams that asked for gzip.
 	wire [2]struct {
 		once sync.Once
 		msg  *encoded
 		err  error
 	}
+	gzip [2]gzipped
+}
+
+// gzipped is a message compressed once for every gzip stream.
+type gzipped struct {
+	once sync.Once
+	msg  *grpc.PreparedMsg
+	err  error
+}
+
+// get returns the message, compressing msg for stream on first use and
+// counting that in made.
+func (g *gzipped) get(stream grpc.ServerStream, made *atomic.Int64, msg func() (*encoded, error)) (*grpc.PreparedMsg, error) {
+	g.once.Do(func() {
+		m, err := msg()
+		if err != nil {
+			g.err = err
+			return
+		}
+		p := &grpc.PreparedMsg{}
+		if g.err = p.Encode(stream, m); g.err == nil {
+			g.msg = p
+			made.Add(1)
+		}
+	})
+	return g.msg, g.err
 }
 
 // Indexes of entry.wire.
@@ -280,13 +308,15 @@ type group struct {
 }
 
 // groupBatch is entries[first:first+n] of its group, with last the
-// revision of its last event and msg their batched message once made.
+// revision of its last event and msg their batched message once made
+// (gzip: compressed, once made for a gzip stream).
 type groupBatch struct {
 	first, n int
 	last     int64
 	once     sync.Once
 	msg      *encoded
 	err      error
+	gzip     gzipped
 }
 
 // newGroup makes entries a group, setting each entry's grp and batch. A
@@ -414,10 +444,11 @@ type hub struct {
 	// stats counts batched messages, for tests: shared batches made
 	// (built) and sent (shared), and batches a stream made for itself
 	// (own); the wake-ups of streams waiting for news (wakes), and their
-	// reads of the log (catchUps).
+	// reads of the log (catchUps); messages compressed once for every gzip
+	// stream (gzipped).
 	// Streams add theirs when they end.
 	stats struct {
-		built, shared, own, wakes, catchUps atomic.Int64
+		built, shared, own, wakes, catchUps, gzipped atomic.Int64
 	}
 
 	// spans is shared by the watchers catching up from the log

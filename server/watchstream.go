@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -42,6 +43,7 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 		view:     view,
 		wire:     wireIndex(view),
 		batched:  req.GetBatch(),
+		gzip:     sendsGzip(ctx),
 		batch:    make([]*entry, 0, ringBatch),
 	}
 	if w.interval <= 0 {
@@ -78,6 +80,17 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 	return toStatus(w.run(ctx))
 }
 
+// sendsGzip reports whether the stream of ctx sends its messages
+// compressed with gzip. grpc answers a request in the compression of the
+// request, and a message compressed once for one such stream (a
+// grpc.PreparedMsg) is valid on every other. grpc's transport stream says
+// which compression the request used; if it ever stops saying, streams
+// are compressed one by one by grpc, as any other.
+func sendsGzip(ctx context.Context) bool {
+	st, ok := grpc.ServerTransportStreamFromContext(ctx).(interface{ RecvCompress() string })
+	return ok && st.RecvCompress() == gzip.Name
+}
+
 // watchFilterRequest lets parseFilter check a watch's filters, which have
 // no publish-time bounds, exactly as it checks a listing's.
 type watchFilterRequest struct {
@@ -97,6 +110,9 @@ type watcher struct {
 	// key is what the stream waits on when it has a filter, or nil
 	// (watchwake.go).
 	key *keyWake
+	// gzip is set when the stream's messages go out compressed with
+	// gzip: it sends the shared compressed forms of events and batches.
+	gzip bool
 
 	// next is the first revision not yet delivered or filtered out.
 	next int64
@@ -305,7 +321,13 @@ func (w *watcher) sendShared(g *group, b *groupBatch) error {
 	if b.n == 1 {
 		return w.sendEntry(g.entries[b.first])
 	}
-	msg, err := g.message(w.wire, b)
+	var msg any
+	var err error
+	if w.gzip {
+		msg, err = b.gzip.get(w.stream, &w.h.stats.gzipped, func() (*encoded, error) { return g.message(w.wire, b) })
+	} else {
+		msg, err = g.message(w.wire, b)
+	}
 	if err != nil {
 		return err
 	}
@@ -465,9 +487,16 @@ func (w *watcher) flush() error {
 // every stalled watcher would otherwise hold a large one of.
 const maxBatchBytes = 16 << 10
 
-// sendEntry sends e in the stream's view, encoded once for every stream.
+// sendEntry sends e in the stream's view, encoded (and for gzip streams
+// compressed) once for every stream.
 func (w *watcher) sendEntry(e *entry) error {
-	msg, err := e.encoded(w.view)
+	var msg any
+	var err error
+	if w.gzip {
+		msg, err = e.gzip[w.wire].get(w.stream, &w.h.stats.gzipped, func() (*encoded, error) { return e.encoded(w.view) })
+	} else {
+		msg, err = e.encoded(w.view)
+	}
 	if err != nil {
 		return err
 	}

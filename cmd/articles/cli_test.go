@@ -561,15 +561,24 @@ func TestWatch(t *testing.T) {
 	a := createArticle(t, addr, "--title", "Before", "--tag", "w")
 	mustCLI(t, addr, "", "delete", a["id"].(string))
 
-	for _, format := range []string{"jsonl", "table"} {
-		t.Run(format, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, format string
+		extra        []string
+	}{
+		{"jsonl", "jsonl", nil},
+		{"table", "table", nil},
+		{"compressed", "jsonl", []string{"--compress"}},
+	} {
+		format := tc.format
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			var stdout, stderr syncBuffer
 			done := make(chan int, 1)
 			go func() {
-				done <- run(ctx, []string{"--addr", addr, "watch", "--from", "1", "-o", format}, strings.NewReader(""), &stdout, &stderr)
+				args := append([]string{"--addr", addr, "watch", "--from", "1", "-o", format}, tc.extra...)
+				done <- run(ctx, args, strings.NewReader(""), &stdout, &stderr)
 			}()
 			// Both events are replayed from revision 1; wait for them,
 			// for at most the context's time.

@@ -17,9 +17,10 @@ import (
 
 func (a *app) watchCommand() *cobra.Command {
 	var (
-		f    filterFlags
-		from int64
-		view string
+		f        filterFlags
+		from     int64
+		view     string
+		compress bool
 	)
 	cmd := &cobra.Command{
 		Use:   "watch",
@@ -44,7 +45,9 @@ revision is a safe point to resume from (--from revision+1). In table and
 text output they are left out, and the starting revision goes to stderr.
 
 --view basic leaves body and author_bio out of every event, which costs
-the server and the network a fraction of the full articles.`,
+the server and the network a fraction of the full articles. --compress
+has the server send the events compressed with gzip: fewer bytes over a
+slow network, at some CPU on both sides.`,
 		Example: `  articles watch
   articles watch --from 1 --tag economy -o jsonl
   articles watch --view basic -o jsonl
@@ -71,12 +74,16 @@ the server and the network a fraction of the full articles.`,
 			if f.source != "" {
 				opts = append(opts, client.WatchSource(f.source))
 			}
+			if compress {
+				opts = append(opts, client.WatchCompressed())
+			}
 			return a.watch(cmd.Context(), from, opts)
 		},
 	}
 	f.add(cmd.Flags(), false)
 	cmd.Flags().Int64Var(&from, "from", 0, "first revision to print (0: from now)")
 	cmd.Flags().StringVar(&view, "view", "", "basic (no body or author bio: less for the server to send) or full (default)")
+	cmd.Flags().BoolVar(&compress, "compress", false, "have the server send the events compressed with gzip")
 	return cmd
 }
 
