@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -198,12 +199,15 @@ func TestHTTPREST(t *testing.T) {
 	// Writes: create, update, delete, each checked over gRPC.
 	var created articlesv1.Article
 	t.Run("Create", func(t *testing.T) {
-		code, _, body := httpCall{method: http.MethodPost, url: base + "/v1/articles", header: jsonHeader(""),
+		code, h, body := httpCall{method: http.MethodPost, url: base + "/v1/articles", header: jsonHeader(""),
 			body: []byte(`{"title":"Over HTTP","body":"Written with curl.","tags":["http"]}`)}.do(t, nil)
 		if code != http.StatusOK {
 			t.Fatalf("HTTP %d: %s", code, body)
 		}
 		decode(t, body, &created)
+		if got, want := h.Get("Articles-Revision"), fmt.Sprint(created.GetRevision()); got != want {
+			t.Errorf("Articles-Revision header = %q, want the article's revision %s", got, want)
+		}
 		got, err := grpcClient.GetArticle(callCtx(t), &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: created.GetId()}})
 		if err != nil || got.GetBody() != "Written with curl." || got.GetSlug() != "over-http" {
 			t.Fatalf("over gRPC: %v, %v", got, err)
@@ -240,9 +244,13 @@ func TestHTTPREST(t *testing.T) {
 		}
 	})
 	t.Run("Delete", func(t *testing.T) {
-		code, _, body := httpCall{method: http.MethodDelete, url: base + "/v1/articles/" + created.GetId()}.do(t, nil)
+		code, h, body := httpCall{method: http.MethodDelete, url: base + "/v1/articles/" + created.GetId()}.do(t, nil)
 		if code != http.StatusOK {
 			t.Fatalf("HTTP %d: %s", code, body)
+		}
+		// The delete's revision, above the create's and the update's.
+		if rev, err := strconv.ParseInt(h.Get("Articles-Revision"), 10, 64); err != nil || rev <= created.GetRevision()+1 {
+			t.Errorf("Articles-Revision header of the delete = %q, want above %d", h.Get("Articles-Revision"), created.GetRevision()+1)
 		}
 		_, err := grpcClient.GetArticle(callCtx(t), &articlesv1.GetArticleRequest{Key: &articlesv1.GetArticleRequest_Id{Id: created.GetId()}})
 		if status.Code(err) != codes.NotFound {
