@@ -247,14 +247,35 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // event. One writer creates b.N articles of about 5 KB serially; p50-ms and
 // p99-ms are over every (write, watcher) pair. An event that arrives before
 // its create's reply counts as 0, and early-% is the share of those. ns/op
-// is the time per write until every watcher has it.
+// is the time per write until every watcher has it. filtered=999 adds
+// watchers filtered by a tag no article has, which receive nothing.
 func BenchmarkWatchLatency(b *testing.B) {
-	for _, n := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprintf("watchers=%d", n), func(b *testing.B) {
+	for _, c := range []struct {
+		n, filtered int // watchers that receive every event, and ones filtered by a tag no article has
+	}{{1, 0}, {100, 0}, {1000, 0}, {1, 999}} {
+		name := fmt.Sprintf("watchers=%d", c.n)
+		if c.filtered > 0 {
+			name += fmt.Sprintf("/filtered=%d", c.filtered)
+		}
+		b.Run(name, func(b *testing.B) {
+			n := c.n
 			rpc, srv := startReal(b)
 			ctx, cancel := context.WithTimeout(context.Background(), watchTimeout)
 			var wg sync.WaitGroup
 			defer func() { cancel(); wg.Wait() }() // also on b.Fatal
+			if c.filtered > 0 {
+				fctx, stop := context.WithCancel(ctx)
+				var fwg sync.WaitGroup
+				defer func() { stop(); fwg.Wait() }()
+				others, _ := openFilteredWatchers(fctx, b, srv, c.filtered, "no-such-tag")
+				for _, s := range others {
+					fwg.Go(func() {
+						if err := receiveNone(fctx, s); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+			}
 			streams, base := openWatchers(ctx, b, srv, n)
 
 			// sent[i] is when the create of revision base+1+i returned;

@@ -438,8 +438,10 @@ type hub struct {
 	keys    map[articles.Condition]*keyWake
 	appends uint64
 
-	// watchers counts the open WatchArticles streams (Server.Watchers).
-	watchers atomic.Int64
+	// watchers counts the open WatchArticles streams (Server.Watchers),
+	// unfiltered those of them without a filter, and keyedWoken the
+	// filtered streams the last append woke (watchwake.go).
+	watchers, unfiltered, keyedWoken atomic.Int64
 
 	// stats counts batched messages, for tests: shared batches made
 	// (built) and sent (shared), and batches a stream made for itself
@@ -593,7 +595,7 @@ func (h *hub) run(ctx context.Context) {
 		// Coalesce wake-ups: every append wakes every waiting watcher,
 		// each at some CPU cost, so with many watchers the next append
 		// waits a little, and takes in every write committed meanwhile.
-		if d := time.Until(appended.Add(wakeGap(h.watchers.Load()))); d > 0 {
+		if d := time.Until(appended.Add(wakeGap(h.woken()))); d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-ctx.Done():
@@ -643,12 +645,17 @@ func (h *hub) run(ctx context.Context) {
 	}
 }
 
-// wakeGap is the least time between two appends to the ring with n
-// watchers: wakeGapPerWatcher each, up to maxWakeGap. Every append wakes
-// every waiting watcher, so this bounds the CPU the wake-ups take to a
-// small share of a core however many watchers there are (BENCHMARKS.md has
-// the cost of a wake-up), at the price of up to that much delivery
-// latency.
+// woken is how many watchers an append wakes, as far as the hub can tell
+// before it: every unfiltered one, and as many filtered ones as the last
+// append woke.
+func (h *hub) woken() int64 { return h.unfiltered.Load() + h.keyedWoken.Load() }
+
+// wakeGap is the least time between two appends to the ring that wake n
+// watchers: wakeGapPerWatcher each, up to maxWakeGap. An append wakes
+// every unfiltered watcher and the filtered ones it has events for, so
+// this bounds the CPU the wake-ups take to a small share of a core however
+// many watchers there are (BENCHMARKS.md has the cost of a wake-up), at
+// the price of up to that much delivery latency.
 func wakeGap(n int64) time.Duration {
 	return min(time.Duration(n)*wakeGapPerWatcher, maxWakeGap)
 }

@@ -64,6 +64,9 @@ func (s *Server) WatchArticles(req *articlesv1.WatchArticlesRequest, stream grpc
 	if k, ok := watchKey(filter); ok {
 		w.key = s.hub.register(k)
 		defer s.hub.unregister(k)
+	} else {
+		s.hub.unfiltered.Add(1)
+		defer s.hub.unfiltered.Add(-1)
 	}
 	s.hub.watchers.Add(1)
 	defer s.hub.watchers.Add(-1)

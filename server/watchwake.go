@@ -75,18 +75,25 @@ func (h *hub) unregister(k articles.Condition) {
 // touchLocked records entries, just appended, against the keys they can
 // match and wakes those keys' watchers. h.mu must be held.
 func (h *hub) touchLocked(entries []*entry) {
-	if len(h.keys) == 0 || h.closed {
+	if h.closed {
+		return
+	}
+	if len(h.keys) == 0 {
+		h.keyedWoken.Store(0)
 		return
 	}
 	h.appends++
+	woken := 0
 	touch := func(kw *keyWake, rev int64) {
 		kw.touched = max(kw.touched, rev)
 		if kw.mark != h.appends {
 			kw.mark = h.appends
 			close(kw.wake)
 			kw.wake = make(chan struct{})
+			woken += kw.refs
 		}
 	}
+	defer func() { h.keyedWoken.Store(int64(woken)) }()
 	for _, e := range entries {
 		rev := e.ev.GetRevision()
 		if e.always {
