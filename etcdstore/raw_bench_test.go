@@ -232,6 +232,27 @@ func benchVsRaw(b *testing.B, via string) {
 			})
 		}
 	})
+	if via == "store" {
+		// Updates of articles the read cache holds (the seeding's,
+		// through this store), against raw Puts of the same keys.
+		b.Run("Update", func(b *testing.B) {
+			st, ids := seeded(b)
+			cli := newClient(b, benchCluster)
+			p, v := rawPrefix(), rawValue(b)
+			var seq atomic.Int64
+			vsTimed(b, 1, func(i int) error {
+				n := seq.Add(1)
+				_, err := st.Update(ctx, ids[i%len(ids)], "", func(a *articlesv1.Article) error {
+					a.Title = fmt.Sprintf("Updated %d", n)
+					return nil
+				})
+				return err
+			}, func(i int) error {
+				_, err := cli.Put(ctx, fmt.Sprintf("%s%d", p, i%len(ids)), v)
+				return err
+			})
+		})
+	}
 	b.Run("Stream", func(b *testing.B) {
 		st, ids := seeded(b)
 		sd := sideOf(b, via, st)

@@ -206,27 +206,51 @@ func (s *Store) current(ctx context.Context, id string) (*articlesv1.Article, in
 	return a, resp.Kvs[0].ModRevision, err
 }
 
+// writeBase returns the article a write of id starts from, with its etcd
+// mod revision, and whether it came from the read cache. A first attempt
+// (tryCache) takes the cache's copy when there is one, without a round
+// trip: the write's compare on the mod revision refuses a copy the watch
+// has not brought up to date, and the next attempt reads etcd. A copy's
+// etag may be stale too, so a mismatch with the caller's etag, or a
+// failed compare, is final only for a base read from etcd.
+func (s *Store) writeBase(ctx context.Context, id string, tryCache bool) (*articlesv1.Article, int64, bool, error) {
+	if tryCache && s.cache != nil {
+		if a, ok := s.cache.get(id); ok {
+			return a, etcdRevision(a.GetRevision()), true, nil
+		}
+	}
+	a, mod, err := s.current(ctx, id)
+	return a, mod, false, err
+}
+
 // Update applies mutate to a copy of the stored article with the given id
 // and stores the result, in a transaction that holds only if the article
-// is unchanged since it was read. When etag is not empty it must be the
-// stored article's etag. mutate may run more than once (once per attempt),
-// so it must be free of side effects.
+// is unchanged since it was read (from the read cache first, see
+// writeBase). When etag is not empty it must be the stored article's
+// etag. mutate may run more than once (once per attempt), so it must be
+// free of side effects.
 // Returns articles.ErrNotFound, articles.ErrConflict,
 // articles.ErrAlreadyExists (the new slug is taken) or articles.ErrTooLarge.
 func (s *Store) Update(ctx context.Context, id, etag string, mutate func(*articlesv1.Article) error) (*articlesv1.Article, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	for range writeRetries {
-		old, mod, err := s.current(ctx, id)
+	for attempt := range writeRetries {
+		old, mod, cached, err := s.writeBase(ctx, id, attempt == 0)
 		if err != nil {
 			return nil, err
 		}
 		if etag != "" && etag != old.GetEtag() {
+			if cached {
+				continue
+			}
 			return nil, fmt.Errorf("%w: id %q has etag %q, not %q", articles.ErrConflict, id, old.GetEtag(), etag)
 		}
 		a := proto.Clone(old).(*articlesv1.Article)
 		if err := mutate(a); err != nil {
+			if cached {
+				continue // perhaps only the stale copy fails it
+			}
 			return nil, err
 		}
 		a.Id = old.GetId()
@@ -236,8 +260,13 @@ func (s *Store) Update(ctx context.Context, id, etag string, mutate func(*articl
 			return nil, errors.New("etcdstore: update: article has no slug")
 		}
 		done, out, err := s.replace(ctx, old, mod, a)
-		if err != nil || done {
-			return out, err
+		switch {
+		case err == nil && done:
+			return out, nil
+		case cached:
+			continue // start again from etcd
+		case err != nil:
+			return nil, err
 		}
 		if etag != "" {
 			// The article changed since it was read: the etag is stale.
@@ -281,19 +310,24 @@ func (s *Store) replace(ctx context.Context, old *articlesv1.Article, mod int64,
 	return false, nil, nil
 }
 
-// Delete removes the article with the given id. When etag is not empty it
-// must be the stored article's etag.
+// Delete removes the article with the given id, in a transaction that
+// holds only if the article is unchanged since it was read (from the read
+// cache first, see writeBase). When etag is not empty it must be the
+// stored article's etag.
 // Returns articles.ErrNotFound or articles.ErrConflict.
 func (s *Store) Delete(ctx context.Context, id, etag string) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	for range writeRetries {
-		old, mod, err := s.current(ctx, id)
+	for attempt := range writeRetries {
+		old, mod, cached, err := s.writeBase(ctx, id, attempt == 0)
 		if err != nil {
 			return err
 		}
 		if etag != "" && etag != old.GetEtag() {
+			if cached {
+				continue
+			}
 			return fmt.Errorf("%w: id %q has etag %q, not %q", articles.ErrConflict, id, old.GetEtag(), etag)
 		}
 		w := &write{}
@@ -303,11 +337,13 @@ func (s *Store) Delete(ctx context.Context, id, etag string) error {
 		w.del(s.slugKey(old.GetSlug()))
 		w.put(s.prefix+revisionPart, nil)
 		resp, err := s.commit(ctx, w)
-		if err != nil {
-			return err
-		}
-		if resp.Succeeded {
+		switch {
+		case err == nil && resp.Succeeded:
 			return nil
+		case cached:
+			continue // start again from etcd
+		case err != nil:
+			return err
 		}
 		if etag != "" {
 			return fmt.Errorf("%w: id %q was changed concurrently", articles.ErrConflict, id)
