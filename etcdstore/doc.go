@@ -19,8 +19,12 @@
 // win: etcd serialises the transactions and the loser's compare fails,
 // which the store answers with ErrAlreadyExists or ErrConflict, or
 // re-reads and retries (a bounded number of times) when the failure says
-// nothing final. Request ids of idempotent creates are written in the same
-// transaction under a lease, so they expire (default 24 hours).
+// nothing final. An update or a delete starts from the read cache's copy
+// of the article when it holds one, with no read before its transaction:
+// the compare refuses a copy the watch has not yet brought up to date,
+// and the retry reads etcd. Request ids of idempotent creates are written
+// in the same transaction under a lease, so they expire (default 24
+// hours).
 //
 // Creates commit in groups (batch.go): concurrent creates, and the new
 // slugs of an import, share transactions of as many as fit within etcd's
