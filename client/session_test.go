@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -156,4 +157,24 @@ func TestReadYourWrites(t *testing.T) {
 	if got := c.Revision(); got != newer.GetRevision() {
 		t.Fatalf("Revision after reading another client's write = %d, want its %d", got, newer.GetRevision())
 	}
+}
+
+// FuzzRevisionHeader feeds the session's parser of the revision header
+// (a server's reply, so outside input) with any values: it never fails,
+// and the floor is the largest value that is a decimal int64, or 0.
+func FuzzRevisionHeader(f *testing.F) {
+	for _, seed := range [][2]string{{"12", ""}, {"-5", "3"}, {"abc", "7"}, {"9223372036854775807", "1"}, {"+4", "0x10"}, {"1e3", " 8"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		want := int64(0)
+		for _, v := range []string{a, b} {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > want {
+				want = n
+			}
+		}
+		if got := client.SessionFloor(a, b); got != want {
+			t.Fatalf("floor after %q, %q = %d, want %d", a, b, got, want)
+		}
+	})
 }
