@@ -81,11 +81,19 @@ func MirrorView(view articlesv1.ArticleView) MirrorOption {
 	return mirrorOptionFunc(func(f *mirrorFilter) { f.view = view })
 }
 
+// MirrorCompressed has the server send the Mirror's change feed
+// compressed with gzip (see WatchCompressed).
+func MirrorCompressed() MirrorOption {
+	return mirrorOptionFunc(func(f *mirrorFilter) { f.compressed = true })
+}
+
 // mirrorFilter is the subset a Mirror keeps, matched as the server matches
-// StreamArticles filters, and the view it keeps them in.
+// StreamArticles filters, the view it keeps them in, and whether its feed
+// comes compressed.
 type mirrorFilter struct {
 	author, tag, source string
 	view                articlesv1.ArticleView
+	compressed          bool
 }
 
 func (f mirrorFilter) match(a *articlesv1.Article) bool {
@@ -122,7 +130,11 @@ func NewMirror(ctx context.Context, c *Client, opts ...MirrorOption) (*Mirror, e
 	if view == articlesv1.ArticleView_ARTICLE_VIEW_UNSPECIFIED {
 		view = articlesv1.ArticleView_ARTICLE_VIEW_FULL
 	}
-	next, stop := iter.Pull2(c.Watch(wctx, 0, WatchView(view)))
+	wopts := []WatchOption{WatchView(view)}
+	if m.filter.compressed {
+		wopts = append(wopts, WatchCompressed())
+	}
+	next, stop := iter.Pull2(c.Watch(wctx, 0, wopts...))
 
 	fail := func(err error) (*Mirror, error) {
 		stop()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -90,11 +91,13 @@ func TestMirrorConverges(t *testing.T) {
 		{"All", nil, &articlesv1.StreamArticlesRequest{}},
 		{"Tag", []client.MirrorOption{client.MirrorTag("T1")}, &articlesv1.StreamArticlesRequest{Tag: "t1"}},
 		{"Basic", []client.MirrorOption{client.MirrorView(articlesv1.ArticleView_ARTICLE_VIEW_BASIC)}, &articlesv1.StreamArticlesRequest{View: articlesv1.ArticleView_ARTICLE_VIEW_BASIC}},
+		{"Compressed", []client.MirrorOption{client.MirrorCompressed()}, &articlesv1.StreamArticlesRequest{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newClientEnv(t, nil)
+			r := &received{}
+			e := newClientEnv(t, nil, client.WithDialOptions(grpc.WithStatsHandler(r)))
 			ctx := watchCtx(t)
 			seedArticles(t, e.client, 20)
 
@@ -160,6 +163,9 @@ func TestMirrorConverges(t *testing.T) {
 			}
 			if _, ok := m.Get("no-such-id"); ok {
 				t.Error("Get of an unknown id reported an article")
+			}
+			if l, w := r.length.Load(), r.wire.Load(); (w < l) != (tt.name == "Compressed") {
+				t.Errorf("the client received %d bytes in %d on the wire; want compressed: %v", l, w, tt.name == "Compressed")
 			}
 		})
 	}
