@@ -46,7 +46,7 @@
 // articles that exist for the whole stream are promised exactly once.
 // Backup holds one read transaction of the store for as long as its client
 // takes to receive the file: see store.DB.Backup for what that holds up.
-// ImportArticles buffers up to 500 articles before writing them, so a client
-// that sends slowly holds that many in server memory until the batch fills
-// or the stream ends.
+// ImportArticles buffers up to 2,000 articles (or 16 MiB of them) before
+// writing them, so a client that sends slowly holds that many in server
+// memory until the batch fills or the stream ends.
 package server

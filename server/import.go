@@ -12,11 +12,16 @@ import (
 	articlesv1 "github.com/seed9c1868aa/articles/proto/articles/v1"
 )
 
-// importBatch is the most articles written in one store call by an
-// import: large enough to share an fsync among many articles, small enough
-// to bound the memory a stream holds before its articles are durable.
-// Imports are cut into batches here and nowhere else.
-const importBatch = 500
+// An import is written to the store in batches of at most importBatch
+// articles and importBatchBytes of encoded articles (the one that makes
+// a batch reach it is its last): large enough to share a commit and an
+// fsync among many articles, small enough to bound the memory a stream
+// holds before its articles are durable. Imports are cut into batches
+// here and nowhere else.
+const (
+	importBatch      = 2000
+	importBatchBytes = 16 << 20
+)
 
 // importer validates, normalises and buffers the articles of one import
 // and writes them to the store importBatch at a time, adding up what the
@@ -28,6 +33,7 @@ type importer struct {
 	n     int                   // articles added so far
 	batch []*articlesv1.Article // valid articles not yet written
 	pos   []int                 // pos[i] is batch[i]'s position in the import
+	bytes int                   // the encoded size of batch
 }
 
 func (s *Server) newImport(ctx context.Context) *importer {
@@ -52,7 +58,8 @@ func (im *importer) add(a *articlesv1.Article) error {
 	}
 	im.batch = append(im.batch, c)
 	im.pos = append(im.pos, i)
-	if len(im.batch) == importBatch {
+	im.bytes += proto.Size(c)
+	if len(im.batch) == importBatch || im.bytes >= importBatchBytes {
 		return im.flush()
 	}
 	return nil
@@ -81,7 +88,7 @@ func (im *importer) flush() error {
 		im.fail(im.pos[f.Index], f.Reason)
 	}
 	// A new slice: the store may still hold the last one.
-	im.batch, im.pos = make([]*articlesv1.Article, 0, importBatch), im.pos[:0]
+	im.batch, im.pos, im.bytes = nil, im.pos[:0], 0
 	return nil
 }
 
@@ -98,7 +105,8 @@ func (im *importer) finish() (*articlesv1.ImportArticlesResponse, error) {
 }
 
 // Import validates and normalises each article of arts and upserts the
-// valid ones by slug, in store calls of at most importBatch articles. The
+// valid ones by slug, in store calls of at most importBatch articles (and
+// importBatchBytes). The
 // response counts what was written; an invalid article is skipped and
 // reported in failures with its position in arts. An error from the store
 // (returned as the store's error, not a gRPC status) ends the import: the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,11 +141,12 @@ func (b *batchRecorder) Import(ctx context.Context, batch []*articlesv1.Article)
 }
 
 // TestImportBatchBound checks that an import stream, however long, reaches
-// the store in transactions of at most 500 articles, and that the direct
-// Import does the same.
+// the store in transactions of at most 2,000 articles, and that the direct
+// Import does the same; and that large articles make smaller ones, of at
+// most 16 MiB (the article that reaches the bound is the batch's last).
 func TestImportBatchBound(t *testing.T) {
 	t.Parallel()
-	const n = 1203
+	const n = 4203
 	arts := func(prefix string) []*articlesv1.Article {
 		var out []*articlesv1.Article
 		for i := range n {
@@ -152,7 +154,32 @@ func TestImportBatchBound(t *testing.T) {
 		}
 		return out
 	}
-	want := []int{500, 500, 203}
+	want := []int{2000, 2000, 203}
+	t.Run("Bytes", func(t *testing.T) {
+		t.Parallel()
+		rec := &batchRecorder{Store: openStore(t)}
+		srv, err := server.New(testCtx(t), rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.GracefulStop(testCtx(t))
+		// 40 articles of a little under 1 MiB: 16 MiB is reached by the
+		// 17th of a batch.
+		body := strings.Repeat("Large body. ", (1<<20-1000)/12)
+		var big []*articlesv1.Article
+		for i := range 40 {
+			big = append(big, &articlesv1.Article{Title: fmt.Sprintf("Big %d", i), Body: body})
+		}
+		resp, err := srv.Import(testCtx(t), big)
+		if err != nil || resp.GetCreated() != 40 {
+			t.Fatalf("Import: %v created, %v; want 40", resp.GetCreated(), err)
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if want := []int{17, 17, 6}; !slices.Equal(rec.sizes, want) {
+			t.Errorf("store transactions of %v articles, want %v", rec.sizes, want)
+		}
+	})
 	t.Run("Stream", func(t *testing.T) {
 		t.Parallel()
 		rec := &batchRecorder{Store: openStore(t)}

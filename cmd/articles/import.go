@@ -29,7 +29,7 @@ replaces an article's fields, so re-import an export made with --view full:
 the default basic view has no bodies.
 
 Every input is read and checked before anything is sent. Articles go to
-the server in batches of 500, each acknowledged once stored. While
+the server in batches of 2,000, each acknowledged once stored. While
 importing, stderr shows a progress bar on a terminal (acknowledged of
 total, percent, rate, time left) and otherwise a plain line every 10
 seconds for as long as the import runs. The summary counts created,
@@ -88,7 +88,7 @@ error says how many articles were imported before it.`,
 // response to each call acknowledges its articles, which is what the
 // progress counts; it is the size of the server's import transactions, so
 // batching adds a round trip per batch but no commit.
-const importBatch = 500
+const importBatch = 2000
 
 // importBatches upserts items in calls of importBatch articles, one after
 // the other so that a slug that comes twice ends as its last occurrence
