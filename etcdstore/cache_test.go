@@ -29,10 +29,7 @@ func TestReadsSeeOtherServersWrites(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := testCtx(t)
-			cluster := sharedCluster(t)
-			prefix := freshPrefix()
-			w := openStore(t, newClient(t, cluster), prefix)
-			r := openStore(t, newClient(t, cluster), prefix, tc.opts...)
+			w, r := twoStores(t, tc.opts...)
 
 			a := mustCreate(t, w, art("seen", "v0"))
 			other := mustCreate(t, w, art("other", "other"))

@@ -83,10 +83,7 @@ func TestWritesStartFromTheCache(t *testing.T) {
 func TestWritesOverAStaleCache(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	cluster := sharedCluster(t)
-	prefix := freshPrefix()
-	w := openStore(t, newClient(t, cluster), prefix)
-	r := openStore(t, newClient(t, cluster), prefix)
+	w, r := twoStores(t)
 	a := mustCreate(t, w, &articlesv1.Article{Slug: "stale", Title: "v0", Body: "Body.", Tags: []string{"x"}})
 	if got, err := r.Get(ctx, a.GetId()); err != nil || got.GetTitle() != "v0" {
 		t.Fatalf("Get through r = %v, %v", got, err)

@@ -158,10 +158,7 @@ func TestListIndexBuiltAtOpen(t *testing.T) {
 func TestListSeesOtherServersWrites(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	cluster := sharedCluster(t)
-	prefix := freshPrefix()
-	w := openStore(t, newClient(t, cluster), prefix)
-	r := openStore(t, newClient(t, cluster), prefix)
+	w, r := twoStores(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	model := map[string]*articlesv1.Article{}
 	var ids []string

@@ -107,6 +107,16 @@ func openStore(t testing.TB, cli *clientv3.Client, prefix string, opts ...etcdst
 	return st
 }
 
+// twoStores opens two stores on one fresh prefix of the shared cluster,
+// each with a client of its own, as two servers would be: w to write
+// through, and r, opened with opts, to read through.
+func twoStores(t *testing.T, opts ...etcdstore.Option) (w, r *etcdstore.Store) {
+	t.Helper()
+	cluster := sharedCluster(t)
+	prefix := freshPrefix()
+	return openStore(t, newClient(t, cluster), prefix), openStore(t, newClient(t, cluster), prefix, opts...)
+}
+
 // newStore opens a store on the shared cluster under a fresh prefix.
 func newStore(t testing.TB, opts ...etcdstore.Option) (*etcdstore.Store, *clientv3.Client) {
 	t.Helper()

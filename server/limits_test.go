@@ -155,14 +155,25 @@ func TestImportBatchBound(t *testing.T) {
 		return out
 	}
 	want := []int{2000, 2000, 203}
-	t.Run("Bytes", func(t *testing.T) {
-		t.Parallel()
+	// directImport imports arts with Server.Import and returns the sizes
+	// of the store's transactions.
+	directImport := func(t *testing.T, arts []*articlesv1.Article) []int {
 		rec := &batchRecorder{Store: openStore(t)}
 		srv, err := server.New(testCtx(t), rec)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer srv.GracefulStop(testCtx(t))
+		resp, err := srv.Import(testCtx(t), arts)
+		if err != nil || int(resp.GetCreated()) != len(arts) {
+			t.Fatalf("Import: %v created, %v; want %d", resp.GetCreated(), err, len(arts))
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.sizes
+	}
+	t.Run("Bytes", func(t *testing.T) {
+		t.Parallel()
 		// 40 articles of a little under 1 MiB: 16 MiB is reached by the
 		// 17th of a batch.
 		body := strings.Repeat("Large body. ", (1<<20-1000)/12)
@@ -170,14 +181,8 @@ func TestImportBatchBound(t *testing.T) {
 		for i := range 40 {
 			big = append(big, &articlesv1.Article{Title: fmt.Sprintf("Big %d", i), Body: body})
 		}
-		resp, err := srv.Import(testCtx(t), big)
-		if err != nil || resp.GetCreated() != 40 {
-			t.Fatalf("Import: %v created, %v; want 40", resp.GetCreated(), err)
-		}
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		if want := []int{17, 17, 6}; !slices.Equal(rec.sizes, want) {
-			t.Errorf("store transactions of %v articles, want %v", rec.sizes, want)
+		if got, want := directImport(t, big), []int{17, 17, 6}; !slices.Equal(got, want) {
+			t.Errorf("store transactions of %v articles, want %v", got, want)
 		}
 	})
 	t.Run("Stream", func(t *testing.T) {
@@ -205,20 +210,8 @@ func TestImportBatchBound(t *testing.T) {
 	})
 	t.Run("Direct", func(t *testing.T) {
 		t.Parallel()
-		rec := &batchRecorder{Store: openStore(t)}
-		srv, err := server.New(testCtx(t), rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.GracefulStop(testCtx(t))
-		resp, err := srv.Import(testCtx(t), arts("Direct"))
-		if err != nil || resp.GetCreated() != n {
-			t.Fatalf("Import: %v created, %v; want %d", resp.GetCreated(), err, n)
-		}
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		if !slices.Equal(rec.sizes, want) {
-			t.Errorf("store transactions of %v articles, want %v", rec.sizes, want)
+		if got := directImport(t, arts("Direct")); !slices.Equal(got, want) {
+			t.Errorf("store transactions of %v articles, want %v", got, want)
 		}
 	})
 }
